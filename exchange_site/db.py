@@ -1,0 +1,75 @@
+"""Database helpers shared by every app: the money field and after-commit effects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+
+logger = logging.getLogger(__name__)
+
+
+class MoneyField(models.DecimalField):
+    """A decimal with the project-wide precision, exact on every backend.
+
+    SQLite's NUMERIC affinity keeps only 15 significant digits, so there the value is
+    stored as text and all arithmetic happens in Python (the services never compare or
+    sum money in SQL). PostgreSQL stores ``numeric(36, 18)``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", settings.MONEY_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", settings.MONEY_DECIMAL_PLACES)
+        super().__init__(*args, **kwargs)
+
+    def get_internal_type(self) -> str:
+        # Not "DecimalField": SQLite's backend would parse the stored text as a float.
+        return "MoneyField"
+
+    def db_type(self, connection: Any) -> str:
+        if connection.vendor == "sqlite":
+            return "text"
+        return f"numeric({self.max_digits}, {self.decimal_places})"
+
+    def rel_db_type(self, connection: Any) -> str:
+        return self.db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None:
+            return None
+        if connection.vendor == "sqlite":
+            return format(Decimal(value).quantize(settings.MONEY_QUANTUM), "f")
+        return value
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        if isinstance(value, float):
+            # Only a SQL aggregate over a text column on SQLite yields a float; the
+            # services do not rely on those.
+            return Decimal(repr(value))
+        return Decimal(value)
+
+
+def on_commit(func: Callable[[], Any], *, using: str | None = None) -> None:
+    """Run a side effect only once the surrounding transaction has committed.
+
+    A failing side effect is logged and never breaks the caller: every effect here
+    (wake-ups, pushes, settlement triggers) has a periodic safety net.
+    """
+
+    def _run() -> None:
+        try:
+            func()
+        except Exception:  # noqa: BLE001 - see docstring
+            logger.exception("after-commit effect %r failed", func)
+
+    transaction.on_commit(_run, using=using, robust=False)
