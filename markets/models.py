@@ -184,3 +184,17 @@ class Candle(models.Model):
     class Meta:
         ordering = ["market", "open_time"]
         constraints = [models.UniqueConstraint(fields=["market", "open_time"], name="candle_unique_minute")]
+
+
+class BookSnapshot(models.Model):
+    """Top of the book as of ``sequence``, written by the matcher in each batch's transaction.
+
+    The REST depth endpoint serves this row, so it always reflects committed state and
+    carries the sequence a WebSocket client needs to sync its diffs.
+    """
+
+    market = models.OneToOneField(Market, on_delete=models.CASCADE, related_name="book_snapshot")
+    sequence = models.BigIntegerField(default=0)
+    bids = models.JSONField(default=list, help_text="[[price, qty], ...] best first, decimal strings")
+    asks = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)

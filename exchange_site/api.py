@@ -1,0 +1,121 @@
+"""Shared pieces of the REST layer: money fields, cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from markets.precision import fmt
+
+from .errors import DomainError
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 100
+
+
+class MoneyOut(serializers.Field):
+    """Render a Decimal in plain notation without trailing noise ("0.015")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal) -> str | None:
+        return fmt(value)
+
+
+class MoneyIn(serializers.Field):
+    """Parse a positive decimal sent as a string (or a JSON number), refusing NaN, Infinity and exponents beyond range."""
+
+    default_error_messages = {
+        "invalid": "A valid decimal number is required.",
+        "positive": "Must be greater than zero.",
+        "precision": "At most {places} decimal places and {digits} digits.",
+    }
+
+    def __init__(self, *, allow_zero: bool = False, error_code: str = "invalid", **kwargs: Any) -> None:
+        self.allow_zero = allow_zero
+        self.error_code = error_code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        text = str(data).strip()
+        if len(text) > 64:
+            self.fail("invalid")
+        try:
+            value = Decimal(text)
+        except (InvalidOperation, ValueError):
+            self.fail("invalid")
+        if not value.is_finite():
+            self.fail("invalid")
+        places = settings.MONEY_DECIMAL_PLACES
+        digits = settings.MONEY_MAX_DIGITS
+        sign, digit_tuple, exponent = value.as_tuple()
+        if isinstance(exponent, int) and exponent < -places:
+            if value != value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN"):
+                raise serializers.ValidationError(
+                    self.error_messages["precision"].format(places=places, digits=digits), code=self.error_code
+                )
+        if abs(value) >= Decimal(10) ** (digits - places):
+            raise serializers.ValidationError(
+                self.error_messages["precision"].format(places=places, digits=digits), code=self.error_code
+            )
+        if value < 0 or (value == 0 and not self.allow_zero):
+            raise serializers.ValidationError(self.error_messages["positive"], code=self.error_code)
+        return value
+
+    def to_representation(self, value: Decimal) -> str | None:
+        return fmt(value)
+
+
+def _decode_cursor(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        value = int(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise DomainError("Invalid cursor.", code="validation_error") from exc
+    if value <= 0:
+        raise DomainError("Invalid cursor.", code="validation_error")
+    return value
+
+
+def _encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def page_limit(request: Request, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
+    raw = request.query_params.get("limit")
+    if raw in (None, ""):
+        return default
+    try:
+        limit = int(raw)
+    except ValueError as exc:
+        raise DomainError("limit must be an integer.", code="validation_error") from exc
+    if limit < 1 or limit > maximum:
+        raise DomainError(f"limit must be between 1 and {maximum}.", code="validation_error")
+    return limit
+
+
+def cursor_page(request: Request, queryset: QuerySet, serialize: Callable[[list], list]) -> Response:
+    """Newest-first keyset pagination on ``id``: ``{"results": [...], "next": cursor|null}``."""
+    limit = page_limit(request)
+    before = _decode_cursor(request.query_params.get("cursor"))
+    qs = queryset.order_by("-id")
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Response({"results": serialize(rows), "next": _encode_cursor(rows[-1].id) if more and rows else None})
