@@ -1,1 +1,6 @@
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("markets.urls_public")),
+    path("", include("markets.urls_trading")),
+]
