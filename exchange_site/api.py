@@ -34,7 +34,7 @@ class MoneyOut(serializers.Field):
 
 
 class MoneyIn(serializers.Field):
-    """Parse a positive decimal sent as a string (or a JSON number), refusing NaN, Infinity and exponents beyond range."""
+    """Parse a positive decimal (string or JSON number); refuse NaN, Infinity and out-of-range values."""
 
     default_error_messages = {
         "invalid": "A valid decimal number is required.",
@@ -46,6 +46,10 @@ class MoneyIn(serializers.Field):
         self.allow_zero = allow_zero
         self.error_code = error_code
         super().__init__(**kwargs)
+
+    def fail(self, key: str, **kwargs: Any):  # type: ignore[override]
+        # Every refusal of this field carries the field's API code (e.g. invalid_price).
+        raise serializers.ValidationError(self.error_messages[key].format(**kwargs), code=self.error_code)
 
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, bool) or not isinstance(data, str | int | float):

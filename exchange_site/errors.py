@@ -24,8 +24,14 @@ class DomainError(Exception):
     status_code = 400
     message = "The request was refused."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, details: dict | None = None,
-                 status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict | None = None,
+        status_code: int | None = None,
+    ) -> None:
         self.message = message or self.message
         if code:
             self.code = code
@@ -50,8 +56,9 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict[str
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def error_response(code: str, message: str, status_code: int, details: dict | None = None,
-                   headers: dict | None = None) -> Response:
+def error_response(
+    code: str, message: str, status_code: int, details: dict | None = None, headers: dict | None = None
+) -> Response:
     return Response(error_body(code, message, details), status=status_code, headers=headers)
 
 
@@ -111,7 +118,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         details = {"fields": _plain(detail)} if isinstance(detail, dict) else {"errors": _plain(detail)}
         # A serializer may raise a ValidationError carrying one of the API's codes.
         codes = exc.get_codes()
-        flat = codes if isinstance(codes, list) else [c for v in (codes.values() if isinstance(codes, dict) else []) for c in (v if isinstance(v, list) else [v])]
+        flat = (
+            codes
+            if isinstance(codes, list)
+            else [
+                c
+                for v in (codes.values() if isinstance(codes, dict) else [])
+                for c in (v if isinstance(v, list) else [v])
+            ]
+        )
         for c in flat:
             if isinstance(c, str) and c in API_VALIDATION_CODES:
                 code = c

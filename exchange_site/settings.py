@@ -42,7 +42,9 @@ if not CUSTODY_WEBHOOK_SECRET:
     else:
         raise ImproperlyConfigured("CUSTODY_WEBHOOK_SECRET must be set when DATABASE_URL is set (production).")
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()
+]
 
 INSTALLED_APPS = [
     "daphne",

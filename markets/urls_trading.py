@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_trading as v
+
+urlpatterns = [
+    path("orders", v.OrdersView.as_view(), name="orders"),
+    path("orders/by-client-id/<str:client_order_id>", v.OrderByClientIdView.as_view(), name="order-by-client-id"),
+    path("orders/<int:order_id>", v.OrderView.as_view(), name="order"),
+    path("trades", v.MyTradesView.as_view(), name="my-trades"),
+]

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from exchange_site.api import MoneyIn, MoneyOut
+from markets.precision import fmt, q
+
+from .models import Order, Trade
+
+
+class OrderPlaceIn(serializers.Serializer):
+    market = serializers.CharField(max_length=21)
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    type = serializers.ChoiceField(choices=Order.Type.choices)
+    price = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_price")
+    quantity = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_quantity")
+    quote_quantity = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_quantity")
+    time_in_force = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.GTC)
+    post_only = serializers.BooleanField(default=False)
+    client_order_id = serializers.RegexField(
+        r"^[A-Za-z0-9_\-.:]{1,64}$",
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "Use 1-64 characters: letters, digits, _ - . :"},
+    )
+    self_trade_prevention = serializers.ChoiceField(
+        choices=Order.SelfTradePrevention.choices, default=Order.SelfTradePrevention.CANCEL_TAKER
+    )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        return super().to_internal_value(data)
+
+
+class OrderOut(serializers.ModelSerializer):
+    market = serializers.CharField(source="market.symbol")
+    price = MoneyOut()
+    quantity = MoneyOut()
+    quote_quantity = MoneyOut()
+    filled_quantity = MoneyOut()
+    filled_quote = MoneyOut()
+    average_price = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "client_order_id",
+            "market",
+            "side",
+            "type",
+            "time_in_force",
+            "post_only",
+            "self_trade_prevention",
+            "price",
+            "quantity",
+            "quote_quantity",
+            "filled_quantity",
+            "filled_quote",
+            "average_price",
+            "status",
+            "reject_reason",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_average_price(self, order: Order) -> str | None:
+        if not order.filled_quantity:
+            return None
+        return fmt(q(order.filled_quote / order.filled_quantity))
+
+
+class FillOut(serializers.Serializer):
+    """One of my fills: a trade seen from the caller's side."""
+
+    id = serializers.IntegerField()
+    order_id = serializers.IntegerField()
+    market = serializers.CharField()
+    side = serializers.CharField()
+    price = serializers.CharField()
+    quantity = serializers.CharField()
+    quote_quantity = serializers.CharField()
+    fee = serializers.CharField()
+    fee_currency = serializers.CharField()
+    liquidity = serializers.ChoiceField(choices=["maker", "taker"])
+    time = serializers.DateTimeField()
+
+
+def fill_for(trade: Trade, user_id: int) -> dict:
+    """Describe a trade from one participant's side (the taker's when both are the same user)."""
+    market = trade.market
+    is_taker = trade.taker_user_id == user_id
+    if is_taker:
+        order_id, side, fee = trade.taker_order_id, trade.taker_side, trade.taker_fee
+    else:
+        order_id = trade.maker_order_id
+        side = "sell" if trade.taker_side == "buy" else "buy"
+        fee = trade.maker_fee
+    return {
+        "id": trade.pk,
+        "order_id": order_id,
+        "market": market.symbol,
+        "side": side,
+        "price": fmt(trade.price),
+        "quantity": fmt(trade.quantity),
+        "quote_quantity": fmt(trade.quote_quantity),
+        "fee": fmt(fee if fee is not None else Decimal(0)),
+        "fee_currency": market.base.code if side == "buy" else market.quote.code,
+        "liquidity": "taker" if is_taker else "maker",
+        "time": trade.created_at,
+    }

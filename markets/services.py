@@ -1,0 +1,233 @@
+"""Trading use cases: place and cancel orders.
+
+Placing locks exactly the funds the order can need, in one transaction with the order
+row and its ledger entry; the matcher picks the order up after commit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from exchange_site.db import on_commit
+from exchange_site.errors import Conflict, DomainError, NotFound
+from matching.wakeup import matcher_wake
+from wallets.models import LedgerEntry
+from wallets.services import BalanceChange, InsufficientFunds, wallet_apply_changes, wallets_lock
+
+from .models import Market, Order
+from .precision import PrecisionError, q, to_steps
+
+ZERO = Decimal(0)
+
+
+class OrderRejected(DomainError):
+    """The order breaks a market filter; ``code`` says which."""
+
+
+def _validate(
+    *,
+    market: Market,
+    side: str,
+    type: str,
+    price: Decimal | None,
+    quantity: Decimal | None,
+    quote_quantity: Decimal | None,
+    time_in_force: str,
+    post_only: bool,
+) -> None:
+    if market.status != Market.Status.OPEN:
+        raise OrderRejected(f"Market {market.symbol} is halted.", code="market_halted")
+    if type == Order.Type.LIMIT:
+        if price is None or quantity is None:
+            raise OrderRejected("A limit order needs price and quantity.", code="validation_error")
+        if quote_quantity is not None:
+            raise OrderRejected("quote_quantity is only for market buy orders.", code="validation_error")
+    else:
+        if price is not None:
+            raise OrderRejected("A market order takes no price.", code="validation_error")
+        if post_only:
+            raise OrderRejected("A market order cannot be post-only.", code="validation_error")
+        if side == Order.Side.SELL and (quantity is None or quote_quantity is not None):
+            raise OrderRejected("A market sell needs quantity (and no quote_quantity).", code="validation_error")
+        if side == Order.Side.BUY and (quantity is None) == (quote_quantity is None):
+            raise OrderRejected(
+                "A market buy needs exactly one of quantity or quote_quantity.", code="validation_error"
+            )
+    if post_only and time_in_force != Order.TimeInForce.GTC:
+        raise OrderRejected("post_only works only with time_in_force GTC.", code="validation_error")
+    if price is not None:
+        if price <= 0:
+            raise OrderRejected("price must be greater than zero.", code="invalid_price")
+        try:
+            to_steps(price, market.tick_size)
+        except PrecisionError as exc:
+            raise OrderRejected(
+                f"price must be a multiple of the tick size {market.tick_size.normalize():f}.",
+                code="invalid_price",
+                details={"tick_size": f"{market.tick_size.normalize():f}"},
+            ) from exc
+    if quantity is not None:
+        if quantity <= 0:
+            raise OrderRejected("quantity must be greater than zero.", code="invalid_quantity")
+        try:
+            to_steps(quantity, market.lot_size)
+        except PrecisionError as exc:
+            raise OrderRejected(
+                f"quantity must be a multiple of the lot size {market.lot_size.normalize():f}.",
+                code="invalid_quantity",
+                details={"lot_size": f"{market.lot_size.normalize():f}"},
+            ) from exc
+        if quantity < market.min_qty:
+            raise OrderRejected(
+                f"quantity must be at least {market.min_qty.normalize():f}.",
+                code="invalid_quantity",
+                details={"min_qty": f"{market.min_qty.normalize():f}"},
+            )
+    if quote_quantity is not None and quote_quantity <= 0:
+        raise OrderRejected("quote_quantity must be greater than zero.", code="invalid_quantity")
+    notional = price * quantity if price is not None and quantity is not None else quote_quantity
+    if notional is not None and notional < market.min_notional:
+        raise OrderRejected(
+            f"order value must be at least {market.min_notional.normalize():f} {market.quote.code}.",
+            code="min_notional",
+            details={"min_notional": f"{market.min_notional.normalize():f}"},
+        )
+
+
+def _same_payload(order: Order, **fields: object) -> bool:
+    return all(getattr(order, name) == value for name, value in fields.items())
+
+
+def order_place(
+    *,
+    user_id: int,
+    market: Market,
+    side: str,
+    type: str,
+    price: Decimal | None = None,
+    quantity: Decimal | None = None,
+    quote_quantity: Decimal | None = None,
+    time_in_force: str = Order.TimeInForce.GTC,
+    post_only: bool = False,
+    client_order_id: str | None = None,
+    self_trade_prevention: str = Order.SelfTradePrevention.CANCEL_TAKER,
+) -> tuple[Order, bool]:
+    """Validate, lock the funds the order can need, and queue it for the matcher.
+
+    Returns ``(order, created)``; the same ``client_order_id`` with the same payload
+    returns the existing order, a different payload is a conflict.
+    """
+    if type == Order.Type.MARKET:
+        time_in_force = Order.TimeInForce.IOC
+    payload = {
+        "market_id": market.pk,
+        "side": side,
+        "type": type,
+        "price": price,
+        "quantity": quantity,
+        "quote_quantity": quote_quantity,
+        "time_in_force": time_in_force,
+        "post_only": post_only,
+        "self_trade_prevention": self_trade_prevention,
+    }
+    if client_order_id:
+        existing = Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
+        if existing is not None:
+            return _existing_for_retry(existing, payload)
+
+    _validate(
+        market=market,
+        side=side,
+        type=type,
+        price=price,
+        quantity=quantity,
+        quote_quantity=quote_quantity,
+        time_in_force=time_in_force,
+        post_only=post_only,
+    )
+    try:
+        with transaction.atomic(durable=True):
+            order = _lock_and_insert(user_id=user_id, market=market, payload=payload, client_order_id=client_order_id)
+            on_commit(lambda: matcher_wake(market_id=market.pk))
+    except IntegrityError:
+        # Two requests with one client_order_id raced; the other one won.
+        existing = Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
+        if client_order_id and existing is not None:
+            return _existing_for_retry(existing, payload)
+        raise
+    return order, True
+
+
+def _existing_for_retry(existing: Order, payload: dict) -> tuple[Order, bool]:
+    if _same_payload(existing, **payload):
+        return existing, False
+    raise Conflict(
+        "client_order_id was already used for a different order.",
+        code="duplicate_client_order_id",
+        details={"order_id": existing.pk},
+    )
+
+
+def _lock_and_insert(*, user_id: int, market: Market, payload: dict, client_order_id: str | None) -> Order:
+    side, type = payload["side"], payload["type"]
+    price, quantity, quote_quantity = payload["price"], payload["quantity"], payload["quote_quantity"]
+    currency_id = market.quote_id if side == Order.Side.BUY else market.base_id
+    if side == Order.Side.SELL:
+        amount = quantity
+    elif type == Order.Type.LIMIT:
+        amount = q(price * quantity)
+    elif quote_quantity is not None:
+        amount = quote_quantity
+    else:
+        # Market buy by quantity: the whole available quote is the budget the engine
+        # never exceeds; what it does not spend is released when the order closes.
+        wallet = wallets_lock(keys=[(user_id, currency_id)])[(user_id, currency_id)]
+        amount = wallet.balance - wallet.locked
+        if amount <= 0:
+            raise InsufficientFunds(details={"available": "0"})
+    order = Order.objects.create(
+        user_id=user_id, client_order_id=client_order_id or None, locked_amount=amount, **payload
+    )
+    wallet_apply_changes(
+        changes=[
+            BalanceChange(
+                user_id=user_id,
+                currency_id=currency_id,
+                kind=LedgerEntry.Kind.ORDER_LOCK,
+                locked=amount,
+                reference=f"order:{order.pk}",
+            )
+        ]
+    )
+    return order
+
+
+def order_cancel(*, user_id: int, order_id: int) -> Order:
+    """Record a cancel request; the matcher takes the order off the book in sequence."""
+    if not 0 < order_id < 2**63:
+        raise NotFound("Order not found.")
+    with transaction.atomic(durable=True):
+        order = Order.objects.select_for_update().filter(pk=order_id, user_id=user_id).first()
+        if order is None:
+            raise NotFound("Order not found.")
+        if order.status not in Order.OPEN_STATUSES:
+            raise Conflict(f"Order is {order.status} and can no longer be canceled.", code="order_not_cancelable")
+        if order.cancel_requested_at is None:
+            order.cancel_requested_at = timezone.now()
+            Order.objects.filter(pk=order.pk).update(cancel_requested_at=order.cancel_requested_at)
+            on_commit(lambda: matcher_wake(market_id=order.market_id))
+    return order
+
+
+def orders_cancel_all(*, user_id: int, market: Market) -> int:
+    """Request cancellation of every open order of the user in one market."""
+    with transaction.atomic(durable=True):
+        count = Order.objects.filter(
+            user_id=user_id, market=market, status__in=Order.OPEN_STATUSES, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=timezone.now())
+        if count:
+            on_commit(lambda: matcher_wake(market_id=market.pk))
+    return count

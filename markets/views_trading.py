@@ -1,0 +1,116 @@
+"""Trader REST API: orders, cancels and fills. Views only translate."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchange_site.api import cursor_page
+
+from . import selectors_trading as sel
+from .serializers_trading import FillOut, OrderOut, OrderPlaceIn, fill_for
+from .services import order_cancel, order_place, orders_cancel_all
+
+MARKET_PARAM = OpenApiParameter("market", str, required=False)
+PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
+
+
+def _paged(serializer):
+    return inline_serializer(
+        name=f"Paged{serializer.__name__}",
+        fields={"results": serializer(many=True), "next": serializers.CharField(allow_null=True)},
+    )
+
+
+class OrdersView(APIView):
+    @extend_schema(
+        request=OrderPlaceIn,
+        responses={201: OrderOut, 200: OrderOut},
+        operation_id="order_place",
+        summary="Place an order",
+    )
+    def post(self, request: Request) -> Response:
+        data = OrderPlaceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        market = sel.market_get_by_symbol(symbol=v["market"])
+        order, created = order_place(
+            user_id=request.user.pk,
+            market=market,
+            side=v["side"],
+            type=v["type"],
+            price=v.get("price"),
+            quantity=v.get("quantity"),
+            quote_quantity=v.get("quote_quantity"),
+            time_in_force=v["time_in_force"],
+            post_only=v["post_only"],
+            client_order_id=v.get("client_order_id"),
+            self_trade_prevention=v["self_trade_prevention"],
+        )
+        order.market = market
+        return Response(OrderOut(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        parameters=[MARKET_PARAM, OpenApiParameter("status", str, required=False), *PAGE_PARAMS],
+        responses=_paged(OrderOut),
+        operation_id="orders_list",
+        summary="My orders, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        qs = sel.orders_for_user(
+            user_id=request.user.pk,
+            market=request.query_params.get("market"),
+            status=request.query_params.get("status"),
+        )
+        return cursor_page(request, qs, lambda rows: OrderOut(rows, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("market", str, required=True)],
+        responses={202: inline_serializer("CancelAll", {"canceled": serializers.IntegerField()})},
+        operation_id="orders_cancel_all",
+        summary="Cancel all my open orders in a market",
+    )
+    def delete(self, request: Request) -> Response:
+        symbol = request.query_params.get("market")
+        if not symbol:
+            from exchange_site.errors import DomainError
+
+            raise DomainError("market is required.", code="validation_error")
+        market = sel.market_get_by_symbol(symbol=symbol)
+        count = orders_cancel_all(user_id=request.user.pk, market=market)
+        return Response({"canceled": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class OrderView(APIView):
+    @extend_schema(responses=OrderOut, operation_id="order_get", summary="One of my orders")
+    def get(self, request: Request, order_id: int) -> Response:
+        return Response(OrderOut(sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)).data)
+
+    @extend_schema(responses={202: OrderOut}, operation_id="order_cancel", summary="Request a cancel")
+    def delete(self, request: Request, order_id: int) -> Response:
+        order = order_cancel(user_id=request.user.pk, order_id=order_id)
+        order = sel.order_get_for_user(user_id=request.user.pk, order_id=order.pk)
+        return Response(OrderOut(order).data, status=status.HTTP_202_ACCEPTED)
+
+
+class OrderByClientIdView(APIView):
+    @extend_schema(responses=OrderOut, operation_id="order_get_by_client_id", summary="One of my orders by client id")
+    def get(self, request: Request, client_order_id: str) -> Response:
+        order = sel.order_get_for_user(user_id=request.user.pk, client_order_id=client_order_id)
+        return Response(OrderOut(order).data)
+
+
+class MyTradesView(APIView):
+    @extend_schema(
+        parameters=[MARKET_PARAM, *PAGE_PARAMS],
+        responses=_paged(FillOut),
+        operation_id="my_trades",
+        summary="My fills, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        qs = sel.fills_for_user(user_id=request.user.pk, market=request.query_params.get("market"))
+        uid = request.user.pk
+        return cursor_page(request, qs, lambda rows: [FillOut(fill_for(t, uid)).data for t in rows])

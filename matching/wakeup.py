@@ -1,0 +1,59 @@
+"""Wake the matcher after an order or cancel commits.
+
+With Redis a publish reaches matchers in other processes; without it (the embedded
+one-process mode) an in-process event does. The matcher also polls, so a lost
+wake-up only costs latency.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+
+CHANNEL = "exchange:matcher:wake"
+_local_event = threading.Event()
+_redis_client = None
+
+
+def _redis():
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return _redis_client
+
+
+def matcher_wake(*, market_id: int) -> None:
+    _local_event.set()
+    if settings.REDIS_URL:
+        _redis().publish(CHANNEL, str(market_id))
+
+
+class WakeListener:
+    """Blocks until a wake-up arrives or the poll interval passes."""
+
+    def __init__(self) -> None:
+        self._pubsub = None
+        if settings.REDIS_URL:
+            try:
+                self._pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(CHANNEL)
+            except Exception:  # noqa: BLE001 - polling covers a Redis outage
+                self._pubsub = None
+
+    def wait(self, timeout: float) -> None:
+        if self._pubsub is not None:
+            try:
+                message = self._pubsub.get_message(timeout=timeout)
+                # Drain a burst of wake-ups so one batch serves them all.
+                while message is not None:
+                    message = self._pubsub.get_message(timeout=0)
+                return
+            except Exception:  # noqa: BLE001 - fall back to polling; try to reconnect next time
+                self._pubsub = None
+                self.__init__()
+                return
+        if _local_event.wait(timeout):
+            _local_event.clear()

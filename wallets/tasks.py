@@ -1,0 +1,18 @@
+from celery import shared_task
+
+from markets.models import Market
+
+from .settlement import market_settle_all
+
+
+@shared_task(acks_late=True)
+def settle_market(market_id: int) -> int:
+    """Settle a market up to its last committed sequence; safe to run any number of times."""
+    return market_settle_all(market_id=market_id)
+
+
+@shared_task
+def settle_all_markets() -> None:
+    """Safety net for lost triggers: settle every market that is behind."""
+    for market_id in Market.objects.values_list("id", flat=True):
+        market_settle_all(market_id=market_id)
