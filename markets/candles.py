@@ -1,0 +1,157 @@
+"""One-minute candles: the write side used by the matcher, and interval aggregation.
+
+Only minutes with trades have a row. Longer intervals are folded from those rows in
+Python (money is never aggregated in SQL: on SQLite it is stored as text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+
+from .models import Candle
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+# Interval name -> length. Buckets are aligned to the Unix epoch, which puts 1d buckets
+# on UTC midnight (and 4h buckets on 00:00, 04:00, ... UTC).
+INTERVALS: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+
+_UPDATED_FIELDS = ["high", "low", "close", "volume", "quote_volume", "trade_count"]
+
+# Sums of 36-digit money exceed the default 28-digit context; keep them exact.
+EXACT_PRECISION = 80
+
+
+def minute_floor(moment: datetime) -> datetime:
+    """Return the UTC minute containing ``moment`` (which must be timezone-aware)."""
+    return bucket_start(moment, MINUTE)
+
+
+def bucket_start(moment: datetime, length: timedelta) -> datetime:
+    """Return the start of the epoch-aligned bucket of ``length`` containing ``moment``."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("candle times must be timezone-aware")
+    offset = (moment - EPOCH) % length
+    return (moment - offset).astimezone(UTC)
+
+
+def candles_record(*, market_id: int, fills: Sequence[tuple[datetime, Decimal, Decimal, Decimal]]) -> None:
+    """Fold fills ``(time, price, quantity, quote_quantity)``, in trade order, into 1-minute candles.
+
+    Called by the matcher inside its batch transaction (one matcher per market, so no
+    one else writes these rows meanwhile). Costs one SELECT, one bulk INSERT and one
+    bulk UPDATE however many fills the batch has.
+    """
+    if not fills:
+        return
+    minutes = {minute_floor(moment) for moment, _, _, _ in fills}
+    existing = {c.open_time: c for c in Candle.objects.filter(market_id=market_id, open_time__in=minutes)}
+    created: dict[datetime, Candle] = {}
+    changed: dict[datetime, Candle] = {}
+    with localcontext(prec=EXACT_PRECISION):
+        _merge(market_id, fills, existing, created, changed)
+    if created:
+        Candle.objects.bulk_create(created.values())
+    if changed:
+        Candle.objects.bulk_update(changed.values(), _UPDATED_FIELDS)
+
+
+def _merge(
+    market_id: int,
+    fills: Sequence[tuple[datetime, Decimal, Decimal, Decimal]],
+    existing: dict[datetime, Candle],
+    created: dict[datetime, Candle],
+    changed: dict[datetime, Candle],
+) -> None:
+    for moment, price, quantity, quote_quantity in fills:
+        minute = minute_floor(moment)
+        candle = existing.get(minute)
+        if candle is None:
+            candle = created.get(minute)
+        if candle is None:
+            candle = Candle(
+                market_id=market_id,
+                open_time=minute,
+                open=price,
+                high=price,
+                low=price,
+                close=price,
+                volume=Decimal(0),
+                quote_volume=Decimal(0),
+                trade_count=0,
+            )
+            created[minute] = candle
+        elif minute not in created:
+            changed[minute] = candle
+        candle.high = max(candle.high, price)
+        candle.low = min(candle.low, price)
+        candle.close = price
+        candle.volume += quantity
+        candle.quote_volume += quote_quantity
+        candle.trade_count += 1
+
+
+@dataclass(slots=True)
+class Bar:
+    """One OHLCV candle of any interval."""
+
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trade_count: int
+
+
+# A 1-minute row as loaded by ``CANDLE_COLUMNS``.
+CandleRow = tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, int]
+CANDLE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "quote_volume", "trade_count")
+
+
+def candles_fold(rows: Iterable[CandleRow], *, length: timedelta, limit: int, newest_first: bool) -> list[Bar]:
+    """Fold 1-minute rows (sorted by open_time, in the stated direction) into bars of ``length``.
+
+    Stops reading ``rows`` as soon as ``limit`` bars are complete, so the caller may
+    pass a lazy stream. Returns the bars in ascending open_time.
+    """
+    with localcontext(prec=EXACT_PRECISION):
+        bars = _fold(rows, length=length, limit=limit, newest_first=newest_first)
+    if newest_first:
+        bars.reverse()
+    return bars
+
+
+def _fold(rows: Iterable[CandleRow], *, length: timedelta, limit: int, newest_first: bool) -> list[Bar]:
+    bars: list[Bar] = []
+    current: Bar | None = None
+    for open_time, open_, high, low, close, volume, quote_volume, count in rows:
+        start = bucket_start(open_time, length)
+        if current is None or start != current.open_time:
+            if len(bars) == limit:
+                break
+            current = Bar(start, open_, high, low, close, Decimal(0), Decimal(0), 0)
+            bars.append(current)
+        elif newest_first:
+            # Walking back in time: this minute is earlier, so it holds the bar's open.
+            current.open = open_
+        else:
+            current.close = close
+        current.high = max(current.high, high)
+        current.low = min(current.low, low)
+        current.volume += volume
+        current.quote_volume += quote_volume
+        current.trade_count += count
+    return bars
