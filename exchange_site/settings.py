@@ -5,6 +5,7 @@ local-memory cache, Celery eager). ``DATABASE_URL`` and ``REDIS_URL`` switch to
 PostgreSQL and Redis.
 """
 
+import decimal
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -126,6 +127,10 @@ AUTH_USER_MODEL = "accounts.User"
 MONEY_MAX_DIGITS = 36
 MONEY_DECIMAL_PLACES = 18
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+# 36-digit amounts need more than Decimal's default 28 significant digits; threads
+# created later start from DefaultContext.
+decimal.DefaultContext.prec = 80
+decimal.getcontext().prec = 80
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
