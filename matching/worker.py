@@ -50,6 +50,7 @@ class BatchResult:
     first_sequence: int
     sequence: int
     time: datetime
+    committed_at: datetime | None = None
     trades: list[Trade] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     depth_bids: dict[int, int] = field(default_factory=dict)
@@ -134,6 +135,7 @@ class MarketMatcher:
             result.trades = trades
             result.orders = list(changed.values())
             self._commit(result)
+            result.committed_at = timezone.now()
         except Exception:
             logger.exception("market %s: batch failed; rebuilding the book from the database", self.market.symbol)
             self.rebuild()
