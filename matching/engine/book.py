@@ -173,7 +173,7 @@ class OrderBook:
     def pop_changes(self) -> tuple[dict[int, int], dict[int, int]]:
         """Levels whose total changed since the last call: ``{price: total}``, 0 = gone."""
         out = []
-        for side, published in zip((self._bids, self._asks), self._published):
+        for side, published in zip((self._bids, self._asks), self._published, strict=True):
             changes: dict[int, int] = {}
             levels = side.levels
             sign = side.sign
@@ -568,6 +568,9 @@ class OrderBook:
                     lvl.popleft()
                     lvl.dead -= 1
                     continue
+                if budget < price:  # cannot buy one more lot here (or further on)
+                    stop = 2
+                    break
                 if m[2] == owner:
                     if stp is CANCEL_TAKER:
                         stop = 1
@@ -584,9 +587,6 @@ class OrderBook:
                         break
                     continue
                 n = budget // price
-                if n == 0:
-                    stop = 2
-                    break
                 if qty is not None and qty < n:
                     n = qty
                 if mq <= n:

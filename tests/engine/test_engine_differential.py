@@ -1,0 +1,176 @@
+"""Differential tests: the engine against the brute-force reference model.
+
+Thousands of random command sequences (a Hypothesis state machine plus seeded
+random streams, some shallow and busy with self-trade prevention, some deep
+with many cancels in the middle of long levels) must give identical events and
+identical books after every step; ``Harness.check`` adds the invariants.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from engine_harness import Harness
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from matching.engine import BUY, CANCEL_BOTH, CANCEL_MAKER, CANCEL_TAKER, FOK, GTC, IOC, LIMIT, MARKET, SELL
+
+ids = st.integers(1, 30)
+owners = st.integers(1, 4)
+sides = st.sampled_from([BUY, SELL])
+prices = st.integers(1, 9)
+qtys = st.integers(1, 8)
+tifs = st.sampled_from([GTC, GTC, IOC, FOK])
+stps = st.sampled_from([CANCEL_TAKER, CANCEL_MAKER, CANCEL_BOTH])
+junk = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.text(max_size=3),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=1),
+    st.sampled_from([BUY, SELL, LIMIT, MARKET, GTC, IOC, FOK]),
+)
+
+
+class EngineMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = Harness()
+
+    @rule(oid=ids, owner=owners, side=sides, price=prices, qty=qtys, tif=tifs, post_only=st.booleans(), stp=stps)
+    def limit(self, oid, owner, side, price, qty, tif, post_only, stp):
+        self.h.submit(
+            oid, owner, side, price=price, quantity=qty, time_in_force=tif, post_only=post_only and tif == GTC, stp=stp
+        )
+
+    @rule(oid=ids, owner=owners, side=sides, price=prices, qty=qtys)
+    def plain_limit(self, oid, owner, side, price, qty):  # the engine's fast path
+        self.h.submit(oid, owner, side, LIMIT, price, qty)
+
+    @rule(oid=ids, owner=owners, side=sides, qty=st.none() | qtys, budget=st.none() | st.integers(1, 80), stp=stps)
+    def market(self, oid, owner, side, qty, budget, stp):
+        if qty is None and budget is None:
+            qty = 1
+        if side == SELL:
+            budget = None
+            qty = qty or 1
+        self.h.submit(oid, owner, side, MARKET, quantity=qty, quote_budget=budget, stp=stp)
+
+    @rule(oid=ids)
+    def cancel(self, oid):
+        self.h.cancel(oid)
+
+    @precondition(lambda self: len(self.h.book) > 0)
+    @rule(data=st.data())
+    def cancel_resting(self, data):
+        resting = [o.order_id for o in self.h.book.orders()]
+        self.h.cancel(data.draw(st.sampled_from(resting)))
+
+    @rule()
+    def restart(self):
+        self.h.restart()
+
+    @rule(
+        oid=ids | junk,
+        owner=owners | junk,
+        side=sides | junk,
+        type_=junk,
+        price=prices | junk,
+        qty=qtys | junk,
+        budget=junk,
+        tif=tifs | junk,
+        post_only=junk,
+        stp=stps | junk,
+    )
+    def anything(self, oid, owner, side, type_, price, qty, budget, tif, post_only, stp):
+        self.h.submit(oid, owner, side, type_, price, qty, budget, tif, post_only, stp)
+
+    @rule(oid=junk)
+    def cancel_junk(self, oid):
+        self.h.cancel(oid)
+
+
+TestEngineMachine = EngineMachine.TestCase
+TestEngineMachine.settings = settings(
+    max_examples=400,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+def _random_command(h: Harness, rng: random.Random, next_id: int, max_price: int, owners: int) -> None:
+    r = rng.random()
+    side = rng.choice((BUY, SELL))
+    owner = rng.randint(1, owners)
+    stp = rng.choice((CANCEL_TAKER, CANCEL_TAKER, CANCEL_MAKER, CANCEL_BOTH))
+    if r < 0.45:
+        h.submit(next_id, owner, side, LIMIT, rng.randint(1, max_price), rng.randint(1, 10))
+    elif r < 0.6:
+        tif = rng.choice((GTC, IOC, FOK))
+        post_only = tif == GTC and rng.random() < 0.3
+        h.submit(
+            next_id,
+            owner,
+            side,
+            LIMIT,
+            rng.randint(1, max_price),
+            rng.randint(1, 25),
+            time_in_force=tif,
+            post_only=post_only,
+            stp=stp,
+        )
+    elif r < 0.7:
+        if side == BUY and rng.random() < 0.5:
+            qty = rng.choice((None, rng.randint(1, 30)))
+            budget = rng.randint(1, 30 * max_price)
+        else:
+            qty, budget = rng.randint(1, 30), None
+        h.submit(next_id, owner, side, MARKET, quantity=qty, quote_budget=budget, stp=stp)
+    elif r < 0.95:
+        resting = [o.order_id for o in h.book.orders()]
+        if resting and rng.random() < 0.9:
+            h.cancel(rng.choice(resting))
+        else:
+            h.cancel(rng.randint(1, next_id + 1))
+    elif r < 0.97:
+        h.submit(rng.randint(1, next_id), owner, side, LIMIT, rng.randint(1, max_price), 1)  # maybe duplicate
+    else:
+        h.restart()
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_random_shallow_sequences(block):
+    """2000 short sequences on a few prices and owners: lots of STP, FOK, budgets."""
+    for seed in range(block * 500, (block + 1) * 500):
+        rng = random.Random(seed)
+        h = Harness()
+        for n in range(1, 41):
+            _random_command(h, rng, n, max_price=6, owners=3)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_deep_sequences(seed):
+    """Long sequences building deep levels with cancels in their middle (lazy deletion, compaction)."""
+    rng = random.Random(10_000 + seed)
+    h = Harness()
+    next_id = 0
+    for _ in range(1500):
+        next_id += 1
+        r = rng.random()
+        if r < 0.6:
+            # makers well away from the spread: bids 1..5, asks 8..12
+            side = rng.choice((BUY, SELL))
+            price = rng.randint(1, 5) if side == BUY else rng.randint(8, 12)
+            h.submit(next_id, rng.randint(1, 50), side, LIMIT, price, rng.randint(1, 5))
+        elif r < 0.9:
+            resting = [o.order_id for o in h.book.orders()]
+            if resting:
+                h.cancel(rng.choice(resting))
+        else:
+            _random_command(h, rng, next_id, max_price=12, owners=50)
+    assert h.trades > 0
