@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from markets.models import Market, Order
 from tests.factories import CurrencyFactory, MarketFactory
-from tests.markets.data_helpers import levels, make_snapshot, make_trade, quick_user
+from tests.markets.data_helpers import assert_error, levels, make_snapshot, make_trade, quick_user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +38,6 @@ MARKET_FIELDS = {
     "taker_fee",
     "status",
 }
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
 
 
 def test_time_gives_utc_iso_time_and_matching_epoch_ms(api):
