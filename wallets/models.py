@@ -129,3 +129,141 @@ class SettlementCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_id}@{self.settled_sequence}"
+
+
+class Withdrawal(models.Model):
+    """A user's request to send funds out; reviewed by back-office staff (four eyes).
+
+    ``amount + fee`` stays locked in the user's wallet from the request until the
+    withdrawal is completed (the funds leave), rejected or canceled (they are unlocked).
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested"
+        PENDING_REVIEW = "pending_review"
+        APPROVED = "approved"
+        COMPLETED = "completed"
+        REJECTED = "rejected"
+        CANCELED = "canceled"
+
+    # Statuses in which ``amount + fee`` is locked in the user's wallet.
+    HOLDING_STATUSES = (Status.REQUESTED, Status.PENDING_REVIEW, Status.APPROVED)
+    FINAL_STATUSES = (Status.COMPLETED, Status.REJECTED, Status.CANCELED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
+    currency = models.ForeignKey("markets.Currency", on_delete=models.PROTECT, related_name="+")
+    amount = MoneyField(help_text="Sent to the address; the fee comes on top.")
+    fee = MoneyField(default=Decimal(0))
+    address = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1, help_text="Distinct approvers needed, fixed at request time from the dual-approval threshold."
+    )
+    txid = models.CharField(max_length=128, blank=True, default="", help_text="Payout transaction, once sent.")
+    reason = models.TextField(blank=True, default="", help_text="Why it was rejected or canceled.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="withdrawal_status_created"),
+            models.Index(fields=["user", "id"], name="withdrawal_user_id"),
+        ]
+        # Rows change only through the services; no generic add/change/delete right exists.
+        default_permissions = ("view",)
+        permissions = [
+            ("approve_withdrawal", "Can approve, reject and mark withdrawals sent"),
+            ("export_csv", "Can export any back-office list to CSV"),
+        ]
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.pk}"
+
+    @property
+    def locked_total(self) -> Decimal:
+        return self.amount + self.fee
+
+
+class WithdrawalEvent(models.Model):
+    """Append-only history of a withdrawal: every transition and every approval, never edited."""
+
+    class Action(models.TextChoices):
+        REQUEST = "request"
+        SUBMIT = "submit"
+        APPROVE = "approve"
+        REJECT = "reject"
+        CANCEL = "cancel"
+        MARK_SENT = "mark_sent"
+
+    withdrawal = models.ForeignKey(Withdrawal, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for steps the system took by itself.",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["withdrawal", "id"], name="withdrawal_event_wd_id")]
+        default_permissions = ("view",)
+        constraints = [
+            # One approval per person per withdrawal, whatever the application code does.
+            models.UniqueConstraint(
+                fields=["withdrawal", "actor"],
+                condition=Q(action="approve"),
+                name="withdrawal_event_one_approval_per_actor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_status or '-'} -> {self.to_status}"
+
+
+class ManualDeposit(models.Model):
+    """A credit without a custody notice: proposed by one staff member, approved by another.
+
+    Only the approval credits the wallet, through a ``Deposit`` with source ``manual``.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="manual_deposits")
+    currency = models.ForeignKey("markets.Currency", on_delete=models.PROTECT, related_name="+")
+    amount = MoneyField()
+    reason = models.TextField(help_text="Why the credit is due (ticket, bank reference, ...).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+    deposit = models.OneToOneField(
+        Deposit, on_delete=models.PROTECT, null=True, blank=True, related_name="manual_deposit"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "proposed_at"], name="manual_deposit_status")]
+        default_permissions = ("view",)
+        permissions = [
+            ("propose_manual_deposit", "Can propose a manual deposit"),
+            ("approve_manual_deposit", "Can approve or reject a manual deposit proposed by someone else"),
+        ]
+
+    def __str__(self) -> str:
+        return f"manual deposit {self.pk}"
