@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+# Mounted under api/v1/; no trailing slashes (a redirect would break a POST).
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view(), name="auth-register"),
+    path("auth/token", views.TokenObtainView.as_view(), name="auth-token"),
+    path("auth/token/refresh", views.TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/2fa/setup", views.TwoFactorSetupView.as_view(), name="auth-2fa-setup"),
+    path("auth/2fa/confirm", views.TwoFactorConfirmView.as_view(), name="auth-2fa-confirm"),
+    path("me", views.MeView.as_view(), name="me"),
+]

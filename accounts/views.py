@@ -1,3 +1,164 @@
-from django.shortcuts import render
+"""Accounts API: translate HTTP to the services in ``accounts.services`` and back."""
 
-# Create your views here.
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .otp import qr_svg
+from .selectors import two_factor_enabled
+from .serializers import (
+    MeOut,
+    OtpIn,
+    RefreshIn,
+    RegisterIn,
+    TokenObtainIn,
+    TokenPairOut,
+    TwoFactorConfirmOut,
+    TwoFactorSetupOut,
+    UserOut,
+)
+
+TAGS = ["accounts"]
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Create an account",
+        request=RegisterIn,
+        responses={
+            201: UserOut,
+            400: _error("`validation_error`: bad email, email already registered, weak password."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(RegisterIn, request)
+        user = services.user_register(email=data["email"], password=data["password"])
+        return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Log in: obtain an access and a refresh token",
+        request=TokenObtainIn,
+        responses={
+            200: TokenPairOut,
+            400: _error("`validation_error`."),
+            401: _error("`not_authenticated` (wrong email or password), `otp_required`, `invalid_otp`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(TokenObtainIn, request)
+        pair = services.token_obtain(email=data["email"], password=data["password"], otp=data.get("otp"))
+        return Response(TokenPairOut(pair).data)
+
+
+class TokenRefreshView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Rotate a refresh token into a new pair (the old refresh token stops working)",
+        request=RefreshIn,
+        responses={
+            200: TokenPairOut,
+            400: _error("`validation_error`."),
+            401: _error("`not_authenticated`: invalid, expired or revoked refresh token."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(RefreshIn, request)
+        pair = services.token_refresh(refresh=data["refresh"])
+        return Response(TokenPairOut(pair).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Log out: revoke a refresh token",
+        request=RefreshIn,
+        responses={
+            205: OpenApiResponse(description="Revoked; no body."),
+            400: _error("`validation_error`: invalid, expired, foreign or already revoked refresh token."),
+            401: _error("`not_authenticated`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(RefreshIn, request)
+        services.token_revoke(user=request.user, refresh=data["refresh"])
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(
+        tags=TAGS, summary="The logged-in account", responses={200: MeOut, 401: _error("`not_authenticated`.")}
+    )
+    def get(self, request: Request) -> Response:
+        user = request.user
+        return Response(
+            MeOut({"id": user.pk, "email": user.email, "two_factor_enabled": two_factor_enabled(user=user)}).data
+        )
+
+
+class TwoFactorSetupView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Start enabling two-factor authentication (TOTP)",
+        request=None,
+        responses={
+            200: TwoFactorSetupOut,
+            401: _error("`not_authenticated`."),
+            409: _error("`two_factor_already_enabled`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        setup = services.two_factor_setup(user=request.user)
+        return Response(
+            TwoFactorSetupOut(
+                {"otpauth_url": setup.otpauth_url, "secret": setup.secret, "qr_svg": qr_svg(setup.otpauth_url)}
+            ).data
+        )
+
+
+class TwoFactorConfirmView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Finish enabling two-factor authentication with a code from the authenticator",
+        request=OtpIn,
+        responses={
+            200: TwoFactorConfirmOut,
+            400: _error("`invalid_otp`; `validation_error` (also when no setup was started)."),
+            401: _error("`not_authenticated`."),
+            409: _error("`two_factor_already_enabled`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(OtpIn, request)
+        codes = services.two_factor_confirm(user=request.user, otp=data["otp"])
+        return Response(TwoFactorConfirmOut({"two_factor_enabled": True, "backup_codes": codes}).data)

@@ -1,0 +1,89 @@
+"""Shapes of the accounts API; the rules live in ``accounts.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .otp import MAX_CODE_LENGTH
+
+# Generous bounds that still keep hashing and lookups cheap for absurd input.
+MAX_PASSWORD_LENGTH = 1024
+MAX_TOKEN_LENGTH = 4096
+# Room for a code typed with spaces or dashes ("123 456").
+MAX_OTP_INPUT_LENGTH = 4 * MAX_CODE_LENGTH
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers instead of turning them into text."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    default_error_messages = {"invalid": "Enter a valid email address."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RegisterIn(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(max_length=MAX_PASSWORD_LENGTH, trim_whitespace=False)
+
+
+class UserOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+
+
+class TokenObtainIn(serializers.Serializer):
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=MAX_PASSWORD_LENGTH, trim_whitespace=False)
+    otp = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=MAX_OTP_INPUT_LENGTH,
+        help_text="Authenticator code or a backup code; required when two-factor authentication is on.",
+    )
+
+
+class TokenPairOut(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshIn(serializers.Serializer):
+    refresh = StrictCharField(max_length=MAX_TOKEN_LENGTH)
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    two_factor_enabled = serializers.BooleanField()
+
+
+class TwoFactorSetupOut(serializers.Serializer):
+    otpauth_url = serializers.CharField(help_text="Key URI for authenticator apps (also encoded in qr_svg).")
+    secret = serializers.CharField(help_text="Base32 secret, for typing into an authenticator app.")
+    qr_svg = serializers.CharField(help_text="SVG markup of a QR code of otpauth_url.")
+
+
+class OtpIn(serializers.Serializer):
+    otp = StrictCharField(max_length=MAX_OTP_INPUT_LENGTH)
+
+
+class TwoFactorConfirmOut(serializers.Serializer):
+    two_factor_enabled = serializers.BooleanField()
+    backup_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="Single-use recovery codes; shown only this once."
+    )

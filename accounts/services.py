@@ -1,0 +1,244 @@
+"""Account use cases: registration, JWT sessions and TOTP two-factor authentication.
+
+A failed one-time password is recorded by django-otp (the device is then throttled with
+growing delays). That record must survive the refusal, so the services below verify
+codes in a transaction that commits before they raise.
+"""
+
+from __future__ import annotations
+
+from base64 import b32encode
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import update_last_login
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from exchange_site.errors import Conflict, DomainError
+
+from .models import User
+from .otp import BACKUP_CODE_COUNT, MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
+from .selectors import two_factor_enabled
+
+EMAIL_TAKEN = "This email address is already registered."
+
+
+class AccountValidationError(DomainError):
+    code = "validation_error"
+    message = "Invalid input."
+
+    @classmethod
+    def fields(cls, errors: dict[str, list[str]]) -> AccountValidationError:
+        name, messages = next(iter(errors.items()))
+        return cls(f"{name}: {messages[0]}", details={"fields": errors})
+
+
+class InvalidCredentials(DomainError):
+    code = "not_authenticated"
+    status_code = 401
+    message = "Invalid email or password."
+
+
+class OtpRequired(DomainError):
+    code = "otp_required"
+    status_code = 401
+    message = "Two-factor authentication is on: send the one-time password as 'otp'."
+
+
+class InvalidOtp(DomainError):
+    code = "invalid_otp"
+    status_code = 401
+    message = "Invalid one-time password (after a failed attempt, wait a few seconds before retrying)."
+
+
+class InvalidRefreshToken(DomainError):
+    code = "not_authenticated"
+    status_code = 401
+    message = "The refresh token is invalid, expired or revoked."
+
+
+class TwoFactorAlreadyEnabled(Conflict):
+    code = "two_factor_already_enabled"
+    message = "Two-factor authentication is already on."
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+@dataclass(frozen=True, slots=True)
+class TwoFactorSetup:
+    otpauth_url: str
+    secret: str
+
+
+def user_register(*, email: str, password: str) -> User:
+    """Create a trader account; the email is stored in lower case and must be free."""
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    try:
+        if len(email) > User._meta.get_field("email").max_length:
+            raise DjangoValidationError("Ensure this field has no more than 254 characters.")
+        validate_email(email)
+    except DjangoValidationError as exc:
+        errors["email"] = list(exc.messages)
+    else:
+        # The fee account is created lazily by email: a trader must never take its address.
+        if email == settings.FEE_ACCOUNT_EMAIL.strip().lower() or User.objects.filter(email=email).exists():
+            errors["email"] = [EMAIL_TAKEN]
+    try:
+        password_validation.validate_password(password, user=User(email=email))
+    except DjangoValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise AccountValidationError.fields(errors)
+    try:
+        with transaction.atomic(durable=True):
+            return User.objects.create_user(email=email, password=password)
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same address.
+        raise AccountValidationError.fields({"email": [EMAIL_TAKEN]}) from None
+
+
+def otp_verify(*, user: User, otp: str) -> bool:
+    """Accept a code of the user's confirmed authenticator or one of their backup codes (used up).
+
+    Runs in its own transaction so that a failure is recorded for throttling even when the
+    caller then refuses its request: call it before opening the caller's transaction.
+    Always False while two-factor authentication is off.
+    """
+    code = otp_normalize(otp)
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return False
+    with transaction.atomic(durable=True):
+        # Row locks make a code usable once even under concurrent requests (TOTP last_t,
+        # static token deletion).
+        totp_devices = list(TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk"))
+        if not totp_devices:
+            return False
+        # A code is tried only on devices of its shape, so a mistyped TOTP code does not
+        # throttle the backup codes.
+        totp_fits = [d for d in totp_devices if is_totp_shape(code, digits=d.digits)]
+        if totp_fits:
+            return any(device.verify_token(code) for device in totp_fits)
+        if is_backup_shape(code):
+            static_devices = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk")
+            return any(device.verify_token(code) for device in static_devices)
+    return False
+
+
+def token_obtain(*, email: str, password: str, otp: str | None = None) -> TokenPair:
+    """Log in: check the password, then the one-time password when 2FA is on, and issue a JWT pair."""
+    user = authenticate(None, email=email.strip().lower(), password=password)
+    if user is None or user.is_system or not user.is_active:
+        raise InvalidCredentials()
+    if two_factor_enabled(user=user):
+        if otp is None or not otp.strip():
+            raise OtpRequired()
+        if not otp_verify(user=user, otp=otp):
+            raise InvalidOtp()
+    with transaction.atomic(durable=True):
+        refresh = RefreshToken.for_user(user)
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, user)
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+def _refresh_token_parse(raw: str) -> RefreshToken | None:
+    try:
+        return RefreshToken(raw)
+    except TokenError:
+        return None
+
+
+def _outstanding_lock(token: RefreshToken) -> OutstandingToken | None:
+    """Lock the issued-token row of a live (not blacklisted) refresh token, or None."""
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+    if outstanding is None or outstanding.user_id is None:
+        return None
+    if str(outstanding.user_id) != str(token.get(jwt_settings.USER_ID_CLAIM)):
+        return None
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        return None
+    return outstanding
+
+
+def token_refresh(*, refresh: str) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token is blacklisted (rotation)."""
+    token = _refresh_token_parse(refresh)
+    if token is None:
+        raise InvalidRefreshToken()
+    with transaction.atomic(durable=True):
+        outstanding = _outstanding_lock(token)
+        if outstanding is None:
+            raise InvalidRefreshToken()
+        user = User.objects.filter(pk=outstanding.user_id, is_active=True, is_system=False).first()
+        if user is None:
+            raise InvalidRefreshToken()
+        BlacklistedToken.objects.create(token=outstanding)
+        new = RefreshToken.for_user(user)
+    return TokenPair(access=str(new.access_token), refresh=str(new))
+
+
+def token_revoke(*, user: User, refresh: str) -> None:
+    """Log out: blacklist one of the user's refresh tokens (access tokens expire on their own)."""
+    token = _refresh_token_parse(refresh)
+    with transaction.atomic(durable=True):
+        outstanding = _outstanding_lock(token) if token is not None else None
+        if outstanding is None or outstanding.user_id != user.pk:
+            raise AccountValidationError.fields({"refresh": ["Invalid, expired or already revoked refresh token."]})
+        BlacklistedToken.objects.create(token=outstanding)
+
+
+def _user_lock(user: User) -> None:
+    # Serialises setup and confirm of one user, so two devices never both get confirmed.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
+def two_factor_setup(*, user: User) -> TwoFactorSetup:
+    """Start enabling 2FA: a new unconfirmed TOTP device replaces any earlier unconfirmed one."""
+    with transaction.atomic(durable=True):
+        _user_lock(user)
+        if two_factor_enabled(user=user):
+            raise TwoFactorAlreadyEnabled()
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return TwoFactorSetup(otpauth_url=device.config_url, secret=b32encode(device.bin_key).decode("ascii"))
+
+
+def two_factor_confirm(*, user: User, otp: str) -> list[str]:
+    """Turn 2FA on once the pending device's code checks out; return fresh single-use backup codes."""
+    code = otp_normalize(otp)
+    backup_codes: list[str] = []
+    with transaction.atomic(durable=True):
+        _user_lock(user)
+        if two_factor_enabled(user=user):
+            raise TwoFactorAlreadyEnabled()
+        device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+        if device is None:
+            raise AccountValidationError("Start two-factor setup first (POST /api/v1/auth/2fa/setup).")
+        # A failed attempt is saved by verify_token and committed (throttling); raise only afterwards.
+        if is_totp_shape(code, digits=device.digits) and device.verify_token(code):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            StaticDevice.objects.filter(user=user).delete()
+            static = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
+            while len(backup_codes) < BACKUP_CODE_COUNT:
+                candidate = StaticToken.random_token()
+                if candidate not in backup_codes:
+                    backup_codes.append(candidate)
+            StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in backup_codes)
+    if not backup_codes:
+        raise InvalidOtp(status_code=400)
+    return backup_codes

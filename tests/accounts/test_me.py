@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from .helpers import assert_error
+
+URL = "/api/v1/me"
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_answers_id_email_and_two_factor_state(auth_client, user):
+    response = auth_client(user).get(URL)
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "email": user.email, "two_factor_enabled": False}
+
+
+def test_me_shows_two_factor_enabled_once_confirmed(auth_client, user_2fa):
+    assert auth_client(user_2fa).get(URL).json()["two_factor_enabled"] is True
+
+
+def test_me_without_a_token_is_not_authenticated(api):
+    assert_error(api.get(URL), 401, "not_authenticated")
+
+
+def test_me_refuses_an_expired_access_token(api, user):
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert_error(api.get(URL), 401, "not_authenticated")
+
+
+def test_access_tokens_live_at_most_15_minutes(user):
+    token = AccessToken.for_user(user)
+
+    assert token["exp"] - token["iat"] <= 15 * 60
+
+
+def test_me_refuses_a_refresh_token_used_as_an_access_token(api, user):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user)}")
+
+    assert_error(api.get(URL), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize("header", ["Bearer garbage", "Bearer", "Token abc", "Bearer a.b.c", "Bearer ünïcødé"])
+def test_me_refuses_a_malformed_authorization_header(api, header):
+    api.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api.get(URL)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_me_refuses_the_token_of_a_deactivated_user(auth_client, user):
+    client = auth_client(user)
+    user.is_active = False
+    user.save()
+
+    assert_error(client.get(URL), 401, "not_authenticated")
+
+
+def test_me_is_read_only(auth_client, user):
+    assert_error(auth_client(user).post(URL, {}, format="json"), 405, "method_not_allowed")
