@@ -1,0 +1,65 @@
+"""Reads of wallets, ledger entries and deposits, always scoped to one user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from exchange_site.errors import DomainError
+from markets.models import Currency
+
+from .models import Deposit, LedgerEntry, Wallet
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    currency: str
+    balance: Decimal
+    locked: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.locked
+
+
+def currency_get(*, code: str) -> Currency:
+    """Resolve a currency code given by a client; an unknown code is the client's mistake (400)."""
+    code = (code or "").strip().upper()
+    currency = Currency.objects.filter(code=code).first() if 0 < len(code) <= 10 else None
+    if currency is None:
+        raise DomainError("Unknown currency.", code="validation_error", details={"currency": code[:20]})
+    return currency
+
+
+def balances_for_user(*, user: User) -> list[BalanceRow]:
+    """One row per existing currency, ordered by code; zeros where no wallet exists yet."""
+    wallets = {
+        currency_id: (balance, locked)
+        for currency_id, balance, locked in Wallet.objects.filter(user=user).values_list(
+            "currency_id", "balance", "locked"
+        )
+    }
+    rows = []
+    for currency_id, code in Currency.objects.order_by("code").values_list("id", "code"):
+        balance, locked = wallets.get(currency_id, (ZERO, ZERO))
+        rows.append(BalanceRow(currency=code, balance=balance, locked=locked))
+    return rows
+
+
+def ledger_entries_for_user(*, user: User, currency: Currency | None = None) -> QuerySet[LedgerEntry]:
+    qs = LedgerEntry.objects.filter(user=user).select_related("currency")
+    if currency is not None:
+        qs = qs.filter(currency=currency)
+    return qs
+
+
+def deposits_for_user(*, user: User, currency: Currency | None = None) -> QuerySet[Deposit]:
+    qs = Deposit.objects.filter(user=user).select_related("currency")
+    if currency is not None:
+        qs = qs.filter(currency=currency)
+    return qs
