@@ -31,7 +31,9 @@ def market_list() -> QuerySet[Market]:
 
 def market_get(*, symbol: str) -> Market:
     """Return the market, or raise ``NotFound`` (404 ``not_found``)."""
-    market = market_list().filter(symbol=symbol).first()
+    # PostgreSQL refuses NUL in text outright; such a symbol cannot exist anyway.
+    valid = 0 < len(symbol) <= Market._meta.get_field("symbol").max_length and "\x00" not in symbol
+    market = market_list().filter(symbol=symbol).first() if valid else None
     if market is None:
         raise NotFound(f"Unknown market {symbol!r}.", details={"symbol": symbol})
     return market

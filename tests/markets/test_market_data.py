@@ -138,6 +138,8 @@ def test_market_detail_gives_one_market(api, market):
         "/api/v1/markets/DOGE-USDT/candles",
         "/api/v1/markets/DOGE-USDT/ticker",
         "/api/v1/markets/" + "X" * 300,
+        "/api/v1/markets/BTC%00USDT",
+        "/api/v1/markets/BTC%00USDT/ticker",
     ],
 )
 def test_unknown_market_is_not_found(api, market, path):
