@@ -1,0 +1,90 @@
+"""Staff roles: Django groups and the permissions each one carries.
+
+The groups are created by a data migration (``accounts/migrations/0002_roles``), which
+calls ``roles_sync``; a later change to ``ROLE_PERMISSIONS`` needs a new migration that
+calls it again. Superusers manage staff (``is_staff``) and their groups.
+
+- ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
+  rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits.
+- ``compliance``: views everything, changes nothing, exports any list to CSV.
+- ``market_ops``: currencies and markets: fees, filters, halt and resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as global_apps
+
+BACK_OFFICE = "back_office"
+COMPLIANCE = "compliance"
+MARKET_OPS = "market_ops"
+
+APPROVE_WITHDRAWAL = "wallets.approve_withdrawal"
+PROPOSE_MANUAL_DEPOSIT = "wallets.propose_manual_deposit"
+APPROVE_MANUAL_DEPOSIT = "wallets.approve_manual_deposit"
+EXPORT_CSV = "wallets.export_csv"
+
+_BACK_OFFICE_VIEWS = [
+    "accounts.view_user",
+    "wallets.view_wallet",
+    "wallets.view_ledgerentry",
+    "wallets.view_deposit",
+    "wallets.view_withdrawal",
+    "wallets.view_withdrawalevent",
+    "wallets.view_manualdeposit",
+    "markets.view_currency",
+    "markets.view_market",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    BACK_OFFICE: [*_BACK_OFFICE_VIEWS, APPROVE_WITHDRAWAL, PROPOSE_MANUAL_DEPOSIT, APPROVE_MANUAL_DEPOSIT],
+    COMPLIANCE: [
+        *_BACK_OFFICE_VIEWS,
+        "markets.view_order",
+        "markets.view_trade",
+        "markets.view_candle",
+        "markets.view_booksnapshot",
+        "wallets.view_depositaddress",
+        "wallets.view_settlementcursor",
+        "admin.view_logentry",
+        "auth.view_group",
+        EXPORT_CSV,
+    ],
+    MARKET_OPS: [
+        "markets.view_currency",
+        "markets.add_currency",
+        "markets.change_currency",
+        "markets.view_market",
+        "markets.add_market",
+        "markets.change_market",
+    ],
+}
+
+
+def roles_sync(*, apps: Any = global_apps) -> None:
+    """Create the role groups and give each exactly the permissions of ``ROLE_PERMISSIONS``.
+
+    ``apps`` is the migration's historical registry when called from a migration.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        wanted: list[Any] = []
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is None:
+                raise LookupError(f"permission {name} does not exist (role {role})")
+            wanted.append(permission)
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(wanted)
+
+
+def can_review_withdrawals(user: Any) -> bool:
+    """Active staff holding the back-office right to decide on withdrawals."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(APPROVE_WITHDRAWAL))
+
+
+def can_export_csv(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(EXPORT_CSV))

@@ -1,0 +1,121 @@
+"""Manual deposits: credits without a custody notice, under four eyes.
+
+One back-office member proposes the credit with a reason; a different member approves
+it, and only that approval credits the wallet, as a ``Deposit`` with source ``manual``
+(so the ledger audit counts it like any credited deposit). Whether the actor holds the
+back-office role is checked by the caller.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from exchange_site.errors import Conflict, DomainError, NotFound
+from markets.models import Currency
+
+from .models import Deposit, LedgerEntry, ManualDeposit
+from .services import BalanceChange, wallet_apply_changes
+from .withdrawals import MAX_REASON, SelfApproval
+
+Status = ManualDeposit.Status
+
+
+class ManualDepositDecided(Conflict):
+    code = "already_decided"
+    message = "This manual deposit was already approved or rejected."
+
+
+def _validation(message: str, **details: object) -> DomainError:
+    return DomainError(message, code="validation_error", details=details)
+
+
+def _reason(value: str | None, *, name: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise _validation(f"{name} is required.", field=name)
+    if len(text) > MAX_REASON:
+        raise _validation(f"{name} must be at most {MAX_REASON} characters.", field=name)
+    return text
+
+
+def _locked_for_decision(*, manual_deposit_id: int, actor: User) -> ManualDeposit:
+    proposal = ManualDeposit.objects.select_for_update().filter(pk=manual_deposit_id).first()
+    if proposal is None:
+        raise NotFound("Manual deposit not found.")
+    if proposal.status != Status.PROPOSED:
+        raise ManualDepositDecided(details={"status": proposal.status})
+    if actor.pk in (proposal.proposed_by_id, proposal.user_id):
+        raise SelfApproval("The proposer (or the credited user) cannot decide on this manual deposit.")
+    return proposal
+
+
+def manual_deposit_propose(
+    *, actor: User, user: User, currency: Currency, amount: Decimal, reason: str
+) -> ManualDeposit:
+    """Record a proposed credit; nothing moves until another member approves it."""
+    reason = _reason(reason, name="reason")
+    if user.is_system:
+        raise _validation("The fee account cannot receive manual deposits.", field="user")
+    if actor.pk == user.pk:
+        raise SelfApproval("Nobody may propose a credit to their own account.")
+    if not amount.is_finite() or amount <= 0:
+        raise _validation("amount must be greater than zero.", field="amount")
+    if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
+        raise _validation(f"amount has more than {currency.precision} decimal places.", field="amount")
+    with transaction.atomic(durable=True):
+        return ManualDeposit.objects.create(
+            user=user, currency=currency, amount=amount, reason=reason, proposed_by=actor, status=Status.PROPOSED
+        )
+
+
+def manual_deposit_approve(*, actor: User, manual_deposit_id: int, comment: str = "") -> ManualDeposit:
+    """Approve a colleague's proposal and credit the wallet through a manual ``Deposit``."""
+    comment = (comment or "").strip()[:MAX_REASON]
+    with transaction.atomic(durable=True):
+        proposal = _locked_for_decision(manual_deposit_id=manual_deposit_id, actor=actor)
+        now = timezone.now()
+        deposit = Deposit.objects.create(
+            user_id=proposal.user_id,
+            currency_id=proposal.currency_id,
+            amount=proposal.amount,
+            txid=f"manual:{proposal.pk}",
+            confirmations=0,
+            status=Deposit.Status.CREDITED,
+            source=Deposit.Source.MANUAL,
+            credited_at=now,
+        )
+        wallet_apply_changes(
+            changes=[
+                BalanceChange(
+                    user_id=proposal.user_id,
+                    currency_id=proposal.currency_id,
+                    kind=LedgerEntry.Kind.DEPOSIT,
+                    amount=proposal.amount,
+                    reference=f"deposit:{deposit.pk}",
+                )
+            ]
+        )
+        proposal.status = Status.APPROVED
+        proposal.decided_by = actor
+        proposal.decided_at = now
+        proposal.decision_reason = comment
+        proposal.deposit = deposit
+        proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "deposit"])
+    return proposal
+
+
+def manual_deposit_reject(*, actor: User, manual_deposit_id: int, reason: str) -> ManualDeposit:
+    """Turn a proposal down with a reason; nothing is credited."""
+    reason = _reason(reason, name="reason")
+    with transaction.atomic(durable=True):
+        proposal = _locked_for_decision(manual_deposit_id=manual_deposit_id, actor=actor)
+        proposal.status = Status.REJECTED
+        proposal.decided_by = actor
+        proposal.decided_at = timezone.now()
+        proposal.decision_reason = reason
+        proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return proposal
