@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +24,7 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MoneyOut(serializers.Field):
     """Render a Decimal in plain notation without trailing noise ("0.015")."""
 
@@ -33,6 +36,7 @@ class MoneyOut(serializers.Field):
         return fmt(value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MoneyIn(serializers.Field):
     """Parse a positive decimal (string or JSON number); refuse NaN, Infinity and out-of-range values."""
 

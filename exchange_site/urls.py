@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("markets.urls")),
     path("api/v1/", include("wallets.urls")),
+    path("api/v1/", include("wallets.urls_withdrawals")),
 ]

@@ -7,7 +7,7 @@ Prices become ticks (multiples of the market's ``tick_size``), quantities lots
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
 
 from django.conf import settings
 
@@ -49,5 +49,5 @@ def fmt(value: Decimal | None) -> str | None:
         return None
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    with localcontext(prec=80):
+        return format(value.normalize(), "f")

@@ -138,12 +138,15 @@ def test_market_detail_gives_one_market(api, market):
         "/api/v1/markets/DOGE-USDT/candles",
         "/api/v1/markets/DOGE-USDT/ticker",
         "/api/v1/markets/" + "X" * 300,
-        "/api/v1/markets/BTC%00USDT",
-        "/api/v1/markets/BTC%00USDT/ticker",
     ],
 )
 def test_unknown_market_is_not_found(api, market, path):
     assert_error(api.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/markets/BTC%00USDT", "/api/v1/markets/BTC%00USDT/ticker"])
+def test_nul_in_the_url_is_refused_before_any_query(api, market, path):
+    assert_error(api.get(path), 400, "validation_error")
 
 
 def test_depth_serves_the_snapshot_sliced_to_limit(api, market):
