@@ -1,0 +1,346 @@
+"""Withdrawal endpoints: the trader's own withdrawals and the back-office review API.
+
+Both call the services of ``wallets.withdrawals``, like the admin does; this layer only
+checks who may call (the back-office role, 2FA on) and translates input and output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import can_review_withdrawals
+from accounts.selectors import two_factor_enabled
+from exchange_site.api import MoneyIn, MoneyOut, cursor_page
+from exchange_site.errors import NotFound
+
+from . import withdrawals as services
+from .models import Withdrawal, WithdrawalEvent
+from .selectors import currency_get
+from .selectors_withdrawals import (
+    MAX_ID,
+    withdrawal_get_for_review,
+    withdrawal_status_parse,
+    withdrawals_for_review,
+    withdrawals_for_user,
+)
+
+TAGS = ["withdrawals"]
+BACKOFFICE_TAGS = ["back office"]
+
+# What a trader may read of the history: staff comments and identities stay internal.
+_PUBLIC_REASON_ACTIONS = {WithdrawalEvent.Action.REJECT, WithdrawalEvent.Action.CANCEL}
+
+
+# -- shapes -------------------------------------------------------------------------
+
+
+class WithdrawalRequestIn(serializers.Serializer):
+    currency = serializers.CharField(max_length=10)
+    amount = MoneyIn()
+    address = serializers.CharField(max_length=128)
+    otp = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class HistoryOut(serializers.Serializer):
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    reason = serializers.SerializerMethodField()
+    time = serializers.DateTimeField(source="created_at")
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_reason(self, event: WithdrawalEvent) -> str:
+        return event.reason if event.action in _PUBLIC_REASON_ACTIONS else ""
+
+
+class WithdrawalOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    currency = serializers.CharField(source="currency.code")
+    amount = MoneyOut()
+    fee = MoneyOut()
+    address = serializers.CharField()
+    status = serializers.CharField()
+    txid = serializers.CharField()
+    reason = serializers.CharField()
+    time = serializers.DateTimeField(source="created_at")
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    history = HistoryOut(many=True, source="events.all")
+
+
+class WithdrawalPageOut(serializers.Serializer):
+    results = WithdrawalOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class StaffHistoryOut(serializers.Serializer):
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    by = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    time = serializers.DateTimeField(source="created_at")
+
+    @extend_schema_field(OpenApiTypes.EMAIL)
+    def get_by(self, event: WithdrawalEvent) -> str | None:
+        return event.actor.email if event.actor_id else None
+
+
+class ApprovalOut(serializers.Serializer):
+    by = serializers.EmailField(source="actor.email")
+    by_id = serializers.IntegerField(source="actor_id")
+    comment = serializers.CharField(source="reason")
+    time = serializers.DateTimeField(source="created_at")
+
+
+class UserRefOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+
+
+class StaffWithdrawalOut(WithdrawalOut):
+    user = UserRefOut()
+    required_approvals = serializers.IntegerField()
+    approvals = serializers.SerializerMethodField()
+    history = StaffHistoryOut(many=True, source="events.all")
+
+    @extend_schema_field(ApprovalOut(many=True))
+    def get_approvals(self, withdrawal: Withdrawal) -> list[dict[str, Any]]:
+        events = [e for e in withdrawal.events.all() if e.action == WithdrawalEvent.Action.APPROVE]
+        return ApprovalOut(events, many=True).data
+
+
+class StaffWithdrawalPageOut(serializers.Serializer):
+    results = StaffWithdrawalOut(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class ApproveIn(serializers.Serializer):
+    comment = serializers.CharField(max_length=services.MAX_REASON, required=False, allow_blank=True, default="")
+
+
+class RejectIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=services.MAX_REASON)
+
+
+class SentIn(serializers.Serializer):
+    txid = serializers.CharField(max_length=services.MAX_TXID)
+
+
+class StatusQueryIn(serializers.Serializer):
+    status = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    currency = serializers.CharField(max_length=10, required=False, allow_blank=True)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+def _checked_id(pk: int) -> int:
+    if not 0 < pk <= MAX_ID:
+        raise NotFound("Withdrawal not found.")
+    return pk
+
+
+def _reload_for_staff(withdrawal: Withdrawal) -> dict[str, Any]:
+    return StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=withdrawal.pk)).data
+
+
+def _reload_for_user(request: Request, withdrawal: Withdrawal) -> dict[str, Any]:
+    fresh = withdrawals_for_user(user=request.user).get(pk=withdrawal.pk)
+    return WithdrawalOut(fresh).data
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=list(Withdrawal.Status.values)),
+]
+
+
+class IsBackOfficeReviewer(BasePermission):
+    """Staff with the back-office role (``wallets.approve_withdrawal``) and 2FA switched on."""
+
+    message = "This needs the back_office role and two-factor authentication."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return can_review_withdrawals(request.user) and two_factor_enabled(user=request.user)
+
+
+class CanViewWithdrawals(BasePermission):
+    """Back office and compliance: staff who may view withdrawals, with 2FA switched on."""
+
+    message = "This needs a back-office or compliance role and two-factor authentication."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user.is_authenticated
+            and user.is_active
+            and user.is_staff
+            and user.has_perm("wallets.view_withdrawal")
+            and two_factor_enabled(user=user)
+        )
+
+
+# -- trader endpoints -------------------------------------------------------------------
+
+
+class WithdrawalsView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Request a withdrawal (2FA code required; amount + fee are locked)",
+        request=WithdrawalRequestIn,
+        responses={
+            201: WithdrawalOut,
+            400: _error(
+                "`validation_error`, `otp_required`, `invalid_otp`, `insufficient_funds`, `withdrawals_disabled`, "
+                "`min_withdrawal`."
+            ),
+            403: _error("`two_factor_required`: switch 2FA on first."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(WithdrawalRequestIn, request.data)
+        currency = currency_get(code=data["currency"])
+        withdrawal = services.withdrawal_request(
+            user=request.user,
+            currency=currency,
+            amount=data["amount"],
+            address=data["address"],
+            otp=data.get("otp"),
+        )
+        return Response(_reload_for_user(request, withdrawal), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="My withdrawals with their status and history, newest first",
+        operation_id="withdrawals_list",
+        parameters=[*PAGE_PARAMETERS, OpenApiParameter("currency", OpenApiTypes.STR)],
+        responses=WithdrawalPageOut,
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(StatusQueryIn, request.query_params)
+        currency = currency_get(code=query["currency"]) if query.get("currency") else None
+        qs = withdrawals_for_user(
+            user=request.user, currency=currency, status=withdrawal_status_parse(status=query.get("status"))
+        )
+        return cursor_page(request, qs, lambda rows: WithdrawalOut(rows, many=True).data)
+
+
+class WithdrawalCancelView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Cancel my withdrawal while it is pending review (funds unlocked)",
+        request=None,
+        responses={200: WithdrawalOut, 404: _error("`not_found`."), 409: _error("`invalid_status`.")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        withdrawal = services.withdrawal_cancel(user=request.user, withdrawal_id=_checked_id(pk))
+        return Response(_reload_for_user(request, withdrawal))
+
+
+# -- back-office endpoints --------------------------------------------------------------
+
+
+class BackofficeWithdrawalsView(APIView):
+    permission_classes = [CanViewWithdrawals]
+
+    @extend_schema(
+        tags=BACKOFFICE_TAGS,
+        summary="Withdrawals for review, newest first, with their approvals",
+        operation_id="backoffice_withdrawals_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: StaffWithdrawalPageOut, 403: _error("`permission_denied`.")},
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(StatusQueryIn, request.query_params)
+        qs = withdrawals_for_review(status=withdrawal_status_parse(status=query.get("status")))
+        return cursor_page(request, qs, lambda rows: StaffWithdrawalOut(rows, many=True).data)
+
+
+class BackofficeWithdrawalView(APIView):
+    permission_classes = [CanViewWithdrawals]
+
+    @extend_schema(
+        tags=BACKOFFICE_TAGS,
+        summary="One withdrawal with its approvals and history",
+        operation_id="backoffice_withdrawal_get",
+        responses={200: StaffWithdrawalOut, 403: _error("`permission_denied`."), 404: _error("`not_found`.")},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=_checked_id(pk))).data)
+
+
+_DECISION_ERRORS = {
+    200: StaffWithdrawalOut,
+    403: _error("`permission_denied`: needs the back_office role and 2FA."),
+    404: _error("`not_found`."),
+    409: _error("`self_approval`, `already_decided` or `invalid_status`."),
+}
+
+
+class BackofficeApproveView(APIView):
+    permission_classes = [IsBackOfficeReviewer]
+
+    @extend_schema(
+        tags=BACKOFFICE_TAGS,
+        summary="Approve (approved once enough distinct people approved)",
+        request=ApproveIn,
+        responses=_DECISION_ERRORS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = _valid(ApproveIn, request.data)
+        withdrawal = services.withdrawal_approve(
+            actor=request.user, withdrawal_id=_checked_id(pk), comment=data.get("comment", "")
+        )
+        return Response(_reload_for_staff(withdrawal))
+
+
+class BackofficeRejectView(APIView):
+    permission_classes = [IsBackOfficeReviewer]
+
+    @extend_schema(
+        tags=BACKOFFICE_TAGS,
+        summary="Reject with a reason (funds unlocked)",
+        request=RejectIn,
+        responses=_DECISION_ERRORS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = _valid(RejectIn, request.data)
+        withdrawal = services.withdrawal_reject(
+            actor=request.user, withdrawal_id=_checked_id(pk), reason=data["reason"]
+        )
+        return Response(_reload_for_staff(withdrawal))
+
+
+class BackofficeSentView(APIView):
+    permission_classes = [IsBackOfficeReviewer]
+
+    @extend_schema(
+        tags=BACKOFFICE_TAGS,
+        summary="Record the payout txid (status completed: the funds leave)",
+        request=SentIn,
+        responses=_DECISION_ERRORS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = _valid(SentIn, request.data)
+        withdrawal = services.withdrawal_mark_sent(actor=request.user, withdrawal_id=_checked_id(pk), txid=data["txid"])
+        return Response(_reload_for_staff(withdrawal))
