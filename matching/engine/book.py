@@ -69,15 +69,20 @@ _STPS = {CANCEL_TAKER: CANCEL_TAKER, CANCEL_MAKER: CANCEL_MAKER, CANCEL_BOTH: CA
 _COMPACT_MIN_DEAD = 32
 
 
+# Emptied levels kept per side for reuse (a busy thin book creates and drops
+# levels all the time); beyond this many they are left to the allocator.
+_FREE_LEVELS = 64
+
+
 class _Level(deque):
     """Orders at one price, oldest first, plus bookkeeping."""
 
     __slots__ = ("total", "price", "key", "side", "dead")
 
-    def __init__(self, price: int, key: int, side: _Side) -> None:
+    def __init__(self, side: _Side) -> None:
         self.total = 0  # live quantity
-        self.price = price
-        self.key = key
+        self.price = 0
+        self.key = 0
         self.side = side
         self.dead = 0  # canceled entries still in the deque
 
@@ -85,7 +90,7 @@ class _Level(deque):
 class _Side:
     """One side of the book."""
 
-    __slots__ = ("name", "keys", "levels", "dirty", "sign")
+    __slots__ = ("name", "keys", "levels", "dirty", "sign", "free")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -93,8 +98,23 @@ class _Side:
         self.keys: list[int] = []  # ascending; best level is keys[-1]
         self.levels: dict[int, _Level] = {}
         self.dirty: set[int] = set()  # keys changed since the last pop_changes
+        self.free: list[_Level] = []  # emptied levels for reuse
+
+    def new_level(self, price: int, key: int) -> _Level:
+        free = self.free
+        lvl = free.pop() if free else _Level(self)
+        lvl.price = price
+        lvl.key = key
+        self.levels[key] = lvl
+        keys = self.keys
+        if not keys or key > keys[-1]:
+            keys.append(key)
+        else:
+            insort(keys, key)
+        return lvl
 
     def remove_level(self, lvl: _Level) -> None:
+        """Drop an empty level (total 0), wherever it is."""
         key = lvl.key
         keys = self.keys
         if keys[-1] == key:
@@ -102,7 +122,16 @@ class _Side:
         else:
             del keys[bisect_left(keys, key)]
         del self.levels[key]
-        lvl.clear()  # drop dead entries (they point back at the level)
+        self.release(lvl)
+
+    def release(self, lvl: _Level) -> None:
+        """Recycle a level already taken out of ``keys`` and ``levels``."""
+        if lvl:
+            lvl.clear()  # dead entries only (they point back at the level)
+        lvl.total = 0
+        lvl.dead = 0
+        if len(self.free) < _FREE_LEVELS:
+            self.free.append(lvl)
 
 
 def _is_int(value: object) -> bool:
@@ -287,30 +316,74 @@ class OrderBook:
                 side = SELL
             else:
                 return [_new(Rejected, (order_id, INVALID_ORDER))]
-            if order_id in self._index:
+            index = self._index
+            if order_id in index:
                 return [_new(Rejected, (order_id, DUPLICATE_ORDER_ID))]
+            events: list = []
             okeys = opp.keys
             if okeys and okeys[-1] >= -key:
-                events: list = []
-                quantity, stop = self._match(events, order_id, owner, side, opp, -key, quantity, CANCEL_TAKER)
-                if quantity == 0:
-                    events.append(_new(Filled, (order_id,)))
-                    return events
-                if stop:
-                    events.append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
-                    return events
-            else:
-                events = []
-            # rest (inlined _rest)
-            levels = own.levels
-            lvl = levels.get(key)
+                # Crossing: the loop of ``_match`` specialised for cancel_taker.
+                lim = -key
+                olevels = opp.levels
+                append = events.append
+                while True:
+                    k = okeys[-1]
+                    lvl = olevels[k]
+                    lprice = lvl.price
+                    total = lvl.total
+                    done = 0
+                    self_trade = False
+                    while True:
+                        m = lvl[0]
+                        mq = m[0]
+                        if mq == 0:  # canceled entry
+                            lvl.popleft()
+                            lvl.dead -= 1
+                            continue
+                        mo = m[2]
+                        if mo == owner:
+                            self_trade = True
+                            break
+                        mid = m[1]
+                        if mq <= quantity:
+                            lvl.popleft()
+                            del index[mid]
+                            append(_new(Trade, (mid, order_id, lprice, mq, side, mo, owner)))
+                            append(_new(Filled, (mid,)))
+                            quantity -= mq
+                            done += mq
+                            if quantity == 0 or done == total:
+                                break
+                        else:
+                            m[0] = mq - quantity
+                            append(_new(Trade, (mid, order_id, lprice, quantity, side, mo, owner)))
+                            done += quantity
+                            quantity = 0
+                            break
+                    if done:
+                        opp.dirty.add(k)
+                        if done == total:
+                            okeys.pop()
+                            del olevels[k]
+                            opp.release(lvl)
+                        else:
+                            lvl.total = total - done
+                    if quantity == 0:
+                        append(_new(Filled, (order_id,)))
+                        return events
+                    if self_trade:
+                        append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
+                        return events
+                    if not okeys or okeys[-1] < lim:
+                        break
+            # Rest the order (inlined ``_rest``).
+            lvl = own.levels.get(key)
             if lvl is None:
-                lvl = levels[key] = _Level(price, key, own)
-                insort(own.keys, key)
+                lvl = own.new_level(price, key)
             o = [quantity, order_id, owner, lvl]
             lvl.append(o)
             lvl.total += quantity
-            self._index[order_id] = o
+            index[order_id] = o
             own.dirty.add(key)
             events.append(_new(Rested, (order_id, side, price, quantity)))
             return events
@@ -321,11 +394,9 @@ class OrderBook:
     # ---------------------------------------------------------------- internals
 
     def _rest(self, order_id: int, owner: int, own: _Side, price: int, key: int, quantity: int) -> None:
-        levels = own.levels
-        lvl = levels.get(key)
+        lvl = own.levels.get(key)
         if lvl is None:
-            lvl = levels[key] = _Level(price, key, own)
-            insort(own.keys, key)
+            lvl = own.new_level(price, key)
         o = [quantity, order_id, owner, lvl]
         lvl.append(o)
         lvl.total += quantity
@@ -532,7 +603,9 @@ class OrderBook:
             if done:
                 odirty.add(k)
                 if done == total:
-                    opp.remove_level(lvl)
+                    okeys.pop()
+                    del olevels[k]
+                    opp.release(lvl)
                 else:
                     lvl.total = total - done
             if stop or qty == 0:
@@ -610,7 +683,9 @@ class OrderBook:
             if done:
                 odirty.add(k)
                 if done == total:
-                    opp.remove_level(lvl)
+                    okeys.pop()
+                    del olevels[k]
+                    opp.release(lvl)
                 else:
                     lvl.total = total - done
             if stop or qty == 0:
