@@ -234,7 +234,21 @@ class OrderBook:
         side.dirty.add(lvl.key)
         total = lvl.total - q
         if total == 0:
-            side.remove_level(lvl)
+            # drop the level (inlined ``_Side.remove_level``)
+            key = lvl.key
+            keys = side.keys
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+            del side.levels[key]
+            if lvl:
+                lvl.clear()
+            lvl.total = 0
+            lvl.dead = 0
+            free = side.free
+            if len(free) < _FREE_LEVELS:
+                free.append(lvl)
         else:
             lvl.total = total
             if lvl[0] is o:
@@ -365,7 +379,14 @@ class OrderBook:
                         if done == total:
                             okeys.pop()
                             del olevels[k]
-                            opp.release(lvl)
+                            # recycle the level (inlined ``_Side.release``)
+                            if lvl:
+                                lvl.clear()
+                            lvl.total = 0
+                            lvl.dead = 0
+                            free = opp.free
+                            if len(free) < _FREE_LEVELS:
+                                free.append(lvl)
                         else:
                             lvl.total = total - done
                     if quantity == 0:
@@ -376,16 +397,60 @@ class OrderBook:
                         return events
                     if not okeys or okeys[-1] < lim:
                         break
-            # Rest the order (inlined ``_rest``).
-            lvl = own.levels.get(key)
+            # Rest the order (inlined ``_rest`` and ``_Side.new_level``).
+            levels = own.levels
+            lvl = levels.get(key)
             if lvl is None:
-                lvl = own.new_level(price, key)
+                free = own.free
+                lvl = free.pop() if free else _Level(own)
+                lvl.price = price
+                lvl.key = key
+                levels[key] = lvl
+                keys = own.keys
+                if not keys or key > keys[-1]:
+                    keys.append(key)
+                else:
+                    insort(keys, key)
             o = [quantity, order_id, owner, lvl]
             lvl.append(o)
             lvl.total += quantity
             index[order_id] = o
             own.dirty.add(key)
             events.append(_new(Rested, (order_id, side, price, quantity)))
+            return events
+        # Fast path: a market order by quantity with the default options.
+        if (
+            type == "market"
+            and price is None
+            and quote_budget is None
+            and time_in_force == "GTC"
+            and post_only is False
+            and stp == "cancel_taker"
+            and _type(quantity) is int
+            and _type(order_id) is int
+            and _type(owner) is int
+            and quantity > 0
+            and (side == "buy" or side == "sell")
+        ):
+            if order_id in self._index:
+                return [_new(Rejected, (order_id, DUPLICATE_ORDER_ID))]
+            if side == "buy":
+                opp = self._asks
+                side = BUY
+            else:
+                opp = self._bids
+                side = SELL
+            okeys = opp.keys
+            if not okeys:
+                return [_new(Canceled, (order_id, NO_LIQUIDITY, quantity))]
+            events = []
+            quantity, stop = self._match(events, order_id, owner, side, opp, okeys[0], quantity, CANCEL_TAKER)
+            if quantity == 0:
+                events.append(_new(Filled, (order_id,)))
+            elif stop:
+                events.append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
+            else:
+                events.append(_new(Canceled, (order_id, NO_LIQUIDITY, quantity)))
             return events
         return self._submit_general(
             order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp
