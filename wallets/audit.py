@@ -17,7 +17,7 @@ from django.db import transaction
 from markets.models import Currency, Market, Order, Trade
 from markets.precision import fmt
 
-from .models import Deposit, LedgerEntry, SettlementCursor, Wallet
+from .models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal
 
 ZERO = Decimal(0)
 CHUNK = 5000
@@ -138,7 +138,7 @@ def _audit_snapshot(report: AuditReport) -> None:
         if s.total_locked != s.expected_locked:
             report.add(
                 3,
-                f"{s.currency}: wallets lock {fmt(s.total_locked)} but open reservations are "
+                f"{s.currency}: wallets lock {fmt(s.total_locked)} but open orders and withdrawals reserve "
                 f"{fmt(s.expected_locked)} (difference {fmt(s.total_locked - s.expected_locked)})",
                 s.currency,
             )
@@ -223,16 +223,20 @@ def _credited_deposits_by_currency() -> dict[int, Decimal]:
 
 def _completed_withdrawals_by_currency() -> dict[int, Decimal]:
     """Amounts that left the exchange (their fees stay in the fee account's wallet)."""
-    # TODO: once `wallets.Withdrawal` exists, sum `amount` of rows with status `completed`
-    # per currency_id (streamed with values_list, summed here in Python).
-    return {}
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    rows = Withdrawal.objects.filter(status=Withdrawal.Status.COMPLETED).values_list("currency_id", "amount")
+    for currency_id, amount in rows.iterator(chunk_size=CHUNK):
+        totals[currency_id] += amount
+    return totals
 
 
 def _pending_withdrawal_locks_by_currency() -> dict[int, Decimal]:
-    """What requested-but-unfinished withdrawals keep locked (amount + fee)."""
-    # TODO: once `wallets.Withdrawal` exists, sum the locked amount (amount + fee) of rows
-    # whose status still holds funds (requested, pending_review, approved) per currency_id.
-    return {}
+    """What unfinished withdrawals keep locked: amount + fee until completed, rejected or canceled."""
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    rows = Withdrawal.objects.filter(status__in=Withdrawal.HOLDING_STATUSES).values_list("currency_id", "amount", "fee")
+    for currency_id, amount, fee in rows.iterator(chunk_size=CHUNK):
+        totals[currency_id] += amount + fee
+    return totals
 
 
 def _check_market_orders(

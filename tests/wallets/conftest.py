@@ -8,7 +8,9 @@ from accounts.selectors import fee_account
 from markets.models import Market, Order
 from tests.factories import MarketFactory, UserFactory
 
-from .helpers import deposit, match, place_limit, settle
+from .helpers import deposit, match_and_settle, place
+
+BUY, SELL = Order.Side.BUY, Order.Side.SELL
 
 
 @dataclass
@@ -26,19 +28,21 @@ class TradingState:
 def trading_state(db) -> TradingState:
     """A settled market with a partial fill, a filled order and a resting order; the audit must pass.
 
-    alice buys 1 BTC at 100 (0.4 filled by bob's taker sell), bob rests a sell of 0.1 at 105.
+    alice rests a buy of 1 BTC at 100, bob's taker sell of 0.4 at 99 fills against it,
+    then bob rests a sell of 0.1 at 105.
     """
     market = MarketFactory()
     alice, bob = UserFactory(), UserFactory()
     fees = fee_account()
     deposit(alice, market.quote, "10000")
     deposit(bob, market.base, "2")
-    alice_buy = place_limit(alice, market, Order.Side.BUY, "100", "1")
-    bob_sell = place_limit(bob, market, Order.Side.SELL, "99", "0.4")
-    match(alice_buy, bob_sell, "0.4")
-    settle(market, fees)
-    bob_resting = place_limit(bob, market, Order.Side.SELL, "105", "0.1")
-    settle(market, fees)
+    alice_buy = place(alice, market, BUY, price="100", quantity="1")
+    match_and_settle(market)
+    bob_sell = place(bob, market, SELL, price="99", quantity="0.4")
+    match_and_settle(market)
+    bob_resting = place(bob, market, SELL, price="105", quantity="0.1")
+    match_and_settle(market)
     for o in (alice_buy, bob_sell, bob_resting):
         o.refresh_from_db()
+    assert alice_buy.status == "partially_filled" and bob_sell.status == "filled" and bob_resting.status == "open"
     return TradingState(market, alice, bob, fees, alice_buy, bob_sell, bob_resting)

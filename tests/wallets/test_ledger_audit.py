@@ -11,12 +11,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from markets.models import Market, Order, Trade
+from markets.models import Currency, Market, Order, Trade
+from markets.services import order_cancel
 from tests.factories import MarketFactory, UserFactory
 from wallets.audit import ledger_audit
-from wallets.models import Deposit, LedgerEntry, SettlementCursor, Wallet
+from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
+from wallets.models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal
+from wallets.withdrawals import withdrawal_approve, withdrawal_cancel, withdrawal_mark_sent
 
-from .helpers import checks_disabled, deposit, match, place_limit
+from .helpers import checks_disabled, deposit, match_and_settle, place, run_matcher, withdraw
 
 D = Decimal
 
@@ -43,10 +46,8 @@ def test_empty_database_passes(db):
 
 
 def test_canceled_order_releases_its_lock_after_settlement(trading_state):
-    from .helpers import cancel, settle
-
-    cancel(trading_state.alice_buy)
-    settle(trading_state.market, trading_state.fees)
+    order_cancel(user_id=trading_state.alice.pk, order_id=trading_state.alice_buy.pk)
+    match_and_settle(trading_state.market)
 
     report = ledger_audit(wait_seconds=0)
     assert report.ok, [str(b) for b in report.breaches]
@@ -58,11 +59,9 @@ def test_unsettled_trade_only_reports_settlement_lag(trading_state):
     s = trading_state
     carol = UserFactory()
     deposit(carol, s.market.base, "1")
-    sell = place_limit(carol, s.market, Order.Side.SELL, "100", "0.5")
-    from .helpers import settle
-
-    settle(s.market, s.fees)
-    match(s.alice_buy, sell, "0.5")
+    place(carol, s.market, Order.Side.SELL, price="100", quantity="0.5")
+    run_matcher(s.market)
+    assert Trade.objects.count() == 2
 
     report = ledger_audit(wait_seconds=0)
 
@@ -263,3 +262,86 @@ def test_command_lists_each_breach_and_exits_one(trading_state):
     breaches = [line for line in lines if line.startswith("BREACH")]
     assert len(breaches) == 2
     assert "[invariant 1]" in breaches[0] and "[invariant 5]" in breaches[1]
+
+
+def test_every_order_kind_through_the_real_pipeline_passes(trading_state):
+    """Market buys by budget and by quantity, IOC remainders, cancels, self-trade prevention."""
+    s = trading_state
+    carol = UserFactory()
+    deposit(carol, s.market.quote, "5000")
+    deposit(carol, s.market.base, "3")
+    place(carol, s.market, Order.Side.BUY, type=Order.Type.MARKET, quote_quantity="20")
+    place(carol, s.market, Order.Side.BUY, type=Order.Type.MARKET, quantity="0.03")
+    place(carol, s.market, Order.Side.SELL, price="100", quantity="0.2", time_in_force="IOC")
+    resting = place(carol, s.market, Order.Side.SELL, price="120", quantity="1")
+    match_and_settle(s.market)
+    place(carol, s.market, Order.Side.BUY, price="120", quantity="0.5")  # self-trade: taker canceled
+    order_cancel(user_id=carol.pk, order_id=resting.pk)
+    place(s.bob, s.market, Order.Side.SELL, type=Order.Type.MARKET, quantity="0.3")
+    match_and_settle(s.market)
+
+    assert Trade.objects.count() > 3
+    report = ledger_audit(wait_seconds=0)
+    assert report.ok, [str(b) for b in report.breaches]
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True), UserFactory(is_staff=True)
+
+
+def test_withdrawals_in_every_state_pass(trading_state, staff):
+    """Pending ones reserve amount + fee; completed ones left the exchange, their fee stayed."""
+    s = trading_state
+    Currency.objects.filter(pk=s.market.quote_id).update(withdrawal_fee=D("1"), min_withdrawal=D("1"))
+    usdt = Currency.objects.get(pk=s.market.quote_id)
+    pending = withdraw(s.alice, usdt, "100")
+    sent = withdraw(s.alice, usdt, "200")
+    withdrawal_approve(actor=staff[0], withdrawal_id=sent.pk)
+    withdrawal_mark_sent(actor=staff[0], withdrawal_id=sent.pk, txid="payout-1")
+    canceled = withdraw(s.bob, Currency.objects.get(pk=s.market.base_id), "0.5")
+    withdrawal_cancel(user=s.bob, withdrawal_id=canceled.pk)
+
+    report = ledger_audit(wait_seconds=0)
+
+    assert report.ok, [str(b) for b in report.breaches]
+    row = {r.currency: r for r in report.currencies}["USDT"]
+    assert row.completed_withdrawals == D("200")
+    assert row.total_balance == D("10000") - D("200")
+    assert row.expected_locked == D("60") + D("101")
+    assert Withdrawal.objects.get(pk=pending.pk).status == "pending_review"
+
+
+def test_completed_withdrawal_amount_changed_breaks_conservation(trading_state, staff):
+    s = trading_state
+    usdt = Currency.objects.get(pk=s.market.quote_id)
+    sent = withdraw(s.alice, usdt, "200")
+    withdrawal_approve(actor=staff[0], withdrawal_id=sent.pk)
+    withdrawal_mark_sent(actor=staff[0], withdrawal_id=sent.pk, txid="payout-1")
+    Withdrawal.objects.filter(pk=sent.pk).update(amount=D("150"))
+
+    assert invariants(ledger_audit(wait_seconds=0)) == {1}
+
+
+def test_pending_withdrawal_closed_without_unlock_breaks_locked_total(trading_state):
+    s = trading_state
+    pending = withdraw(s.alice, Currency.objects.get(pk=s.market.quote_id), "100")
+    Withdrawal.objects.filter(pk=pending.pk).update(status=Withdrawal.Status.REJECTED)
+
+    report = ledger_audit(wait_seconds=0)
+
+    assert invariants(report) == {3}
+    assert report.breaches[0].currency == "USDT"
+
+
+def test_approved_manual_deposit_counts_as_credited(trading_state, staff):
+    s = trading_state
+    proposal = manual_deposit_propose(
+        actor=staff[0], user=s.bob, currency=s.market.quote, amount=D("25"), reason="bank transfer 42"
+    )
+    manual_deposit_approve(actor=staff[1], manual_deposit_id=proposal.pk)
+
+    report = ledger_audit(wait_seconds=0)
+
+    assert report.ok, [str(b) for b in report.breaches]
+    assert {r.currency: r for r in report.currencies}["USDT"].credited_deposits == D("10025")

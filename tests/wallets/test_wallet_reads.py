@@ -11,7 +11,7 @@ from tests.factories import CurrencyFactory, MarketFactory, UserFactory
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, LedgerEntry
 
-from .helpers import deposit, place_limit
+from .helpers import deposit, place
 
 D = Decimal
 
@@ -26,7 +26,7 @@ def alice(market):
     user = UserFactory()
     deposit(user, market.quote, "1000", txid="alice-usdt")
     deposit(user, market.base, "1.5", txid="alice-btc")
-    place_limit(user, market, Order.Side.BUY, "100", "2")
+    place(user, market, Order.Side.BUY, price="100", quantity="2")
     return user
 
 
