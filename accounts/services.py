@@ -164,7 +164,10 @@ def _refresh_token_parse(raw: str) -> RefreshToken | None:
 
 def _outstanding_lock(token: RefreshToken) -> OutstandingToken | None:
     """Lock the issued-token row of a live (not blacklisted) refresh token, or None."""
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+    # order_by("pk"): the model's default ordering joins the nullable user, which
+    # PostgreSQL refuses to lock.
+    jti = token[jwt_settings.JTI_CLAIM]
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).order_by("pk").first()
     if outstanding is None or outstanding.user_id is None:
         return None
     if str(outstanding.user_id) != str(token.get(jwt_settings.USER_ID_CLAIM)):
