@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterator
 
 from .events import (
     BUY,
@@ -187,17 +186,24 @@ class OrderBook:
         lvl = o[3]
         return OrderInfo(o[2], lvl.side.name, lvl.price, o[0])
 
-    def orders(self) -> Iterator[RestingOrder]:
-        """Resting orders: all bids then all asks, each side in priority order."""
+    def orders(self) -> list[RestingOrder]:
+        """Resting orders: all bids then all asks, each side in priority order.
+
+        A snapshot (a new list), so the book may change while it is used; feeding
+        it to ``restore`` on an empty book rebuilds this book exactly.
+        """
+        out = []
+        append = out.append
         for side in (self._bids, self._asks):
             name = side.name
             levels = side.levels
-            for k in side.keys[::-1]:
+            for k in reversed(side.keys):
                 lvl = levels[k]
                 price = lvl.price
-                for o in list(lvl):
+                for o in lvl:
                     if o[0]:
-                        yield RestingOrder(o[1], o[2], name, price, o[0])
+                        append(RestingOrder(o[1], o[2], name, price, o[0]))
+        return out
 
     def pop_changes(self) -> tuple[dict[int, int], dict[int, int]]:
         """Levels whose total changed since the last call: ``{price: total}``, 0 = gone."""
