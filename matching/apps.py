@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "matching"
+
+    def ready(self) -> None:
+        # Every process that matches or settles (run_matcher, runexchange, the Celery
+        # worker) then pushes its committed events to WebSocket clients.
+        from .publish import hooks_register
+
+        hooks_register()

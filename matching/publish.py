@@ -1,0 +1,472 @@
+"""Push committed market data and private updates to WebSocket clients.
+
+The matcher (``matching.runner.after_batch``) and settlement
+(``wallets.settlement.after_settlement``) call the hooks below after their commits.
+A hook only snapshots what it needs and queues it: building the JSON frames, reading
+the ticker and sending to the channel layer happen in one publisher thread per
+process, so a slow channel layer or a slow client never delays matching.
+
+The publisher drains everything queued at once and sends one channel-layer message
+per group per round (a list of ready-made WebSocket frames), so a burst of batches
+costs one ``group_send`` per group, not one per event. Groups:
+
+- ``md.trades.<market_id>``, ``md.depth.<market_id>``, ``md.ticker.<market_id>``;
+- ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
+
+Depth diffs form a chain per market: each diff's ``first_sequence`` is the previous
+diff's ``sequence + 1``. A batch that changed no level sends no diff; the next diff
+covers its sequences. If a batch is lost (a send failed, another matcher took the
+market over), the chain restarts at the next batch's first sequence, which leaves a
+gap that tells clients to fetch a new snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import connection
+from django.utils import timezone
+from rest_framework import serializers
+
+from markets.candles import EPOCH
+from markets.models import Currency, Market, Order, Trade
+from markets.precision import fmt, from_steps
+from markets.selectors import ticker_get
+from markets.serializers_trading import OrderOut, fill_for
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_KINDS = ("trades", "depth", "ticker")
+PRIVATE_CHANNELS = ("orders", "fills", "balances")
+# Without batches, tickers are re-read this often so the 24 h window still rolls.
+TICKER_REFRESH_SECONDS = 10.0
+SEND_TIMEOUT_SECONDS = 10.0
+# The channel-layer message type; the consumer's handler is ``ws_frames``.
+FRAMES = "ws.frames"
+
+_time_field = serializers.DateTimeField()
+_ORDER_ATTNAMES = [f.attname for f in Order._meta.concrete_fields]
+
+
+def public_group(kind: str, market_id: int) -> str:
+    return f"md.{kind}.{market_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def epoch_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def frame(channel: str, event_time: int, data: dict[str, Any]) -> str:
+    """One server event exactly as sent on the socket."""
+    return json.dumps({"channel": channel, "event_time": event_time, "data": data}, separators=(",", ":"))
+
+
+# -- jobs: what the hooks snapshot ------------------------------------------------
+
+
+@dataclass
+class _BatchJob:
+    market_id: int
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    first_sequence: int
+    sequence: int
+    event_time: int
+    trades: list[Trade]
+    # Attribute snapshots: the matcher keeps mutating its Order objects in later batches.
+    orders: list[dict[str, Any]]
+    bids: dict[int, int]
+    asks: dict[int, int]
+
+
+@dataclass
+class _SettlementJob:
+    market_id: int
+    event_time: int
+    trades: list[Trade]
+    wallet_ids: list[int]
+
+
+@dataclass
+class _DepthChain:
+    """Per market: the last batch seen and the first sequence the next diff must cover."""
+
+    last_sequence: int
+    next_first: int
+    tick_size: Decimal
+    lot_size: Decimal
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    event_time: int = 0
+
+
+def batch_publish(result: Any) -> None:
+    """After-batch hook of the matcher: queue the batch's public and private events."""
+    committed = result.committed_at or timezone.now()
+    market = result.market
+    orders = [{name: getattr(order, name) for name in _ORDER_ATTNAMES} for order in result.orders]
+    publisher().submit(
+        _BatchJob(
+            market_id=market.pk,
+            symbol=market.symbol,
+            tick_size=market.tick_size,
+            lot_size=market.lot_size,
+            first_sequence=result.first_sequence,
+            sequence=result.sequence,
+            event_time=epoch_ms(committed),
+            trades=list(result.trades),
+            orders=orders,
+            bids=result.depth_bids,
+            asks=result.depth_asks,
+        )
+    )
+
+
+def settlement_publish(result: Any) -> None:
+    """After-settlement hook: queue the fills and the balances it changed."""
+    publisher().submit(
+        _SettlementJob(
+            market_id=result.market_id,
+            event_time=epoch_ms(timezone.now()),
+            trades=list(result.trades),
+            wallet_ids=[w.pk for w in result.wallets],
+        )
+    )
+
+
+# -- the publisher thread -------------------------------------------------------------
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def server_loop_set(loop: asyncio.AbstractEventLoop) -> None:
+    """Remember the web server's event loop (called by the consumer on connect).
+
+    The in-memory channel layer (one-process mode) only works from the loop its
+    consumers run on, so the publisher sends there instead of on its own loop.
+    """
+    global _server_loop
+    _server_loop = loop
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._count_lock = threading.Lock()
+        self._submitted = 0
+        self._done = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._chains: dict[int, _DepthChain] = {}
+        self._tickers: dict[int, str] = {}
+        self._markets: dict[int, Market] = {}
+        self._currency_codes: dict[int, str] = {}
+        self._thread = threading.Thread(target=self._run, name="ws-publisher", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: _BatchJob | _SettlementJob | object) -> None:
+        with self._count_lock:
+            self._submitted += 1
+            self._queue.put(job)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was sent; False on timeout."""
+        deadline = time.monotonic() + timeout
+        target = self._submitted
+        while self._done < target:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close_connections(self) -> None:
+        """Have the thread close its database connection (tests, process exit)."""
+        self.submit(_CLOSE)
+        self.flush()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=TICKER_REFRESH_SECONDS)
+            except queue.Empty:
+                self._round([])
+                # Idle: give the database connection back.
+                connection.close()
+                continue
+            if first is _CLOSE:
+                connection.close()
+                self._done += 1
+                continue
+            jobs = [first]
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _CLOSE:
+                    self._queue.put(job)  # handled after this round
+                    break
+                jobs.append(job)
+            try:
+                self._round(jobs)
+            finally:
+                self._done += len(jobs)
+
+    def _round(self, jobs: list) -> None:
+        market_ids = {job.market_id for job in jobs}
+        try:
+            messages = self._build(jobs) if jobs else self._tickers_refresh()
+        except Exception:  # noqa: BLE001 - never let one bad round stop publishing
+            logger.exception("building WebSocket events failed; depth chains restart")
+            self._break(market_ids)
+            connection.close()  # a broken DB connection is reopened next round
+            return
+        if not messages:
+            return
+        try:
+            self._send(messages)
+        except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+            logger.exception("sending %d WebSocket messages failed", len(messages))
+            self._break(market_ids)
+
+    def _break(self, market_ids: set[int]) -> None:
+        for market_id in market_ids:
+            self._chains.pop(market_id, None)
+            self._tickers.pop(market_id, None)
+
+    # -- building frames ----------------------------------------------------------
+    def _build(self, jobs: list) -> list[tuple[str, dict]]:
+        """Return the round's channel-layer messages: public ones first, in matcher order."""
+        groups: dict[str, list[str]] = {}
+        private: dict[int, list[list[str]]] = {}
+        batch_times: dict[int, int] = {}
+        wallet_ids: list[int] = []
+        wallet_time = 0
+        for job in jobs:
+            if isinstance(job, _BatchJob):
+                self._batch_frames(job, groups, private)
+                batch_times[job.market_id] = job.event_time
+            else:
+                self._fill_frames(job, private)
+                wallet_ids.extend(job.wallet_ids)
+                wallet_time = job.event_time
+        if wallet_ids:
+            self._balance_frames(wallet_ids, wallet_time, private)
+        for market_id, event_time in batch_times.items():
+            self._depth_frame(market_id, groups)
+            self._ticker_frame(market_id, event_time, groups)
+        return self._public_messages(groups) + [
+            (user_group(user_id), {"type": FRAMES, "user_id": user_id, "private": frames})
+            for user_id, frames in private.items()
+        ]
+
+    def _public_messages(self, groups: dict[str, list[str]]) -> list[tuple[str, dict]]:
+        messages = []
+        for group, frames in groups.items():
+            _, kind, market_id = group.split(".")
+            channel = f"{kind}:{self._markets[int(market_id)].symbol}"
+            messages.append((group, {"type": FRAMES, "channel": channel, "frames": frames}))
+        return messages
+
+    def _market(self, market_id: int) -> Market:
+        market = self._markets.get(market_id)
+        if market is None:
+            market = Market.objects.select_related("base", "quote").get(pk=market_id)
+            self._markets[market_id] = market
+        return market
+
+    def _batch_frames(self, job: _BatchJob, groups: dict, private: dict) -> None:
+        market = self._market(job.market_id)
+        if job.trades:
+            channel = f"trades:{job.symbol}"
+            groups.setdefault(public_group("trades", job.market_id), []).extend(
+                frame(
+                    channel,
+                    job.event_time,
+                    {
+                        "id": t.pk,
+                        "price": fmt(t.price),
+                        "quantity": fmt(t.quantity),
+                        "taker_side": t.taker_side,
+                        "time": _time_field.to_representation(t.created_at),
+                    },
+                )
+                for t in job.trades
+            )
+        if job.orders:
+            orders = [Order(**values) for values in job.orders]
+            for order in orders:
+                order.market = market
+            for order, data in zip(orders, OrderOut(orders, many=True).data, strict=True):
+                private.setdefault(order.user_id, []).append(["orders", frame("orders", job.event_time, data)])
+        chain = self._chains.get(job.market_id)
+        if chain is None or job.first_sequence != chain.last_sequence + 1:
+            # First batch seen, or batches this process never saw: start a new chain.
+            chain = _DepthChain(
+                last_sequence=job.sequence,
+                next_first=job.first_sequence,
+                tick_size=job.tick_size,
+                lot_size=job.lot_size,
+            )
+            self._chains[job.market_id] = chain
+        chain.last_sequence = job.sequence
+        chain.event_time = job.event_time
+        for side, levels in ((chain.bids, job.bids), (chain.asks, job.asks)):
+            for price, qty in levels.items():
+                side[price] = qty
+        chain.tick_size, chain.lot_size = job.tick_size, job.lot_size
+
+    def _depth_frame(self, market_id: int, groups: dict) -> None:
+        chain = self._chains.get(market_id)
+        if chain is None or not (chain.bids or chain.asks):
+            return
+        market = self._markets[market_id]
+        tick, lot = chain.tick_size, chain.lot_size
+        data = {
+            "first_sequence": chain.next_first,
+            "sequence": chain.last_sequence,
+            "bids": [
+                [fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in sorted(chain.bids.items(), reverse=True)
+            ],
+            "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in sorted(chain.asks.items())],
+        }
+        groups.setdefault(public_group("depth", market_id), []).append(
+            frame(f"depth:{market.symbol}", chain.event_time, data)
+        )
+        chain.next_first = chain.last_sequence + 1
+        chain.bids, chain.asks = {}, {}
+
+    def _ticker_frame(self, market_id: int, event_time: int, groups: dict) -> None:
+        market = self._market(market_id)
+        data = ticker_get(market=market)
+        key = json.dumps(data, sort_keys=True)
+        if self._tickers.get(market_id) == key:
+            return
+        self._tickers[market_id] = key
+        groups.setdefault(public_group("ticker", market_id), []).append(
+            frame(f"ticker:{market.symbol}", event_time, data)
+        )
+
+    def _tickers_refresh(self) -> list[tuple[str, dict]]:
+        groups: dict[str, list[str]] = {}
+        now = epoch_ms(timezone.now())
+        for market_id in list(self._tickers):
+            self._ticker_frame(market_id, now, groups)
+        return self._public_messages(groups)
+
+    def _fill_frames(self, job: _SettlementJob, private: dict) -> None:
+        market = self._market(job.market_id)
+        for trade in job.trades:
+            trade.market = market
+            users = {trade.taker_user_id, trade.maker_user_id}
+            for user_id in sorted(users):
+                data = fill_for(trade, user_id)
+                data["time"] = _time_field.to_representation(data["time"])
+                private.setdefault(user_id, []).append(["fills", frame("fills", job.event_time, data)])
+
+    def _balance_frames(self, wallet_ids: list[int], event_time: int, private: dict) -> None:
+        # Read the rows now rather than trusting the settlement's copies: whichever
+        # publish comes last then carries the newest committed balance.
+        from wallets.models import Wallet
+
+        rows = list(
+            Wallet.objects.filter(pk__in=set(wallet_ids))
+            .order_by("user_id", "currency_id")
+            .values_list("user_id", "currency_id", "balance", "locked")
+        )
+        missing = {c for _, c, _, _ in rows if c not in self._currency_codes}
+        if missing:
+            self._currency_codes.update(Currency.objects.filter(pk__in=missing).values_list("pk", "code"))
+        for user_id, currency_id, balance, locked in rows:
+            data = {
+                "currency": self._currency_codes[currency_id],
+                "balance": fmt(balance),
+                "locked": fmt(locked),
+                "available": fmt(balance - locked),
+            }
+            private.setdefault(user_id, []).append(["balances", frame("balances", event_time, data)])
+
+    # -- sending ----------------------------------------------------------------------
+    def _send(self, messages: list[tuple[str, dict]]) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        if isinstance(layer, InMemoryChannelLayer):
+            loop = _server_loop
+            if loop is None or loop.is_closed():
+                return  # no WebSocket was ever opened in this process: nobody to tell
+            asyncio.run_coroutine_threadsafe(_send_all(layer, messages), loop).result(SEND_TIMEOUT_SECONDS)
+            return
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(asyncio.wait_for(_send_all(layer, messages), SEND_TIMEOUT_SECONDS))
+
+
+async def _send_all(layer: Any, messages: list[tuple[str, dict]]) -> None:
+    # Public groups one after the other, so a client on several channels of a market
+    # gets them in matcher order (trades, then depth, then ticker); the users' groups
+    # meanwhile, concurrently: each gets one message per round, so each stays in order.
+    async def public() -> None:
+        for group, message in messages:
+            if "channel" in message:
+                await layer.group_send(group, message)
+
+    private = [layer.group_send(g, m) for g, m in messages if "channel" not in m]
+    results = await asyncio.gather(public(), *private, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+
+
+_CLOSE = object()
+_publisher: Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def publisher() -> Publisher:
+    """The process's publisher, started on first use (and again after a fork)."""
+    global _publisher
+    current = _publisher
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _publisher_lock:
+        if _publisher is None or _publisher.pid != os.getpid():
+            _publisher = Publisher()
+        return _publisher
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _publisher is not None and _publisher.pid == os.getpid():
+        _publisher.flush(timeout=2.0)
+        _publisher.close_connections()
+
+
+def hooks_register() -> None:
+    """Register the publishers with the matcher and settlement (idempotent)."""
+    from wallets.settlement import after_settlement
+
+    from .runner import after_batch
+
+    if batch_publish not in after_batch:
+        # First: market data goes out before settlement is triggered (eager in one-process mode).
+        after_batch.insert(0, batch_publish)
+    if settlement_publish not in after_settlement:
+        after_settlement.append(settlement_publish)
