@@ -86,7 +86,8 @@ class checks_disabled:  # noqa: N801 - used like a function
             if connection.vendor == "sqlite":
                 cursor.execute("PRAGMA ignore_check_constraints = 1")
             else:
-                # Rolled back with the test's transaction.
+                # Rolled back with the test's transaction; deferred FK checks must fire first.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("ALTER TABLE wallets_wallet DROP CONSTRAINT wallet_locked_le_balance")
                 cursor.execute("ALTER TABLE wallets_wallet DROP CONSTRAINT wallet_locked_nonnegative")
         return self
