@@ -4,12 +4,21 @@ trades, candles and book snapshots are written only by the matcher and shown rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from exchange_site.admin_site import Decision, DecisionAdminMixin
+from exchange_site.errors import DomainError
+
 from .models import BookSnapshot, Candle, Currency, Market, Order, Trade
+from .precision import fmt
+from .services_ops import MAX_FEE, market_halt, market_resume, market_set_fees, market_set_filters
 
 
 @admin.register(Currency)
@@ -28,9 +37,86 @@ class CurrencyAdmin(admin.ModelAdmin):
     list_filter = ["deposits_enabled", "withdrawals_enabled"]
     search_fields = ["code", "name"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        # Clients and stored rows know a currency by its code and amounts by its precision.
+        return ["code", "precision"] if obj is not None else []
+
+
+def _market_ops(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm("markets.change_market"))
+
+
+def _fee_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(label=label, min_value=Decimal(0), max_value=MAX_FEE, decimal_places=18, max_digits=36)
+
+
+MARKET_DECISIONS = (
+    Decision(
+        name="halt",
+        label="Halt",
+        run=lambda actor, pk, data: market_halt(market_id=pk),
+        allowed=_market_ops,
+        available=lambda market, user: market.status == Market.Status.OPEN,
+        question="Halt this market? New orders are refused (market_halted); resting orders stay until canceled.",
+    ),
+    Decision(
+        name="resume",
+        label="Resume",
+        run=lambda actor, pk, data: market_resume(market_id=pk),
+        allowed=_market_ops,
+        available=lambda market, user: market.status == Market.Status.HALTED,
+        question="Resume this market? It accepts orders again at once.",
+    ),
+    Decision(
+        name="set_fees",
+        label="Set fees",
+        run=lambda actor, pk, data: market_set_fees(
+            market_id=pk, maker_fee=data["maker_fee"], taker_fee=data["taker_fee"]
+        ),
+        allowed=_market_ops,
+        fields=(("maker_fee", _fee_field("Maker fee rate")), ("taker_fee", _fee_field("Taker fee rate"))),
+        question="Set the fee rates? Trades matched from the next batch on use them.",
+    ),
+)
+
+
+class MarketForm(forms.ModelForm):
+    class Meta:
+        model = Market
+        fields = (
+            "symbol",
+            "base",
+            "quote",
+            "tick_size",
+            "lot_size",
+            "min_qty",
+            "min_notional",
+            "maker_fee",
+            "taker_fee",
+        )
+
+    def _non_negative(self, name: str) -> Decimal:
+        value = self.cleaned_data[name]
+        if value is not None and value < 0:
+            raise forms.ValidationError("Must be zero or more.")
+        return value
+
+    def clean_min_qty(self) -> Decimal:
+        return self._non_negative("min_qty")
+
+    def clean_min_notional(self) -> Decimal:
+        return self._non_negative("min_notional")
+
 
 @admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
+class MarketAdmin(DecisionAdminMixin, admin.ModelAdmin):
+    """Markets: status and fees change through actions (``markets.services_ops``); tick and
+    lot sizes only when the market is created (the matcher converts resting orders with them).
+    """
+
+    decisions = MARKET_DECISIONS
+    form = MarketForm
+    change_form_template = "admin/exchange/change_form_decisions.html"
     list_display = [
         "symbol",
         "base",
@@ -50,6 +136,33 @@ class MarketAdmin(admin.ModelAdmin):
     autocomplete_fields = ["base", "quote"]
     # The sequence belongs to the matcher.
     readonly_fields = ["last_sequence", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        if obj is None:
+            return [*self.readonly_fields, "status"]
+        return [
+            *self.readonly_fields,
+            "symbol",
+            "base",
+            "quote",
+            "tick_size",
+            "lot_size",
+            "status",
+            "maker_fee",
+            "taker_fee",
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            market_set_filters(market_id=obj.pk, min_qty=obj.min_qty, min_notional=obj.min_notional)
+        except DomainError as exc:
+            raise PermissionDenied(exc.message) from exc
+
+    def decision_summary(self, obj: Market) -> str:
+        return f"{obj.symbol}: {obj.status}, maker fee {fmt(obj.maker_fee)}, taker fee {fmt(obj.taker_fee)}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -6,12 +6,27 @@ deletes these rows. Money columns are not sortable: on SQLite they are stored as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import Deposit, LedgerEntry, Wallet
+from accounts.roles import APPROVE_MANUAL_DEPOSIT, PROPOSE_MANUAL_DEPOSIT, can_review_withdrawals
+from exchange_site.admin_site import Decision, DecisionAdminMixin, html_table, reason_field
+from exchange_site.errors import DomainError
+from markets.precision import fmt
+
+from .manual_deposits import manual_deposit_approve, manual_deposit_check, manual_deposit_propose, manual_deposit_reject
+from .models import Deposit, LedgerEntry, ManualDeposit, Wallet, Withdrawal, WithdrawalEvent
+from .selectors import balances_for_user
+from .withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -77,3 +92,399 @@ class DepositAdmin(ReadOnlyAdmin):
     search_fields = ("user__email", "txid", "address")
     sortable_by = ("id", "created_at", "confirmations", "status", "credited_at")
     date_hierarchy = "created_at"
+
+
+# -- withdrawals and manual deposits (four eyes) ----------------------------------------
+#
+# Nothing here saves a withdrawal, an approval or a manual deposit itself: the buttons and
+# list actions call the services of ``wallets.withdrawals`` and ``wallets.manual_deposits``
+# (the same ones the back-office API calls), behind a confirmation page.
+
+
+def _is_decider(user: Any, withdrawal: Withdrawal) -> bool:
+    return WithdrawalEvent.objects.filter(
+        withdrawal=withdrawal,
+        actor_id=user.pk,
+        action__in=(WithdrawalEvent.Action.APPROVE, WithdrawalEvent.Action.REJECT),
+    ).exists()
+
+
+def _may_decide(withdrawal: Withdrawal, user: Any) -> bool:
+    return withdrawal.user_id != user.pk and not _is_decider(user, withdrawal)
+
+
+WITHDRAWAL_DECISIONS = (
+    Decision(
+        name="approve",
+        label="Approve",
+        run=lambda actor, pk, data: withdrawal_approve(actor=actor, withdrawal_id=pk, comment=data["comment"]),
+        allowed=can_review_withdrawals,
+        available=lambda w, user: w.status == Withdrawal.Status.PENDING_REVIEW and _may_decide(w, user),
+        fields=(("comment", reason_field("Comment (optional)", required=False)),),
+        question="Approve this withdrawal? Your name and the time are recorded in its history.",
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        run=lambda actor, pk, data: withdrawal_reject(actor=actor, withdrawal_id=pk, reason=data["reason"]),
+        allowed=can_review_withdrawals,
+        available=lambda w, user: (
+            w.status in (Withdrawal.Status.PENDING_REVIEW, Withdrawal.Status.APPROVED) and _may_decide(w, user)
+        ),
+        fields=(("reason", reason_field("Reason (recorded in the history)", required=True)),),
+        question="Reject this withdrawal? The locked funds return to the user's available balance.",
+    ),
+    Decision(
+        name="sent",
+        label="Mark sent",
+        run=lambda actor, pk, data: withdrawal_mark_sent(actor=actor, withdrawal_id=pk, txid=data["txid"]),
+        allowed=can_review_withdrawals,
+        available=lambda w, user: w.status == Withdrawal.Status.APPROVED and w.user_id != user.pk,
+        fields=(("txid", forms.CharField(label="Payout transaction id", max_length=128)),),
+        question="Record the payout? The amount and the fee leave the user's wallet; this cannot be undone.",
+    ),
+)
+
+_STATUS_RANK = Case(
+    When(status=Withdrawal.Status.PENDING_REVIEW, then=Value(0)),
+    When(status=Withdrawal.Status.APPROVED, then=Value(1)),
+    When(status=Withdrawal.Status.REQUESTED, then=Value(2)),
+    default=Value(3),
+)
+RECENT_LEDGER = 20
+EARLIER_WITHDRAWALS = 10
+
+
+class WithdrawalEventInline(admin.TabularInline):
+    """The approval history: shown on the withdrawal page, never added, edited or deleted."""
+
+    model = WithdrawalEvent
+    verbose_name = "history entry"
+    verbose_name_plural = "approval history"
+    fields = ("created_at", "actor", "action", "from_status", "to_status", "reason")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("actor").order_by("id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
+    decisions = WITHDRAWAL_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = (
+        "id",
+        "created_at",
+        "user",
+        "currency",
+        "amount_display",
+        "fee",
+        "status",
+        "approvals_display",
+        "address",
+    )
+    list_select_related = ("user", "currency")
+    list_filter = ("status", "currency", "required_approvals")
+    search_fields = ("=id", "user__email", "address", "txid")
+    sortable_by = ("id", "created_at", "amount_display", "status")
+    date_hierarchy = "created_at"
+    inlines = (WithdrawalEventInline,)
+    readonly_fields = (
+        "id",
+        "user",
+        "currency",
+        "amount",
+        "fee",
+        "address",
+        "status",
+        "approvals_display",
+        "txid",
+        "reason",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "user_balances",
+        "user_recent_ledger",
+        "user_earlier_withdrawals",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "user",
+                    ("currency", "amount", "fee"),
+                    "address",
+                    ("status", "approvals_display"),
+                    "txid",
+                    "reason",
+                    ("created_at", "updated_at", "completed_at"),
+                )
+            },
+        ),
+        ("User's balances", {"fields": ("user_balances",)}),
+        ("User's recent ledger", {"fields": ("user_recent_ledger",)}),
+        ("User's earlier withdrawals", {"fields": ("user_earlier_withdrawals",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        approvals = (
+            WithdrawalEvent.objects.filter(withdrawal=OuterRef("pk"), action=WithdrawalEvent.Action.APPROVE)
+            .order_by()
+            .values("withdrawal")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _status_rank=_STATUS_RANK,
+                # For ordering only (approximate on SQLite, where money is text); never for arithmetic.
+                _amount_num=Cast("amount", output_field=DecimalField(max_digits=36, decimal_places=18)),
+                _approvals=Coalesce(Subquery(approvals, output_field=IntegerField()), 0),
+            )
+        )
+
+    def get_ordering(self, request: HttpRequest) -> Sequence[str]:
+        # Waiting work first (pending review, then approved but unsent), oldest first, then the biggest.
+        return ("_status_rank", "created_at", "-_amount_num")
+
+    @admin.display(description="amount", ordering="_amount_num")
+    def amount_display(self, obj: Withdrawal) -> str | None:
+        return fmt(obj.amount)
+
+    @admin.display(description="approvals")
+    def approvals_display(self, obj: Withdrawal) -> str:
+        count = getattr(obj, "_approvals", None)
+        if count is None:
+            count = obj.events.filter(action=WithdrawalEvent.Action.APPROVE).count()
+        return f"{count} of {obj.required_approvals}"
+
+    @admin.display(description="balances")
+    def user_balances(self, obj: Withdrawal) -> str:
+        rows = balances_for_user(user=obj.user)
+        return html_table(
+            ("currency", "balance", "locked", "available"),
+            ((r.currency, r.balance, r.locked, r.available) for r in rows if r.balance or r.locked),
+            empty="No funds.",
+        )
+
+    @admin.display(description=f"last {RECENT_LEDGER} entries")
+    def user_recent_ledger(self, obj: Withdrawal) -> str:
+        entries = LedgerEntry.objects.filter(user_id=obj.user_id).select_related("currency").order_by("-id")
+        return html_table(
+            ("time", "currency", "kind", "amount", "locked change", "balance after", "locked after", "reference"),
+            (
+                (
+                    e.created_at,
+                    e.currency.code,
+                    e.kind,
+                    e.amount,
+                    e.locked_change,
+                    e.balance_after,
+                    e.locked_after,
+                    e.reference,
+                )
+                for e in entries[:RECENT_LEDGER]
+            ),
+        )
+
+    @admin.display(description=f"last {EARLIER_WITHDRAWALS}")
+    def user_earlier_withdrawals(self, obj: Withdrawal) -> str:
+        rows = (
+            Withdrawal.objects.filter(user_id=obj.user_id)
+            .exclude(pk=obj.pk)
+            .select_related("currency")
+            .order_by("-id")[:EARLIER_WITHDRAWALS]
+        )
+        return html_table(
+            ("id", "time", "currency", "amount", "status", "txid"),
+            (
+                (
+                    format_html('<a href="{}">{}</a>', reverse("admin:wallets_withdrawal_change", args=[w.pk]), w.pk),
+                    w.created_at,
+                    w.currency.code,
+                    w.amount,
+                    w.status,
+                    w.txid,
+                )
+                for w in rows
+            ),
+        )
+
+    def decision_summary(self, obj: Withdrawal) -> str:
+        return (
+            f"Withdrawal {obj.pk}: {fmt(obj.amount)} {obj.currency} (+ fee {fmt(obj.fee)}) to {obj.address} "
+            f"for {obj.user}, {obj.status}, approvals {self.approvals_display(obj)}"
+        )
+
+    def decision_notes(self, obj: Withdrawal, user: Any) -> list[str]:
+        notes = []
+        if obj.user_id == user.pk:
+            notes.append("This is your own withdrawal: you cannot decide on it.")
+        elif _is_decider(user, obj):
+            notes.append("You already decided on this withdrawal: a second decision must come from someone else.")
+        if obj.status == Withdrawal.Status.PENDING_REVIEW and obj.required_approvals > 1:
+            notes.append(
+                f"Needs {obj.required_approvals} distinct approvers (at or above the dual-approval threshold)."
+            )
+        return notes
+
+
+@admin.register(WithdrawalEvent)
+class WithdrawalEventAdmin(ReadOnlyAdmin):
+    """Every approval and transition of every withdrawal, for compliance review."""
+
+    list_display = ("id", "created_at", "withdrawal", "actor", "action", "from_status", "to_status", "reason")
+    list_select_related = ("withdrawal", "actor")
+    list_filter = ("action", "to_status")
+    search_fields = ("=withdrawal__id", "actor__email", "reason")
+    date_hierarchy = "created_at"
+
+
+def _may_decide_manual(proposal: ManualDeposit, user: Any) -> bool:
+    return proposal.status == ManualDeposit.Status.PROPOSED and user.pk not in (
+        proposal.proposed_by_id,
+        proposal.user_id,
+    )
+
+
+def _can_decide_manual(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm(APPROVE_MANUAL_DEPOSIT))
+
+
+MANUAL_DEPOSIT_DECISIONS = (
+    Decision(
+        name="approve",
+        label="Approve and credit",
+        run=lambda actor, pk, data: manual_deposit_approve(actor=actor, manual_deposit_id=pk, comment=data["comment"]),
+        allowed=_can_decide_manual,
+        available=_may_decide_manual,
+        fields=(("comment", reason_field("Comment (optional)", required=False)),),
+        question="Approve this manual deposit? The user's wallet is credited at once.",
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        run=lambda actor, pk, data: manual_deposit_reject(actor=actor, manual_deposit_id=pk, reason=data["reason"]),
+        allowed=_can_decide_manual,
+        available=_may_decide_manual,
+        fields=(("reason", reason_field("Reason", required=True)),),
+        question="Reject this manual deposit? Nothing is credited.",
+    ),
+)
+
+
+class ManualDepositProposeForm(forms.ModelForm):
+    actor: Any = None
+
+    class Meta:
+        model = ManualDeposit
+        fields = ("user", "currency", "amount", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["reason"] = manual_deposit_check(
+                actor=self.actor,
+                user=data["user"],
+                currency=data["currency"],
+                amount=data["amount"],
+                reason=data["reason"],
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return data
+
+
+@admin.register(ManualDeposit)
+class ManualDepositAdmin(DecisionAdminMixin, ReadOnlyAdmin):
+    """Proposed by one back-office member (the add form), approved or rejected by another."""
+
+    decisions = MANUAL_DEPOSIT_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = (
+        "id",
+        "proposed_at",
+        "user",
+        "currency",
+        "amount",
+        "status",
+        "proposed_by",
+        "decided_by",
+        "decided_at",
+    )
+    list_select_related = ("user", "currency", "proposed_by", "decided_by")
+    list_filter = ("status", "currency")
+    search_fields = ("=id", "user__email", "proposed_by__email", "reason")
+    sortable_by = ("id", "proposed_at", "status", "decided_at")
+    date_hierarchy = "proposed_at"
+    autocomplete_fields = ("user", "currency")
+    readonly_fields = (
+        "user",
+        "currency",
+        "amount",
+        "reason",
+        "status",
+        "proposed_by",
+        "proposed_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "deposit",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and user.has_perm(PROPOSE_MANUAL_DEPOSIT))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        return self.readonly_fields if obj is not None else ManualDepositProposeForm.Meta.fields
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = type("ProposeForm", (ManualDepositProposeForm,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ManualDeposit, form: Any, change: bool) -> None:
+        if change:
+            raise PermissionDenied
+        created = manual_deposit_propose(
+            actor=request.user, user=obj.user, currency=obj.currency, amount=obj.amount, reason=obj.reason
+        )
+        # The admin logs and redirects with ``obj``: let it be the row the service wrote.
+        obj.pk = created.pk
+        obj.status = created.status
+        obj.proposed_by = created.proposed_by
+        obj.proposed_at = created.proposed_at
+        obj._state.adding = False
+
+    def decision_summary(self, obj: ManualDeposit) -> str:
+        return (
+            f"Manual deposit {obj.pk}: {fmt(obj.amount)} {obj.currency} to {obj.user}, proposed by "
+            f"{obj.proposed_by} ({obj.reason[:80]})"
+        )
+
+    def decision_notes(self, obj: ManualDeposit, user: Any) -> list[str]:
+        if obj.status == ManualDeposit.Status.PROPOSED and user.pk in (obj.proposed_by_id, obj.user_id):
+            return ["You proposed this credit (or receive it): another back-office member must decide."]
+        return []

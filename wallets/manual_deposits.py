@@ -53,10 +53,11 @@ def _locked_for_decision(*, manual_deposit_id: int, actor: User) -> ManualDeposi
     return proposal
 
 
-def manual_deposit_propose(
-    *, actor: User, user: User, currency: Currency, amount: Decimal, reason: str
-) -> ManualDeposit:
-    """Record a proposed credit; nothing moves until another member approves it."""
+def manual_deposit_check(*, actor: User, user: User, currency: Currency, amount: Decimal, reason: str) -> str:
+    """Refuse a proposal that breaks a rule (``DomainError``); return the cleaned reason.
+
+    Lets the admin form show the problem next to the fields before anything is written.
+    """
     reason = _reason(reason, name="reason")
     if user.is_system:
         raise _validation("The fee account cannot receive manual deposits.", field="user")
@@ -66,6 +67,14 @@ def manual_deposit_propose(
         raise _validation("amount must be greater than zero.", field="amount")
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
         raise _validation(f"amount has more than {currency.precision} decimal places.", field="amount")
+    return reason
+
+
+def manual_deposit_propose(
+    *, actor: User, user: User, currency: Currency, amount: Decimal, reason: str
+) -> ManualDeposit:
+    """Record a proposed credit; nothing moves until another member approves it."""
+    reason = manual_deposit_check(actor=actor, user=user, currency=currency, amount=amount, reason=reason)
     with transaction.atomic(durable=True):
         return ManualDeposit.objects.create(
             user=user, currency=currency, amount=amount, reason=reason, proposed_by=actor, status=Status.PROPOSED
