@@ -68,6 +68,8 @@ def ledger_audit(*, wait_seconds: float = 10, poll_seconds: float = 0.2) -> Audi
     """Wait (bounded) for settlement to catch up, then check every invariant in one snapshot."""
     report = AuditReport()
     _wait_for_settlement(report, wait_seconds=wait_seconds, poll_seconds=poll_seconds)
+    # Inside a caller's transaction (tests) the snapshot is the caller's. On SQLite the
+    # transaction is BEGIN IMMEDIATE, so writers simply wait for the audit to finish.
     outermost = not transaction.get_connection().in_atomic_block
     with transaction.atomic(), localcontext() as ctx:
         ctx.prec = SUM_PRECISION

@@ -104,6 +104,9 @@ class Command(BaseCommand):
                     f"  curl -s {BASE_URL}/api/v1/balances -H 'Authorization: Bearer <access>'",
                     "",
                     f"Admin: {BASE_URL}/admin/ as {ADMIN_EMAIL} / {ADMIN_PASSWORD}",
+                    "  The admin asks for a one-time password: turn 2FA on first (get a token with the admin's",
+                    "  credentials, then POST /api/v1/auth/2fa/setup and /api/v1/auth/2fa/confirm), or start the",
+                    "  server with ADMIN_REQUIRE_OTP=0 for a local trial.",
                 ]
             )
         )
