@@ -240,21 +240,7 @@ class OrderBook:
         side.dirty.add(lvl.key)
         total = lvl.total - q
         if total == 0:
-            # drop the level (inlined ``_Side.remove_level``)
-            key = lvl.key
-            keys = side.keys
-            if keys[-1] == key:
-                keys.pop()
-            else:
-                del keys[bisect_left(keys, key)]
-            del side.levels[key]
-            if lvl:
-                lvl.clear()
-            lvl.total = 0
-            lvl.dead = 0
-            free = side.free
-            if len(free) < _FREE_LEVELS:
-                free.append(lvl)
+            side.remove_level(lvl)
         else:
             lvl.total = total
             if lvl[0] is o:
