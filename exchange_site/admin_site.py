@@ -30,10 +30,15 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.views.decorators.csrf import csrf_protect
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
 from accounts.roles import can_export_csv
 from exchange_site.errors import DomainError
 from markets.precision import fmt
@@ -116,6 +121,35 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: 
     return response
 
 
+# -- login -------------------------------------------------------------------------
+
+
+class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
+    """Password and one-time password in one step.
+
+    django-otp asks to pick a device once the password checked out; staff have one
+    authenticator and one set of backup codes, so the code's shape says which device it
+    is meant for (as at the API's login).
+    """
+
+    def clean_otp_token(self) -> str:
+        return otp_normalize(self.cleaned_data.get("otp_token") or "")
+
+    def _chosen_device(self, user: Any) -> Any:
+        device = super()._chosen_device(user)
+        if device is not None:
+            return device
+        token = self.cleaned_data.get("otp_token") or ""
+        if not token or len(token) > MAX_CODE_LENGTH:
+            return None
+        for totp in TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk"):
+            if is_totp_shape(token, digits=totp.digits):
+                return totp
+        if is_backup_shape(token):
+            return StaticDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        return None
+
+
 # -- the site -----------------------------------------------------------------------
 
 
@@ -131,7 +165,7 @@ class ExchangeAdminSite(OTPAdminSite):
 
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
-        return OTPAdminAuthenticationForm if settings.ADMIN_REQUIRE_OTP else AdminAuthenticationForm
+        return StaffOTPAuthenticationForm if settings.ADMIN_REQUIRE_OTP else AdminAuthenticationForm
 
     @property
     def login_template(self) -> str | None:  # type: ignore[override]
@@ -195,6 +229,23 @@ def _display(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     return "" if value is None else value
+
+
+# -- forms whose save calls a service ----------------------------------------------------
+
+
+class ServiceSaveMixin:
+    """For admins whose ``save_model`` calls a service.
+
+    Entry-point services open a durable transaction, which cannot nest in the one Django
+    wraps around a change form's POST; the service's transaction is the one that counts.
+    """
+
+    @method_decorator(csrf_protect)
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
 
 # -- decisions behind a confirmation page ---------------------------------------------------

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from exchange_site.admin_site import Decision, DecisionAdminMixin
+from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin
 from exchange_site.errors import DomainError
 
 from .models import BookSnapshot, Candle, Currency, Market, Order, Trade
@@ -109,7 +109,7 @@ class MarketForm(forms.ModelForm):
 
 
 @admin.register(Market)
-class MarketAdmin(DecisionAdminMixin, admin.ModelAdmin):
+class MarketAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
     """Markets: status and fees change through actions (``markets.services_ops``); tick and
     lot sizes only when the market is created (the matcher converts resting orders with them).
     """

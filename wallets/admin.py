@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.roles import APPROVE_MANUAL_DEPOSIT, PROPOSE_MANUAL_DEPOSIT, can_review_withdrawals
-from exchange_site.admin_site import Decision, DecisionAdminMixin, html_table, reason_field
+from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
 from exchange_site.errors import DomainError
 from markets.precision import fmt
 
@@ -248,16 +248,14 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
             .annotate(n=Count("id"))
             .values("n")
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _status_rank=_STATUS_RANK,
-                # For ordering only (approximate on SQLite, where money is text); never for arithmetic.
-                _amount_num=Cast("amount", output_field=DecimalField(max_digits=36, decimal_places=18)),
-                _approvals=Coalesce(Subquery(approvals, output_field=IntegerField()), 0),
-            )
+        # Annotate before ordering (ModelAdmin.get_queryset orders first): the ordering uses them.
+        qs = self.model._default_manager.get_queryset().annotate(
+            _status_rank=_STATUS_RANK,
+            # For ordering only (approximate on SQLite, where money is text); never for arithmetic.
+            _amount_num=Cast("amount", output_field=DecimalField(max_digits=36, decimal_places=18)),
+            _approvals=Coalesce(Subquery(approvals, output_field=IntegerField()), 0),
         )
+        return qs.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request: HttpRequest) -> Sequence[str]:
         # Waiting work first (pending review, then approved but unsent), oldest first, then the biggest.
@@ -414,7 +412,7 @@ class ManualDepositProposeForm(forms.ModelForm):
 
 
 @admin.register(ManualDeposit)
-class ManualDepositAdmin(DecisionAdminMixin, ReadOnlyAdmin):
+class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
     """Proposed by one back-office member (the add form), approved or rejected by another."""
 
     decisions = MANUAL_DEPOSIT_DECISIONS
