@@ -60,21 +60,48 @@ def acquire_locks(markets: list[Market], *, wait: bool, log: Callable[[str], Non
     return locks
 
 
-def run_loop(
-    markets: list[Market],
-    *,
-    stop: threading.Event,
-    poll_seconds: float | None = None,
-    max_idle_batches: int | None = None,
-) -> None:
-    """Match until ``stop`` is set. Locks must already be held by the caller."""
+class MatcherPool:
+    """The markets this process matches, with their locks; picks up markets created later."""
+
+    def __init__(self, symbols: Iterable[str], *, wait: bool, log: Callable[[str], None]) -> None:
+        self.symbols = list(symbols)
+        self.log = log
+        markets = resolve_markets(self.symbols)
+        self.locks = acquire_locks(markets, wait=wait, log=log)
+        self.matchers = [MarketMatcher(m.pk) for m in markets]
+        self._last_discovery = time.monotonic()
+
+    def discover(self) -> None:
+        """Without an explicit market list, take on markets created since start (if free)."""
+        if self.symbols or time.monotonic() - self._last_discovery < DISCOVERY_SECONDS:
+            return
+        self._last_discovery = time.monotonic()
+        known = {m.market_id for m in self.matchers}
+        for market in Market.objects.exclude(pk__in=known).order_by("id"):
+            lock = MarketLock(market.pk)
+            if lock.try_acquire():
+                self.locks.append(lock)
+                self.matchers.append(MarketMatcher(market.pk))
+                self.log(f"matching new market {market.symbol}")
+            else:
+                lock.release()
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+        self.locks = []
+
+
+DISCOVERY_SECONDS = 2.0
+
+
+def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | None = None) -> None:
+    """Match until ``stop`` is set."""
     poll = settings.MATCHER_POLL_SECONDS if poll_seconds is None else poll_seconds
-    matchers = [MarketMatcher(m.pk) for m in markets]
     listener = WakeListener()
-    idle = 0
     while not stop.is_set():
         busy = False
-        for matcher in matchers:
+        for matcher in pool.matchers:
             try:
                 result = matcher.run_batch()
             except Exception:  # noqa: BLE001 - the batch rolled back and the book was rebuilt
@@ -90,9 +117,6 @@ def run_loop(
                 except Exception:  # noqa: BLE001 - a failed push must never stop matching
                     logger.exception("after-batch hook %r failed", hook)
         if busy:
-            idle = 0
             continue
-        idle += 1
-        if max_idle_batches is not None and idle >= max_idle_batches:
-            return
+        pool.discover()
         listener.wait(poll)

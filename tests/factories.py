@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import factory
-from django.db import transaction
 
 from accounts.models import User
 from markets.models import Currency, Market
-from wallets.models import LedgerEntry
-from wallets.services import BalanceChange, wallet_apply_changes
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -59,17 +57,15 @@ class MarketFactory(factory.django.DjangoModelFactory):
     taker_fee = Decimal("0.002")
 
 
-def fund(user: User, currency: Currency, amount: Decimal | str, reference: str = "test-funding") -> None:
-    """Credit a wallet the way a custody deposit would, through the wallet service."""
-    with transaction.atomic():
-        wallet_apply_changes(
-            changes=[
-                BalanceChange(
-                    user_id=user.pk,
-                    currency_id=currency.pk,
-                    kind=LedgerEntry.Kind.DEPOSIT,
-                    amount=Decimal(amount),
-                    reference=reference,
-                )
-            ]
-        )
+def fund(user: User, currency: Currency, amount: Decimal | str, reference: str = "") -> None:
+    """Credit a wallet the way custody does: a confirmed deposit notice, so audits balance."""
+    from wallets.deposits import custody_deposit_notify, deposit_address_get
+
+    address = deposit_address_get(user=user, currency=currency).address
+    custody_deposit_notify(
+        currency_code=currency.code,
+        address=address,
+        amount=Decimal(amount),
+        txid=reference or f"test-{uuid.uuid4().hex}",
+        confirmations=currency.min_confirmations,
+    )

@@ -3,7 +3,8 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from matching.runner import acquire_locks, resolve_markets, run_loop
+from markets.models import Market
+from matching.runner import MatcherPool, run_loop
 
 
 class Command(BaseCommand):
@@ -15,22 +16,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            markets = resolve_markets(options["market"])
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
-        if not markets:
-            raise CommandError("no markets to match (run seed_demo or create one in the admin)")
-        try:
-            locks = acquire_locks(markets, wait=not options["no_wait"], log=self.stderr.write)
-        except RuntimeError as exc:
+            pool = MatcherPool(options["market"], wait=not options["no_wait"], log=self.stderr.write)
+        except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        self.stdout.write(f"matching {', '.join(m.symbol for m in markets)}", ending="\n")
+        names = ", ".join(Market.objects.get(pk=m.market_id).symbol for m in pool.matchers) or "no market yet"
+        self.stdout.write(f"matching {names}")
         self.stdout.flush()
         try:
-            run_loop(markets, stop=stop)
+            run_loop(pool, stop=stop)
         finally:
-            for lock in locks:
-                lock.release()
+            pool.release()

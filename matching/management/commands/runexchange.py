@@ -4,7 +4,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from matching.runner import acquire_locks, resolve_markets, run_loop
+from matching.runner import MatcherPool, run_loop
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +30,15 @@ class Command(BaseCommand):
 
         if settings.REDIS_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
             self.stderr.write("REDIS_URL is set: settlement runs in the Celery worker, start it too.")
-        markets = resolve_markets([])
         try:
-            locks = acquire_locks(markets, wait=False, log=self.stderr.write)
+            pool = MatcherPool([], wait=False, log=self.stderr.write)
         except RuntimeError as exc:
             raise CommandError(f"{exc}: stop the other matcher first") from exc
         stop = threading.Event()
 
         def matcher() -> None:
             try:
-                while not stop.is_set():
-                    # Markets created later (e.g. in the admin) join on the next round.
-                    run_loop(resolve_markets([]), stop=stop, max_idle_batches=20)
+                run_loop(pool, stop=stop)
             except Exception:  # noqa: BLE001 - logged; the web server keeps answering
                 logger.exception("matcher thread stopped")
 
@@ -53,7 +50,7 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         self.stdout.write(
             f"Exchange running at http://{host}:{port}/  (API docs /api/v1/docs/, admin /admin/); "
-            f"matching {len(markets)} market(s). Ctrl+C to stop."
+            f"matching {len(pool.matchers)} market(s). Ctrl+C to stop."
         )
         try:
             Server(
@@ -64,5 +61,4 @@ class Command(BaseCommand):
         finally:
             stop.set()
             thread.join(timeout=5)
-            for lock in locks:
-                lock.release()
+            pool.release()
