@@ -215,6 +215,7 @@ MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "500"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")
 
 LOGGING = {
     "version": 1,
