@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.roles import roles_sync
 from accounts.services import two_factor_confirm, two_factor_setup
 from markets.models import Currency
 from tests.factories import PASSWORD, UserFactory, fund
@@ -45,10 +46,19 @@ def fresh_otp(user) -> str:
     return _code(device)
 
 
+def role_group(role: str) -> Group:
+    """The role's group; re-created after a transactional test flushed the migration's rows."""
+    group = Group.objects.filter(name=role).first()
+    if group is None:
+        roles_sync()
+        group = Group.objects.get(name=role)
+    return group
+
+
 def make_staff(*roles: str, two_factor: bool = True, **kwargs):
     user = UserFactory(is_staff=True, **kwargs)
     for role in roles:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     if two_factor:
         enable_2fa(user)
     return user
