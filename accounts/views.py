@@ -11,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from exchange_site.throttles import AuthAccountThrottle, AuthIPThrottle
+
 from . import services
 from .otp import qr_svg
 from .selectors import two_factor_enabled
@@ -42,6 +44,7 @@ def _error(description: str) -> OpenApiResponse:
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle]
 
     @extend_schema(
         tags=TAGS,
@@ -61,6 +64,7 @@ class RegisterView(APIView):
 class TokenObtainView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle, AuthAccountThrottle]
 
     @extend_schema(
         tags=TAGS,
@@ -81,6 +85,7 @@ class TokenObtainView(APIView):
 class TokenRefreshView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [AuthIPThrottle]
 
     @extend_schema(
         tags=TAGS,

@@ -190,6 +190,13 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# Rate limits (see exchange_site/throttles.py); "N/s", "N/m", "N/h" or "N/d".
+EXCHANGE_THROTTLE_RATES = {
+    "auth_ip": os.environ.get("THROTTLE_AUTH_IP", "30/m"),
+    "auth_account": os.environ.get("THROTTLE_AUTH_ACCOUNT", "10/m"),
+    "trading": os.environ.get("THROTTLE_TRADING", "3000/m"),
+}
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),

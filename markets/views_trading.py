@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange_site.api import cursor_page
+from exchange_site.throttles import TradingThrottle
 
 from . import selectors_trading as sel
 from .serializers_trading import FillOut, OrderOut, OrderPlaceIn, fill_for
@@ -26,6 +27,10 @@ def _paged(serializer):
 
 
 class OrdersView(APIView):
+    def get_throttles(self):
+        # Placing and canceling are limited per user; reading my orders is not.
+        return [TradingThrottle()] if self.request.method in ("POST", "DELETE") else []
+
     @extend_schema(
         request=OrderPlaceIn,
         responses={201: OrderOut, 200: OrderOut},
@@ -85,6 +90,9 @@ class OrdersView(APIView):
 
 
 class OrderView(APIView):
+    def get_throttles(self):
+        return [TradingThrottle()] if self.request.method == "DELETE" else []
+
     @extend_schema(responses=OrderOut, operation_id="order_get", summary="One of my orders")
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderOut(sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)).data)

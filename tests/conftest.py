@@ -5,6 +5,17 @@ from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, MarketFactory, UserFactory
 
+RELAXED_RATES = {"auth_ip": "1000000/m", "auth_account": "1000000/m", "trading": "1000000/m"}
+
+
+@pytest.fixture(autouse=True)
+def _relaxed_rate_limits(settings):
+    """Most tests log in and trade far faster than a person; rate-limit tests tighten this."""
+    from django.core.cache import cache
+
+    settings.EXCHANGE_THROTTLE_RATES = dict(RELAXED_RATES)
+    cache.clear()
+
 
 @pytest.fixture
 def api() -> APIClient:

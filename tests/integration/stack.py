@@ -46,6 +46,10 @@ def process_env(**extra: str) -> dict[str, str]:
             "SECURE_SSL_REDIRECT": "0",
             "MATCHER_POLL_SECONDS": "0.2",
             "PYTHONUNBUFFERED": "1",
+            # Simulated traders are faster than people; the limits have their own tests.
+            "THROTTLE_AUTH_IP": "1000000/m",
+            "THROTTLE_AUTH_ACCOUNT": "1000000/m",
+            "THROTTLE_TRADING": "1000000/m",
         }
     )
     if settings.REDIS_URL:
@@ -71,8 +75,17 @@ class Stack:
             "web": [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "exchange_site.asgi:application"],
             "matcher": [sys.executable, "manage.py", "run_matcher"],
             "worker": [
-                str(BIN / "celery"), "-A", "exchange_site", "worker", "-l", "warning", "-c", "2",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                str(BIN / "celery"),
+                "-A",
+                "exchange_site",
+                "worker",
+                "-l",
+                "warning",
+                "-c",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
             "runexchange": [sys.executable, "manage.py", "runexchange", "--port", str(self.port)],
         }
@@ -113,6 +126,10 @@ class Stack:
 
     def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
