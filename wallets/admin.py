@@ -190,7 +190,7 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
         "user",
         "currency",
         "amount_display",
-        "fee",
+        "fee_display",
         "status",
         "approvals_display",
         "address",
@@ -205,8 +205,8 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
         "id",
         "user",
         "currency",
-        "amount",
-        "fee",
+        "amount_display",
+        "fee_display",
         "address",
         "status",
         "approvals_display",
@@ -226,9 +226,10 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
                 "fields": (
                     "id",
                     "user",
-                    ("currency", "amount", "fee"),
+                    ("currency", "amount_display", "fee_display"),
                     "address",
-                    ("status", "approvals_display"),
+                    "status",
+                    "approvals_display",
                     "txid",
                     "reason",
                     ("created_at", "updated_at", "completed_at"),
@@ -264,6 +265,10 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
     @admin.display(description="amount", ordering="_amount_num")
     def amount_display(self, obj: Withdrawal) -> str | None:
         return fmt(obj.amount)
+
+    @admin.display(description="fee")
+    def fee_display(self, obj: Withdrawal) -> str | None:
+        return fmt(obj.fee)
 
     @admin.display(description="approvals")
     def approvals_display(self, obj: Withdrawal) -> str:
@@ -422,7 +427,7 @@ class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
         "proposed_at",
         "user",
         "currency",
-        "amount",
+        "amount_display",
         "status",
         "proposed_by",
         "decided_by",
@@ -437,7 +442,7 @@ class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
     readonly_fields = (
         "user",
         "currency",
-        "amount",
+        "amount_display",
         "reason",
         "status",
         "proposed_by",
@@ -447,6 +452,10 @@ class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
         "decision_reason",
         "deposit",
     )
+
+    @admin.display(description="amount")
+    def amount_display(self, obj: ManualDeposit) -> str | None:
+        return fmt(obj.amount)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -12,6 +12,10 @@ from tests.factories import CurrencyFactory
 from .helpers import make_staff, make_trader
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives headless Chromium (Debian's package) with Playwright")
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
