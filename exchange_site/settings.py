@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for buy/sell wherever it appears (order side, taker side).
+    "ENUM_NAME_OVERRIDES": {"SideEnum": "markets.models.Order.Side"},
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
