@@ -73,3 +73,11 @@ def test_traders_never_enter_the_admin(client, trader):
     admin_login(client, trader)
 
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_deploy_check_warns_when_admin_otp_is_off(settings):
+    from exchange_site.admin_apps import admin_otp_check
+
+    assert admin_otp_check() == []
+    settings.ADMIN_REQUIRE_OTP = False
+    assert [m.id for m in admin_otp_check()] == ["exchange.W001"]
