@@ -33,6 +33,7 @@ _BACK_OFFICE_VIEWS = [
     "wallets.view_withdrawal",
     "wallets.view_withdrawalevent",
     "wallets.view_manualdeposit",
+    "wallets.view_incident",
     "markets.view_currency",
     "markets.view_market",
 ]

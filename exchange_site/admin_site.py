@@ -190,10 +190,16 @@ class ExchangeAdminSite(OTPAdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         from markets.selectors import ticker_list
+        from wallets.models import Incident
         from wallets.selectors_withdrawals import pending_work
 
         user = request.user
         context = dict(extra_context or {})
+        # Every staff member sees an open ledger incident first: trading may be halted.
+        context["open_incidents"] = list(
+            Incident.objects.filter(status=Incident.Status.OPEN).select_related("currency")[:20]
+        )
+        context["incidents_url"] = reverse(f"{self.name}:wallets_incident_changelist")
         if user.has_perm("wallets.view_withdrawal") or user.has_perm("wallets.view_manualdeposit"):
             context["pending_work"] = pending_work()
             context["pending_links"] = {

@@ -174,6 +174,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "settlement-sweep": {"task": "wallets.tasks.settle_all_markets", "schedule": 5.0},
+    "ledger-watch": {
+        "task": "wallets.tasks.watch_ledger",
+        "schedule": float(os.environ.get("LEDGER_WATCH_SECONDS", "300")),
+    },
 }
 
 # REST framework -----------------------------------------------------------------

@@ -23,8 +23,9 @@ from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMi
 from exchange_site.errors import DomainError
 from markets.precision import fmt
 
+from .incidents import incident_resolve
 from .manual_deposits import manual_deposit_approve, manual_deposit_check, manual_deposit_propose, manual_deposit_reject
-from .models import Deposit, LedgerEntry, ManualDeposit, Wallet, Withdrawal, WithdrawalEvent
+from .models import Deposit, Incident, LedgerEntry, ManualDeposit, Wallet, Withdrawal, WithdrawalEvent
 from .selectors import balances_for_user
 from .withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
 
@@ -495,3 +496,44 @@ class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
         if obj.status == ManualDeposit.Status.PROPOSED and user.pk in (obj.proposed_by_id, obj.user_id):
             return ["You proposed this credit (or receive it): another back-office member must decide."]
         return []
+
+
+# -- ledger incidents (opened by the periodic audit) ------------------------------------
+
+INCIDENT_DECISIONS = (
+    Decision(
+        name="resolve",
+        label="Resolve",
+        run=lambda actor, pk, data: incident_resolve(incident_id=pk, actor=actor, note=data["note"]),
+        allowed=lambda user: user.has_perm("wallets.resolve_incident"),
+        available=lambda incident, user: incident.status == Incident.Status.OPEN,
+        fields=(("note", reason_field("What was found and done (recorded)", required=True)),),
+        question=(
+            "Resolve this incident? Halted markets stay halted until market operations resume them; "
+            "withdrawals of the currency are released."
+        ),
+    ),
+)
+
+
+@admin.register(Incident)
+class IncidentAdmin(DecisionAdminMixin, ReadOnlyAdmin):
+    decisions = INCIDENT_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = ("id", "status", "currency", "summary", "created_at", "last_seen_at", "resolved_by")
+    list_filter = ("status", "currency")
+    list_select_related = ("currency", "resolved_by")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "kind",
+        "currency",
+        "status",
+        "summary",
+        "details",
+        "actions",
+        "created_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    )

@@ -267,3 +267,36 @@ class ManualDeposit(models.Model):
 
     def __str__(self) -> str:
         return f"manual deposit {self.pk}"
+
+
+class Incident(models.Model):
+    """A breach found by the periodic ledger audit: recorded, acted on, never silently repaired."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    kind = models.CharField(max_length=32, default="ledger_breach")
+    currency = models.ForeignKey(
+        "markets.Currency", on_delete=models.PROTECT, null=True, blank=True, related_name="incidents"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    summary = models.CharField(max_length=255)
+    details = models.JSONField(default=list, help_text="The breaches as the audit reported them.")
+    actions = models.JSONField(default=list, help_text="What the watch did: markets halted, withdrawals held.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ("view",)
+        permissions = [("resolve_incident", "Can resolve a ledger incident")]
+        indexes = [models.Index(fields=["status", "currency"], name="incident_status_currency")]
+
+    def __str__(self) -> str:
+        return f"incident {self.pk}: {self.summary}"

@@ -16,3 +16,11 @@ def settle_all_markets() -> None:
     """Safety net for lost triggers: settle every market that is behind."""
     for market_id in Market.objects.values_list("id", flat=True):
         market_settle_all(market_id=market_id)
+
+
+@shared_task
+def watch_ledger() -> bool:
+    """Periodic ledger audit; a breach opens an incident, halts markets and holds withdrawals."""
+    from .incidents import ledger_watch
+
+    return ledger_watch().ok

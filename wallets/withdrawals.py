@@ -25,6 +25,7 @@ from accounts.services import otp_verify
 from exchange_site.errors import Conflict, DomainError, NotFound
 from markets.models import Currency
 
+from .incidents import ensure_withdrawals_not_held
 from .models import LedgerEntry, Wallet, Withdrawal, WithdrawalEvent
 from .services import BalanceChange, InsufficientFunds, wallet_apply_changes
 
@@ -170,6 +171,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
         raise TwoFactorRequired()
     if not currency.withdrawals_enabled:
         raise WithdrawalsDisabled(details={"currency": currency.code})
+    ensure_withdrawals_not_held(currency_id=currency.pk)
     if not amount.is_finite() or amount <= 0:
         raise _validation("amount must be greater than zero.", field="amount")
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
@@ -238,6 +240,7 @@ def withdrawal_approve(*, actor: User, withdrawal_id: int, comment: str = "") ->
     with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         _check_reviewer(withdrawal, actor)
+        ensure_withdrawals_not_held(currency_id=withdrawal.currency_id)
         if withdrawal.status != Status.PENDING_REVIEW:
             raise InvalidTransition(details={"status": withdrawal.status})
         # Distinct by construction: one approval per person (also a unique constraint).
@@ -269,6 +272,7 @@ def withdrawal_mark_sent(*, actor: User, withdrawal_id: int, txid: str) -> Withd
         withdrawal = _locked(withdrawal_id)
         if withdrawal.user_id == actor.pk:
             raise SelfApproval(details={"withdrawal_id": withdrawal.pk})
+        ensure_withdrawals_not_held(currency_id=withdrawal.currency_id)
         if withdrawal.status != Status.APPROVED:
             raise InvalidTransition(
                 "Only an approved withdrawal can be marked sent.", details={"status": withdrawal.status}
