@@ -7,6 +7,8 @@ operator (or a test) can change them without reloading code. Refusals answer 429
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -41,7 +43,9 @@ class AuthAccountThrottle(_SettingsRateThrottle):
         email = request.data.get("email") if hasattr(request.data, "get") else None
         if not isinstance(email, str) or not email.strip():
             return None
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+        # Hashed: the key must be safe whatever bytes the client typed.
+        ident = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TradingThrottle(_SettingsRateThrottle):
