@@ -37,9 +37,10 @@ class OrderPlaceIn(serializers.Serializer):
 
 class OrderOut(serializers.ModelSerializer):
     market = serializers.CharField(source="market.symbol")
-    price = MoneyOut()
-    quantity = MoneyOut()
-    quote_quantity = MoneyOut()
+    # A market order has no price; a limit order no quote_quantity; a market buy by budget no quantity.
+    price = MoneyOut(allow_null=True)
+    quantity = MoneyOut(allow_null=True)
+    quote_quantity = MoneyOut(allow_null=True)
     filled_quantity = MoneyOut()
     filled_quote = MoneyOut()
     average_price = serializers.SerializerMethodField()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,16 @@ MARKET_PARAM = OpenApiParameter("market", str, required=False)
 PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
 
 
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = _error("`validation_error`: unknown market, bad `status`, `limit` or `cursor`.")
+NOT_MINE = _error("`not_found`: no such order of mine (another user's order is not found either).")
+THROTTLED = _error("`throttled`: too many orders or cancels; see the `Retry-After` header.")
+
+
 def _paged(serializer):
     return inline_serializer(
         name=f"Paged{serializer.__name__}",
@@ -33,7 +43,17 @@ class OrdersView(APIView):
 
     @extend_schema(
         request=OrderPlaceIn,
-        responses={201: OrderOut, 200: OrderOut},
+        responses={
+            201: OrderOut,
+            200: OrderOut,
+            400: _error(
+                "`validation_error`, `invalid_price`, `invalid_quantity`, `min_notional`, `insufficient_funds`, "
+                "`market_halted`."
+            ),
+            401: UNAUTHENTICATED,
+            409: _error("`duplicate_client_order_id`: the client_order_id is taken by another payload."),
+            429: THROTTLED,
+        },
         operation_id="order_place",
         summary="Place an order",
     )
@@ -60,7 +80,7 @@ class OrdersView(APIView):
 
     @extend_schema(
         parameters=[MARKET_PARAM, OpenApiParameter("status", str, required=False), *PAGE_PARAMS],
-        responses=_paged(OrderOut),
+        responses={200: _paged(OrderOut), 400: BAD_QUERY, 401: UNAUTHENTICATED},
         operation_id="orders_list",
         summary="My orders, newest first",
     )
@@ -74,7 +94,12 @@ class OrdersView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
-        responses={202: inline_serializer("CancelAll", {"canceled": serializers.IntegerField()})},
+        responses={
+            202: inline_serializer("CancelAll", {"canceled": serializers.IntegerField()}),
+            400: _error("`validation_error`: `market` missing or unknown."),
+            401: UNAUTHENTICATED,
+            429: THROTTLED,
+        },
         operation_id="orders_cancel_all",
         summary="Cancel all my open orders in a market",
     )
@@ -93,11 +118,25 @@ class OrderView(APIView):
     def get_throttles(self):
         return [TradingThrottle()] if self.request.method == "DELETE" else []
 
-    @extend_schema(responses=OrderOut, operation_id="order_get", summary="One of my orders")
+    @extend_schema(
+        responses={200: OrderOut, 401: UNAUTHENTICATED, 404: NOT_MINE},
+        operation_id="order_get",
+        summary="One of my orders",
+    )
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderOut(sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)).data)
 
-    @extend_schema(responses={202: OrderOut}, operation_id="order_cancel", summary="Request a cancel")
+    @extend_schema(
+        responses={
+            202: OrderOut,
+            401: UNAUTHENTICATED,
+            404: NOT_MINE,
+            409: _error("`order_not_cancelable`: the order is already closed."),
+            429: THROTTLED,
+        },
+        operation_id="order_cancel",
+        summary="Request a cancel",
+    )
     def delete(self, request: Request, order_id: int) -> Response:
         order = order_cancel(user_id=request.user.pk, order_id=order_id)
         order = sel.order_get_for_user(user_id=request.user.pk, order_id=order.pk)
@@ -105,7 +144,11 @@ class OrderView(APIView):
 
 
 class OrderByClientIdView(APIView):
-    @extend_schema(responses=OrderOut, operation_id="order_get_by_client_id", summary="One of my orders by client id")
+    @extend_schema(
+        responses={200: OrderOut, 401: UNAUTHENTICATED, 404: NOT_MINE},
+        operation_id="order_get_by_client_id",
+        summary="One of my orders by client id",
+    )
     def get(self, request: Request, client_order_id: str) -> Response:
         order = sel.order_get_for_user(user_id=request.user.pk, client_order_id=client_order_id)
         return Response(OrderOut(order).data)
@@ -114,7 +157,7 @@ class OrderByClientIdView(APIView):
 class MyTradesView(APIView):
     @extend_schema(
         parameters=[MARKET_PARAM, *PAGE_PARAMS],
-        responses=_paged(FillOut),
+        responses={200: _paged(FillOut), 400: BAD_QUERY, 401: UNAUTHENTICATED},
         operation_id="my_trades",
         summary="My fills, newest first",
     )

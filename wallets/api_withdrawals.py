@@ -89,7 +89,8 @@ class StaffHistoryOut(serializers.Serializer):
     reason = serializers.CharField()
     time = serializers.DateTimeField(source="created_at")
 
-    @extend_schema_field(OpenApiTypes.EMAIL)
+    # Steps the system takes (the submission after the funds are locked) have no actor.
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
     def get_by(self, event: WithdrawalEvent) -> str | None:
         return event.actor.email if event.actor_id else None
 
@@ -171,8 +172,12 @@ def _reload_for_user(request: Request, withdrawal: Withdrawal) -> dict[str, Any]
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
     OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=list(Withdrawal.Status.values)),
+    OpenApiParameter(
+        "status", OpenApiTypes.STR, enum=["", *Withdrawal.Status.values], description="Empty: every status."
+    ),
 ]
+UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = _error("`validation_error`: unknown status or currency, bad `limit` or `cursor`.")
 
 
 class IsBackOfficeReviewer(BasePermission):
@@ -214,7 +219,8 @@ class WithdrawalsView(APIView):
                 "`validation_error`, `otp_required`, `invalid_otp`, `insufficient_funds`, `withdrawals_disabled`, "
                 "`min_withdrawal`."
             ),
-            403: _error("`two_factor_required`: switch 2FA on first."),
+            401: UNAUTHENTICATED,
+            403: _error("`two_factor_required`: switch 2FA on first; `permission_denied`: account cannot withdraw."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -234,7 +240,7 @@ class WithdrawalsView(APIView):
         summary="My withdrawals with their status and history, newest first",
         operation_id="withdrawals_list",
         parameters=[*PAGE_PARAMETERS, OpenApiParameter("currency", OpenApiTypes.STR)],
-        responses=WithdrawalPageOut,
+        responses={200: WithdrawalPageOut, 400: BAD_QUERY, 401: UNAUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
         query = _valid(StatusQueryIn, request.query_params)
@@ -250,7 +256,12 @@ class WithdrawalCancelView(APIView):
         tags=TAGS,
         summary="Cancel my withdrawal while it is pending review (funds unlocked)",
         request=None,
-        responses={200: WithdrawalOut, 404: _error("`not_found`."), 409: _error("`invalid_status`.")},
+        responses={
+            200: WithdrawalOut,
+            401: UNAUTHENTICATED,
+            404: _error("`not_found` (also for another user's withdrawal)."),
+            409: _error("`invalid_status`."),
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         withdrawal = services.withdrawal_cancel(user=request.user, withdrawal_id=_checked_id(pk))
@@ -268,7 +279,12 @@ class BackofficeWithdrawalsView(APIView):
         summary="Withdrawals for review, newest first, with their approvals",
         operation_id="backoffice_withdrawals_list",
         parameters=PAGE_PARAMETERS,
-        responses={200: StaffWithdrawalPageOut, 403: _error("`permission_denied`.")},
+        responses={
+            200: StaffWithdrawalPageOut,
+            400: BAD_QUERY,
+            401: UNAUTHENTICATED,
+            403: _error("`permission_denied`."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = _valid(StatusQueryIn, request.query_params)
@@ -283,7 +299,12 @@ class BackofficeWithdrawalView(APIView):
         tags=BACKOFFICE_TAGS,
         summary="One withdrawal with its approvals and history",
         operation_id="backoffice_withdrawal_get",
-        responses={200: StaffWithdrawalOut, 403: _error("`permission_denied`."), 404: _error("`not_found`.")},
+        responses={
+            200: StaffWithdrawalOut,
+            401: UNAUTHENTICATED,
+            403: _error("`permission_denied`."),
+            404: _error("`not_found`."),
+        },
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=_checked_id(pk))).data)
@@ -291,6 +312,8 @@ class BackofficeWithdrawalView(APIView):
 
 _DECISION_ERRORS = {
     200: StaffWithdrawalOut,
+    400: _error("`validation_error`: missing or bad comment, reason or txid."),
+    401: UNAUTHENTICATED,
     403: _error("`permission_denied`: needs the back_office role and 2FA."),
     404: _error("`not_found`."),
     409: _error("`self_approval`, `already_decided` or `invalid_status`."),

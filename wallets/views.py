@@ -8,7 +8,7 @@ import hmac
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +40,14 @@ PAGE_PARAMETERS = [
 CURRENCY_FILTER = OpenApiParameter("currency", OpenApiTypes.STR, description="Only this currency code.")
 
 
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = _error("`validation_error`: unknown currency, bad `limit` or `cursor`.")
+
+
 def _optional_currency(request: Request):
     query = OptionalCurrencyQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
@@ -48,7 +56,11 @@ def _optional_currency(request: Request):
 
 
 class BalancesView(APIView):
-    @extend_schema(responses=BalanceSerializer(many=True), summary="My balances in every currency", tags=["wallet"])
+    @extend_schema(
+        responses={200: BalanceSerializer(many=True), 401: UNAUTHENTICATED},
+        summary="My balances in every currency",
+        tags=["wallet"],
+    )
     def get(self, request: Request) -> Response:
         rows = selectors.balances_for_user(user=request.user)
         return Response(BalanceSerializer(rows, many=True).data)
@@ -57,7 +69,7 @@ class BalancesView(APIView):
 class LedgerView(APIView):
     @extend_schema(
         parameters=[CURRENCY_FILTER, *PAGE_PARAMETERS],
-        responses=LedgerPageSerializer,
+        responses={200: LedgerPageSerializer, 400: BAD_QUERY, 401: UNAUTHENTICATED},
         summary="My ledger entries, newest first",
         tags=["wallet"],
     )
@@ -70,7 +82,11 @@ class LedgerView(APIView):
 class DepositAddressView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("currency", OpenApiTypes.STR, required=True)],
-        responses=DepositAddressSerializer,
+        responses={
+            200: DepositAddressSerializer,
+            400: _error("`validation_error` (currency missing or unknown), `deposits_disabled`."),
+            401: UNAUTHENTICATED,
+        },
         summary="My deposit address for a currency (allocated on the first ask)",
         tags=["funding"],
     )
@@ -85,7 +101,7 @@ class DepositAddressView(APIView):
 class DepositsView(APIView):
     @extend_schema(
         parameters=[CURRENCY_FILTER, *PAGE_PARAMETERS],
-        responses=DepositPageSerializer,
+        responses={200: DepositPageSerializer, 400: BAD_QUERY, 401: UNAUTHENTICATED},
         summary="My deposits, newest first",
         tags=["funding"],
     )
@@ -103,7 +119,13 @@ class CustodyDepositView(APIView):
 
     @extend_schema(
         request=CustodyDepositSerializer,
-        responses=DepositSerializer,
+        responses={
+            200: DepositSerializer,
+            400: _error("`validation_error`, `deposits_disabled`, `unknown_address`."),
+            401: _error("`invalid_signature`: missing or wrong X-Custody-Signature; nothing is read or written."),
+            409: _error("`conflict`: the txid is already known with another amount or address."),
+            413: _error("`validation_error`: body larger than the upload limit."),
+        },
         parameters=[
             OpenApiParameter(
                 SIGNATURE_HEADER,
