@@ -1,0 +1,850 @@
+"""Soak under faults: simulated traders over HTTP while processes are killed.
+
+``python manage.py soak`` (and the fault tests) start the real processes of the
+Procfile (daphne, ``run_matcher``, a Celery worker and beat) on the configured
+PostgreSQL database, let N traders place, cancel and trade at random through the REST
+API, and meanwhile SIGKILL the matcher, the Celery worker and optionally a private
+Redis at random moments and start them again. Afterwards it waits for matching and
+settlement to catch up and checks that no accepted order was lost or left stuck, that
+no trade was settled twice, and that ``audit_ledger`` passes.
+
+Everything stays on the loopback interface: the web server binds 127.0.0.1 on a free
+port and the traders only talk to it. The run is bounded in time and in requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from accounts.models import User
+from accounts.selectors import fee_account
+from markets.models import Currency, Market, Order, Trade
+from wallets.deposits import custody_deposit_notify, deposit_address_get
+from wallets.models import LedgerEntry, SettlementCursor
+
+ROOT = Path(settings.BASE_DIR)
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+FAULTS = ("matcher", "worker", "redis")
+
+Log = Callable[[str], None]
+
+# One line per request would drown the progress lines.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class SoakRefused(Exception):
+    """The soak cannot run in this configuration (e.g. on SQLite)."""
+
+
+# -- processes -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this process uses (the test database under pytest)."""
+    db = settings.DATABASES["default"]
+    if connection.vendor != "postgresql":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or LOOPBACK}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def process_env(*, redis_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "CUSTODY_WEBHOOK_SECRET": settings.CUSTODY_WEBHOOK_SECRET,
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "MATCHER_POLL_SECONDS": "0.2",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class PrivateRedis:
+    """A throw-away redis-server on a free loopback port that a test may kill at will."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SoakRefused("redis-server is not installed; it is needed for a private Redis")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [binary, "--bind", LOOPBACK, "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((LOOPBACK, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+        self.restarts += 1
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Processes:
+    """The Procfile's processes, each in its own process group so SIGKILL takes its children too."""
+
+    def __init__(self, *, port: int, env: dict[str, str], market: str, log_dir: Path) -> None:
+        self.port = port
+        self.env = env
+        self.market = market
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: Counter[str] = Counter()
+        self.unexpected_exits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def command(self, name: str) -> list[str]:
+        return {
+            "web": [str(BIN / "daphne"), "-b", LOOPBACK, "-p", str(self.port), "exchange_site.asgi:application"],
+            "matcher": [sys.executable, "manage.py", "run_matcher", "--market", self.market],
+            "worker": [
+                str(BIN / "celery"),
+                "-A",
+                "exchange_site",
+                "worker",
+                "-l",
+                "warning",
+                "-c",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            "beat": [
+                str(BIN / "celery"),
+                "-A",
+                "exchange_site",
+                "beat",
+                "-l",
+                "warning",
+                "-s",
+                str(self.log_dir / "celerybeat-schedule"),
+            ],
+        }[name]
+
+    def start(self, name: str) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            self.command(name),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        with self._lock:
+            self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        with self._lock:
+            proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def restart(self, name: str) -> None:
+        self.start(name)
+        self.restarts[name] += 1
+
+    def reap_unexpected(self, log: Log) -> None:
+        """Restart any process that died on its own, and count it (a crash loop shows here)."""
+        with self._lock:
+            dead = [(name, p.returncode) for name, p in self.procs.items() if p.poll() is not None]
+        for name, code in dead:
+            self.unexpected_exits[name] += 1
+            log(f"{name} exited on its own with {code}; restarting (see {self.log_dir / (name + '.log')})")
+            with self._lock:
+                self.procs.pop(name, None)
+            self.start(name)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            procs, self.procs = dict(self.procs), {}
+        for proc in procs.values():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+
+    def pid(self, name: str) -> int | None:
+        proc = self.procs.get(name)
+        return proc.pid if proc is not None else None
+
+    def wait_http(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            web = self.procs.get("web")
+            if web is not None and web.poll() is not None:
+                raise RuntimeError(f"web exited with {web.returncode}; see {self.log_dir / 'web.log'}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/time", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the web server did not answer in time")
+
+    def wait_matching(self, timeout: float = 60) -> None:
+        """Wait until our matcher holds the market (not another matcher on this database)."""
+        path = self.log_dir / "matcher.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = path.read_text(errors="replace") if path.exists() else ""
+            if f"matching {self.market}" in text:
+                return
+            if "another matcher holds market" in text:
+                raise SoakRefused(
+                    f"another run_matcher on this database holds {self.market}; stop it (or give it --market)"
+                )
+            time.sleep(0.1)
+        raise RuntimeError(f"run_matcher did not start matching; see {path}")
+
+
+# -- the market and the traders ------------------------------------------------
+
+
+@dataclass
+class SoakMarket:
+    market: Market
+    users: list[User]
+
+
+PRICE = Decimal("100")
+TICK = Decimal("0.01")
+LOT = Decimal("0.001")
+BASE_FUNDING = Decimal("10000")
+QUOTE_FUNDING = Decimal("1000000")
+
+
+def soak_market_create(*, traders: int, tag: str) -> SoakMarket:
+    """Create a fresh market and funded traders; funding goes through custody deposits so audits balance."""
+    base, _ = Currency.objects.get_or_create(
+        code=f"SB{tag}", defaults={"name": f"Soak base {tag}", "precision": 8, "min_confirmations": 1}
+    )
+    quote, _ = Currency.objects.get_or_create(
+        code=f"SQ{tag}", defaults={"name": f"Soak quote {tag}", "precision": 8, "min_confirmations": 1}
+    )
+    market = Market.objects.create(
+        symbol=f"{base.code}-{quote.code}",
+        base=base,
+        quote=quote,
+        tick_size=TICK,
+        lot_size=LOT,
+        min_qty=LOT,
+        min_notional=Decimal("1"),
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.002"),
+    )
+    fee_account()
+    users = []
+    for i in range(traders):
+        user = User.objects.create_user(email=f"soak-{tag.lower()}-{i}@soak.invalid", password=None)
+        for currency, amount in ((base, BASE_FUNDING), (quote, QUOTE_FUNDING)):
+            address = deposit_address_get(user=user, currency=currency).address
+            custody_deposit_notify(
+                currency_code=currency.code,
+                address=address,
+                amount=amount,
+                txid=f"soak-{tag}-{i}-{currency.code}",
+                confirmations=currency.min_confirmations,
+            )
+        users.append(user)
+    return SoakMarket(market=market, users=users)
+
+
+def access_token(user: User) -> str:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    return str(AccessToken.for_user(user))
+
+
+@dataclass
+class Tally:
+    """What the traders saw, shared by their threads."""
+
+    accepted: dict[int, str] = field(default_factory=dict)  # order id -> kind placed
+    statuses: Counter[int] = field(default_factory=Counter)
+    error_codes: Counter[str] = field(default_factory=Counter)
+    unclean_5xx: list[str] = field(default_factory=list)
+    transport_errors: int = 0
+    requests: int = 0
+    place_latencies: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class TraderBot:
+    """One simulated trader: random orders of every kind, cancels and reads, paced."""
+
+    def __init__(self, *, index: int, user: User, base_url: str, symbol: str, seed: int, tally: Tally) -> None:
+        self.index = index
+        self.user = user
+        self.symbol = symbol
+        self.rng = random.Random(seed * 1_000_003 + index)
+        self.tally = tally
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http.headers["Authorization"] = f"Bearer {access_token(user)}"
+        self.mine: list[int] = []
+        self.sent = 0
+
+    def run(self, *, until: float, interval: float, budget: Callable[[], bool], stop: threading.Event) -> None:
+        next_at = time.monotonic() + self.rng.uniform(0, interval)
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= until:
+                    return
+                if now < next_at:
+                    stop.wait(min(next_at - now, until - now))
+                    continue
+                next_at += interval * self.rng.uniform(0.5, 1.5)
+                if not budget():
+                    return
+                self.step()
+        finally:
+            self.http.close()
+
+    # -- one action ---------------------------------------------------------------
+    def step(self) -> None:
+        roll = self.rng.random()
+        if roll < 0.22 and self.mine:
+            self.cancel_one()
+        elif roll < 0.24:
+            self.request("DELETE", f"/api/v1/orders?market={self.symbol}")
+        elif roll < 0.30 and self.mine:
+            self.request("GET", f"/api/v1/orders/{self.rng.choice(self.mine)}")
+        elif roll < 0.32:
+            self.request("GET", f"/api/v1/markets/{self.symbol}/depth?limit=20")
+        else:
+            self.place()
+
+    def cancel_one(self) -> None:
+        order_id = self.mine.pop(self.rng.randrange(len(self.mine)))
+        self.request("DELETE", f"/api/v1/orders/{order_id}")
+
+    def place(self) -> None:
+        rng = self.rng
+        side = rng.choice(["buy", "sell"])
+        # Prices straddle the mid so about half of the orders cross and trade.
+        price = PRICE + TICK * rng.randint(-60, 60)
+        quantity = LOT * rng.randint(10, 1000)
+        body: dict[str, object] = {
+            "market": self.symbol,
+            "side": side,
+            "self_trade_prevention": rng.choice(["cancel_taker", "cancel_maker", "cancel_both"]),
+        }
+        kind = rng.choices(
+            ["limit", "post_only", "ioc", "fok", "market"],
+            weights=[45, 12, 15, 10, 18],
+        )[0]
+        if kind == "market":
+            body["type"] = "market"
+            if side == "sell":
+                body["quantity"] = str(quantity)
+            elif rng.random() < 0.2:
+                # By quantity: the whole available quote is the budget until it closes.
+                body["quantity"] = str(quantity)
+                kind = "market_by_quantity"
+            else:
+                body["quote_quantity"] = str((PRICE * quantity).quantize(TICK))
+        else:
+            body.update(type="limit", price=str(price), quantity=str(quantity))
+            if kind == "post_only":
+                body["post_only"] = True
+            elif kind in ("ioc", "fok"):
+                body["time_in_force"] = kind.upper()
+        self.sent += 1
+        body["client_order_id"] = f"soak-{self.index}-{self.sent}"
+        started = time.monotonic()
+        resp = self.request("POST", "/api/v1/orders", json=body)
+        if resp is None:
+            # The answer was lost: ask again with the same client_order_id (idempotent).
+            resp = self.request("POST", "/api/v1/orders", json=body)
+        if resp is not None and resp.status_code in (200, 201):
+            order_id = resp.json()["id"]
+            with self.tally.lock:
+                self.tally.accepted[order_id] = kind
+                self.tally.place_latencies.append(time.monotonic() - started)
+            if kind in ("limit", "post_only"):
+                self.mine.append(order_id)
+                if len(self.mine) > 200:
+                    self.mine.pop(0)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response | None:
+        tally = self.tally
+        try:
+            resp = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            with tally.lock:
+                tally.requests += 1
+                tally.transport_errors += 1
+            self.note(f"{method} {path}: {type(exc).__name__}: {exc}")
+            return None
+        if resp.status_code == 401:
+            self.http.headers["Authorization"] = f"Bearer {access_token(self.user)}"
+        code = _error_code(resp)
+        with tally.lock:
+            tally.requests += 1
+            tally.statuses[resp.status_code] += 1
+            if code:
+                tally.error_codes[code] += 1
+            if resp.status_code >= 500 and not code:
+                tally.unclean_5xx.append(f"{method} {path} -> {resp.status_code} {resp.text[:200]!r}")
+        return resp
+
+    def note(self, message: str) -> None:
+        sys.stderr.write(f"soak trader {self.index}: {message}\n")
+
+
+def _error_code(resp: httpx.Response) -> str:
+    """The API error code of an error answer, or '' when the body is not in the API's error format."""
+    if resp.status_code < 400:
+        return ""
+    try:
+        error = resp.json()["error"]
+        return error["code"] if isinstance(error["code"], str) and "message" in error else ""
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+# -- chaos -------------------------------------------------------------------------
+
+
+class Chaos:
+    """Kill the chosen processes with SIGKILL at random moments, in turn, and start them again."""
+
+    def __init__(
+        self,
+        *,
+        procs: Processes,
+        redis: PrivateRedis | None,
+        faults: list[str],
+        every: float,
+        rng: random.Random,
+        log: Log,
+    ) -> None:
+        self.procs = procs
+        self.redis = redis
+        self.faults = faults
+        self.every = every
+        self.rng = rng
+        self.log = log
+        self.redis_outages: list[float] = []
+
+    def run(self, *, until: float, stop: threading.Event) -> None:
+        turn = self.rng.randrange(len(self.faults)) if self.faults else 0
+        next_kill = time.monotonic() + self._gap() if self.every > 0 and self.faults else float("inf")
+        while not stop.is_set() and time.monotonic() < until:
+            self.procs.reap_unexpected(self.log)
+            if time.monotonic() >= next_kill:
+                target = self.faults[turn % len(self.faults)]
+                turn += 1
+                self.strike(target)
+                next_kill = time.monotonic() + self._gap()
+            stop.wait(0.1)
+
+    def _gap(self) -> float:
+        return self.every * self.rng.uniform(0.5, 1.5)
+
+    def strike(self, target: str) -> None:
+        down = self.rng.uniform(0.2, 2.0)
+        if target == "redis":
+            assert self.redis is not None
+            self.log(f"SIGKILL redis-server (down {down:.1f}s)")
+            started = time.monotonic()
+            self.redis.kill()
+            time.sleep(down)
+            self.redis.start()
+            self.redis.restarts += 1
+            self.redis_outages.append(time.monotonic() - started)
+            return
+        self.log(f"SIGKILL {target} (pid {self.procs.pid(target)}, down {down:.1f}s)")
+        self.procs.kill(target)
+        time.sleep(down)
+        self.procs.restart(target)
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+def wait_caught_up(market_id: int, order_ids: list[int], *, timeout: float) -> bool:
+    """Wait until the matcher took every accepted command and settlement reached its sequence."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = (
+            Order.objects.filter(market_id=market_id, status=Order.Status.NEW).exists()
+            or Order.objects.filter(
+                market_id=market_id, status__in=Order.RESTING_STATUSES, cancel_requested_at__isnull=False
+            ).exists()
+        )
+        last = Market.objects.values_list("last_sequence", flat=True).get(pk=market_id)
+        settled = (
+            SettlementCursor.objects.filter(market_id=market_id).values_list("settled_sequence", flat=True).first()
+        )
+        if not pending and settled == last:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+@dataclass
+class Findings:
+    lost_orders: list[str] = field(default_factory=list)
+    double_settlements: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+
+FINAL_WITH_REASON = {Order.Status.CANCELED, Order.Status.EXPIRED}
+NEVER_RESTS = {"ioc", "fok", "market", "market_by_quantity"}
+
+
+def check_orders(market_id: int, accepted: dict[int, str]) -> Findings:
+    """Every accepted order is open, filled, canceled, expired or rejected with a reason."""
+    found = Findings()
+    rows = {
+        o["id"]: o
+        for o in Order.objects.filter(market_id=market_id).values(
+            "id", "status", "reject_reason", "cancel_reason", "post_only", "time_in_force", "type"
+        )
+    }
+    for order_id, kind in sorted(accepted.items()):
+        row = rows.get(order_id)
+        if row is None:
+            found.lost_orders.append(f"order {order_id} ({kind}) was accepted but is not in the database")
+            continue
+        status = row["status"]
+        if status == Order.Status.NEW:
+            found.lost_orders.append(f"order {order_id} ({kind}) is stuck in 'new'")
+        elif status == Order.Status.REJECTED and not row["reject_reason"]:
+            found.lost_orders.append(f"order {order_id} ({kind}) was rejected without a reason")
+        elif status in FINAL_WITH_REASON and not row["cancel_reason"]:
+            found.lost_orders.append(f"order {order_id} ({kind}) is {status} without a reason")
+        elif status in Order.RESTING_STATUSES and kind in NEVER_RESTS:
+            found.other.append(f"order {order_id} ({kind}) rests on the book as {status}")
+    return found
+
+
+def check_settlement(market_id: int, order_ids: list[int], found: Findings) -> int:
+    """Exactly one set of ledger entries per trade, one lock and at most one release per order."""
+    market = Market.objects.get(pk=market_id)
+    cursor = SettlementCursor.objects.filter(market_id=market_id).values_list("settled_sequence", flat=True).first()
+    if cursor != market.last_sequence:
+        found.other.append(f"settled_sequence {cursor} != last_sequence {market.last_sequence}")
+    trades = list(Trade.objects.filter(market_id=market_id).values_list("id", "maker_fee", "taker_fee"))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    refs = [f"trade:{t[0]}" for t in trades] + [f"order:{o}" for o in order_ids]
+    for start in range(0, len(refs), 5000):
+        chunk = refs[start : start + 5000]
+        for reference, kind in LedgerEntry.objects.filter(reference__in=chunk).values_list("reference", "kind"):
+            counts[reference][kind] += 1
+    K = LedgerEntry.Kind
+    for trade_id, maker_fee, taker_fee in trades:
+        c = counts.get(f"trade:{trade_id}", Counter())
+        fees = (maker_fee != 0) + (taker_fee != 0)
+        expected = {K.TRADE: 4, K.TRADE_FEE: fees, K.FEE_INCOME: fees}
+        got = {kind: c[kind] for kind in expected}
+        if got == expected:
+            continue
+        if any(got[kind] > n for kind, n in expected.items()):
+            found.double_settlements.append(f"trade {trade_id}: ledger entries {dict(c)}, expected {expected}")
+        else:
+            found.other.append(f"trade {trade_id} is not (fully) settled: ledger entries {dict(c)}")
+    for order_id in order_ids:
+        c = counts.get(f"order:{order_id}", Counter())
+        if c[K.ORDER_LOCK] != 1:
+            found.other.append(f"order {order_id}: {c[K.ORDER_LOCK]} order_lock entries")
+        if c[K.ORDER_RELEASE] > 1:
+            found.double_settlements.append(f"order {order_id}: released {c[K.ORDER_RELEASE]} times")
+    return len(trades)
+
+
+def run_audit(env: dict[str, str]) -> tuple[int, int, str]:
+    """Run ``manage.py audit_ledger`` like an operator would; return (exit code, breaches, output)."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "audit_ledger", "--wait", "30"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    match = re.search(r"(\d+) breach\(es\) found", output)
+    breaches = int(match.group(1)) if match else (0 if done.returncode == 0 else 1)
+    return done.returncode, breaches, output
+
+
+# -- the run -----------------------------------------------------------------------
+
+
+@dataclass
+class SoakConfig:
+    traders: int = 20
+    seconds: float = 60
+    rate: float = 50
+    kill_every: float = 8
+    seed: int = 1
+    faults: tuple[str, ...] = ("matcher", "worker")
+    max_requests: int | None = None
+    settle_timeout: float = 180
+    log_dir: Path | None = None
+
+
+@dataclass
+class SoakReport:
+    figures: dict
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def json_line(self) -> str:
+        return json.dumps(self.figures, sort_keys=False)
+
+
+def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
+    """Run one soak and check the result; never leaves a process behind."""
+    if connection.vendor != "postgresql":
+        raise SoakRefused(
+            "the soak needs PostgreSQL and Redis (set DATABASE_URL=postgres://... and REDIS_URL=redis://...); "
+            "SQLite cannot take several writer processes being killed under load"
+        )
+    unknown = set(config.faults) - set(FAULTS)
+    if unknown:
+        raise SoakRefused(f"unknown fault(s): {', '.join(sorted(unknown))}; choose from {', '.join(FAULTS)}")
+    private_redis = "redis" in config.faults
+    if not private_redis and not settings.REDIS_URL:
+        raise SoakRefused(
+            "the soak needs Redis: set REDIS_URL=redis://... (or add the 'redis' fault for a private one)"
+        )
+    if config.traders < 1 or config.seconds <= 0 or config.rate <= 0:
+        raise SoakRefused("traders, seconds and rate must be positive")
+
+    tag = secrets.token_hex(3).upper()
+    log_dir = config.log_dir or ROOT / "var" / "soak" / tag
+    max_requests = config.max_requests or int(config.rate * config.seconds) + config.traders
+    rng = random.Random(config.seed)
+
+    log(
+        f"soak {tag}: {config.traders} traders, {config.seconds:g}s at {config.rate:g} req/s, "
+        f"kill every ~{config.kill_every:g}s ({', '.join(config.faults) or 'no faults'}); logs in {log_dir}"
+    )
+    setup = soak_market_create(traders=config.traders, tag=tag)
+    symbol = setup.market.symbol
+    redis = PrivateRedis(log_dir) if private_redis else None
+    procs: Processes | None = None
+    problems: list[str] = []
+    tally = Tally()
+    try:
+        if redis is not None:
+            redis.start()
+        env = process_env(redis_url=redis.url if redis else settings.REDIS_URL)
+        procs = Processes(port=free_port(), env=env, market=symbol, log_dir=log_dir)
+        for name in ("web", "matcher", "worker", "beat"):
+            procs.start(name)
+        procs.wait_http()
+        procs.wait_matching()
+        web_pid = procs.pid("web")
+        log(f"stack up at {procs.url}, market {symbol}")
+
+        bots = [
+            TraderBot(index=i, user=u, base_url=procs.url, symbol=symbol, seed=config.seed, tally=tally)
+            for i, u in enumerate(setup.users)
+        ]
+        stop = threading.Event()
+        interval = config.traders / config.rate
+        budget_lock = threading.Lock()
+        budget_left = [max_requests]
+
+        def budget() -> bool:
+            with budget_lock:
+                budget_left[0] -= 1
+                return budget_left[0] >= 0
+
+        started = time.monotonic()
+        until = started + config.seconds
+        threads = [
+            threading.Thread(
+                target=b.run, kwargs={"until": until, "interval": interval, "budget": budget, "stop": stop}, daemon=True
+            )
+            for b in bots
+        ]
+        chaos = Chaos(procs=procs, redis=redis, faults=list(config.faults), every=config.kill_every, rng=rng, log=log)
+        chaos_thread = threading.Thread(target=chaos.run, kwargs={"until": until, "stop": stop}, daemon=True)
+        for t in threads:
+            t.start()
+        chaos_thread.start()
+        while any(t.is_alive() for t in threads):
+            time.sleep(min(5.0, max(0.1, until - time.monotonic() + 0.5)))
+            with tally.lock:
+                accepted, requests = len(tally.accepted), tally.requests
+            log(
+                f"t={time.monotonic() - started:4.0f}s requests={requests} accepted={accepted} "
+                f"restarts matcher={procs.restarts['matcher']} worker={procs.restarts['worker']}"
+                + (f" redis={redis.restarts}" if redis else "")
+            )
+            if time.monotonic() > until + 120:
+                problems.append("a trader hung for two minutes past the end of the run")
+                stop.set()
+                break
+        trading_seconds = time.monotonic() - started
+        stop.set()
+        chaos_thread.join(timeout=30)
+        # Everything up again for the catch-up (a kill may have landed at the very end).
+        procs.reap_unexpected(log)
+        for name in ("matcher", "worker", "beat"):
+            if name not in procs.procs:
+                procs.restart(name)
+        if redis is not None and not redis.running:
+            redis.start()
+
+        log("trading stopped; waiting for matching and settlement to catch up")
+        catch_up_started = time.monotonic()
+        close_old_connections()
+        caught_up = wait_caught_up(setup.market.pk, list(tally.accepted), timeout=config.settle_timeout)
+        catch_up_seconds = time.monotonic() - catch_up_started
+        if not caught_up:
+            problems.append(f"matching/settlement did not catch up within {config.settle_timeout:g}s")
+        web_restarted = procs.pid("web") != web_pid
+        procs.stop_all()
+
+        found = check_orders(setup.market.pk, tally.accepted)
+        trades = check_settlement(setup.market.pk, list(tally.accepted), found)
+        audit_code, breaches, audit_output = run_audit(env)
+        if audit_code != 0:
+            problems.append(f"audit_ledger exited {audit_code}:\n{audit_output}")
+        problems += found.lost_orders + found.double_settlements + found.other
+        if tally.unclean_5xx:
+            problems.append(
+                f"{len(tally.unclean_5xx)} 5xx answers outside the API's error format, e.g. {tally.unclean_5xx[0]}"
+            )
+        for name, n in procs.unexpected_exits.items():
+            problems.append(f"{name} exited on its own {n} time(s)")
+        if web_restarted:
+            problems.append("the web process had to be restarted")
+
+        statuses = tally.statuses
+        latencies = sorted(tally.place_latencies)
+        figures = {
+            "orders_per_sec": round(len(tally.accepted) / trading_seconds, 1),
+            "orders_accepted": len(tally.accepted),
+            "requests": tally.requests,
+            "trades": trades,
+            "matcher_restarts": procs.restarts["matcher"],
+            "worker_restarts": procs.restarts["worker"],
+            "redis_restarts": redis.restarts if redis else 0,
+            "breaches": breaches,
+            "lost_orders": len(found.lost_orders),
+            "double_settlements": len(found.double_settlements),
+            "problems": len(problems),
+            "server_errors": sum(n for s, n in statuses.items() if s >= 500),
+            "unclean_server_errors": len(tally.unclean_5xx),
+            "transport_errors": tally.transport_errors,
+            "status_counts": {str(s): statuses[s] for s in sorted(statuses)},
+            "error_codes": dict(sorted(tally.error_codes.items())),
+            "place_latency_ms_p50": _ms(latencies, 0.50),
+            "place_latency_ms_p99": _ms(latencies, 0.99),
+            "catch_up_seconds": round(catch_up_seconds, 1),
+            "seconds": round(trading_seconds, 1),
+            "traders": config.traders,
+            "market": symbol,
+        }
+        for problem in problems:
+            log(f"PROBLEM: {problem}")
+        return SoakReport(figures=figures, problems=problems)
+    finally:
+        if procs is not None:
+            procs.stop_all()
+        if redis is not None:
+            redis.kill()
+
+
+def _ms(sorted_values: list[float], quantile: float) -> float | None:
+    if not sorted_values:
+        return None
+    return round(1000 * sorted_values[min(len(sorted_values) - 1, int(quantile * len(sorted_values)))], 1)
