@@ -9,7 +9,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -93,6 +94,13 @@ def _plain(detail: Any) -> Any:
     if isinstance(detail, list):
         return [_plain(v) for v in detail]
     return str(detail)
+
+
+def url_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A URL no route matches (``/api/v1/orders/abc``): the error format under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return page_not_found(request, exception)
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("wallets.urls_withdrawals")),
 ]
+
+# Unroutable API URLs answer in the API's error format, like every other refusal.
+handler404 = "exchange_site.errors.url_not_found"
