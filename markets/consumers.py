@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -25,6 +28,8 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from matching import publish
 
 from .models import Market
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 16 * 1024
 MAX_SUBSCRIPTIONS = 100
@@ -50,6 +55,17 @@ def _authenticate(raw: str) -> tuple[int, float]:
     return user.pk, float(token["exp"])
 
 
+_last_layer_log = 0.0
+
+
+def _log_layer_error(exc: Exception) -> None:
+    global _last_layer_log
+    now = time.monotonic()
+    if now - _last_layer_log > 60:
+        _last_layer_log = now
+        logger.warning("channel layer read failed (%s); retrying", exc)
+
+
 class MessageError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -58,6 +74,29 @@ class MessageError(Exception):
 
 
 class ExchangeConsumer(AsyncWebsocketConsumer):
+    # channels assigns ``self.channel_receive`` (the channel-layer read) when the
+    # consumer starts; wrap it so a Redis timeout or restart is retried instead of
+    # closing every WebSocket of the process. (redis-py 8 reads time out after 5 s,
+    # exactly channels-redis' BZPOPMIN wait, so an idle process hits it routinely
+    # unless the layer's ``socket_timeout`` is raised.)
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict]]:
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict]]) -> None:
+        async def resilient() -> dict:
+            delay = 0.05
+            while True:
+                try:
+                    return await receive()
+                except (redis.exceptions.TimeoutError, redis.exceptions.ConnectionError) as exc:
+                    _log_layer_error(exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+
+        self._channel_receive = resilient
+
     async def connect(self) -> None:
         # channel name -> channel-layer group ("orders" -> "user.7")
         self.subscriptions: dict[str, str] = {}

@@ -201,38 +201,60 @@ class Publisher:
         self.submit(_CLOSE)
         self.flush()
 
+    def seal(self, timeout: float = 2.0) -> None:
+        """Send what is queued and close every depth chain (before the process stops)."""
+        self.submit(_SEAL)
+        self.flush(timeout)
+
     def _run(self) -> None:
         while True:
             try:
-                first = self._queue.get(timeout=TICKER_REFRESH_SECONDS)
+                items = [self._queue.get(timeout=TICKER_REFRESH_SECONDS)]
             except queue.Empty:
-                self._round([])
-                # Idle: give the database connection back.
-                connection.close()
+                self._control(_IDLE)
                 continue
-            if first is _CLOSE:
-                connection.close()
-                self._done += 1
-                continue
-            jobs = [first]
             while True:
                 try:
-                    job = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if job is _CLOSE:
-                    self._queue.put(job)  # handled after this round
-                    break
-                jobs.append(job)
-            try:
+            jobs: list = []
+            for item in items:
+                if isinstance(item, _BatchJob | _SettlementJob):
+                    jobs.append(item)
+                    continue
                 self._round(jobs)
-            finally:
-                self._done += len(jobs)
+                self._control(item)
+                self._done += len(jobs) + 1
+                jobs = []
+            self._round(jobs)
+            self._done += len(jobs)
+
+    def _control(self, item: object) -> None:
+        if item is _CLOSE:
+            connection.close()
+            return
+        # Idle or stopping: tell clients the sequences of batches that changed no
+        # level, so a restarted matcher's first diff continues the chain.
+        messages = self._seal_frames()
+        if item is _IDLE:
+            try:
+                messages += self._tickers_refresh()
+            except Exception:  # noqa: BLE001 - the next refresh tries again
+                logger.exception("refreshing tickers failed")
+            connection.close()  # idle: give the database connection back
+        if messages:
+            try:
+                self._send(messages)
+            except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+                logger.exception("sending %d WebSocket messages failed", len(messages))
 
     def _round(self, jobs: list) -> None:
+        if not jobs:
+            return
         market_ids = {job.market_id for job in jobs}
         try:
-            messages = self._build(jobs) if jobs else self._tickers_refresh()
+            messages = self._build(jobs)
         except Exception:  # noqa: BLE001 - never let one bad round stop publishing
             logger.exception("building WebSocket events failed; depth chains restart")
             self._break(market_ids)
@@ -333,9 +355,9 @@ class Publisher:
                 side[price] = qty
         chain.tick_size, chain.lot_size = job.tick_size, job.lot_size
 
-    def _depth_frame(self, market_id: int, groups: dict) -> None:
+    def _depth_frame(self, market_id: int, groups: dict, *, empty_ok: bool = False) -> None:
         chain = self._chains.get(market_id)
-        if chain is None or not (chain.bids or chain.asks):
+        if chain is None or not (chain.bids or chain.asks or empty_ok):
             return
         market = self._markets[market_id]
         tick, lot = chain.tick_size, chain.lot_size
@@ -352,6 +374,13 @@ class Publisher:
         )
         chain.next_first = chain.last_sequence + 1
         chain.bids, chain.asks = {}, {}
+
+    def _seal_frames(self) -> list[tuple[str, dict]]:
+        groups: dict[str, list[str]] = {}
+        for market_id, chain in self._chains.items():
+            if chain.next_first <= chain.last_sequence:
+                self._depth_frame(market_id, groups, empty_ok=True)
+        return self._public_messages(groups)
 
     def _ticker_frame(self, market_id: int, event_time: int, groups: dict) -> None:
         market = self._market(market_id)
@@ -410,7 +439,7 @@ class Publisher:
             return
         if isinstance(layer, InMemoryChannelLayer):
             loop = _server_loop
-            if loop is None or loop.is_closed():
+            if loop is None or not loop.is_running():
                 return  # no WebSocket was ever opened in this process: nobody to tell
             asyncio.run_coroutine_threadsafe(_send_all(layer, messages), loop).result(SEND_TIMEOUT_SECONDS)
             return
@@ -435,7 +464,7 @@ async def _send_all(layer: Any, messages: list[tuple[str, dict]]) -> None:
         raise failed[0]
 
 
-_CLOSE = object()
+_CLOSE, _SEAL, _IDLE = object(), object(), object()
 _publisher: Publisher | None = None
 _publisher_lock = threading.Lock()
 
@@ -455,7 +484,7 @@ def publisher() -> Publisher:
 @atexit.register
 def _flush_at_exit() -> None:
     if _publisher is not None and _publisher.pid == os.getpid():
-        _publisher.flush(timeout=2.0)
+        _publisher.seal(timeout=2.0)
         _publisher.close_connections()
 
 

@@ -20,7 +20,7 @@ class WsClient:
     """A WebSocket connection whose messages a reader thread keeps, in arrival order."""
 
     def __init__(self, url: str) -> None:
-        self.conn = connect(url, open_timeout=10, max_size=None, compression=None)
+        self.conn = connect(url, open_timeout=10, max_size=None, compression=None, legacy=True)
         self.messages: list[dict[str, Any]] = []
         self.arrivals: list[float] = []
         self.closed = False
