@@ -8,10 +8,12 @@ wake-up only costs latency.
 from __future__ import annotations
 
 import threading
+import time
 
 from django.conf import settings
 
 CHANNEL = "exchange:matcher:wake"
+RESUBSCRIBE_SECONDS = 1.0
 _local_event = threading.Event()
 _redis_client = None
 
@@ -32,18 +34,37 @@ def matcher_wake(*, market_id: int) -> None:
 
 
 class WakeListener:
-    """Blocks until a wake-up arrives or the poll interval passes."""
+    """Blocks until a wake-up arrives or the poll interval passes.
+
+    After a Redis outage it subscribes again (at most once per ``RESUBSCRIBE_SECONDS``),
+    so wake-ups resume instead of leaving the matcher on polling for good.
+    """
 
     def __init__(self) -> None:
         self._pubsub = None
-        if settings.REDIS_URL:
-            try:
-                self._pubsub = _redis().pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(CHANNEL)
-            except Exception:  # noqa: BLE001 - polling covers a Redis outage
-                self._pubsub = None
+        self._next_attempt = 0.0
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        if not settings.REDIS_URL or time.monotonic() < self._next_attempt:
+            return
+        self._pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+        try:
+            self._pubsub.subscribe(CHANNEL)
+        except Exception:  # noqa: BLE001 - polling covers a Redis outage
+            self._drop()
+
+    def _drop(self) -> None:
+        try:
+            self._pubsub.close()  # gives its connection back to the pool
+        except Exception:  # noqa: BLE001 - the connection is already gone
+            pass
+        self._pubsub = None
+        self._next_attempt = time.monotonic() + RESUBSCRIBE_SECONDS
 
     def wait(self, timeout: float) -> None:
+        if self._pubsub is None:
+            self._subscribe()
         if self._pubsub is not None:
             try:
                 message = self._pubsub.get_message(timeout=timeout)
@@ -51,9 +72,7 @@ class WakeListener:
                 while message is not None:
                     message = self._pubsub.get_message(timeout=0)
                 return
-            except Exception:  # noqa: BLE001 - fall back to polling; try to reconnect next time
-                self._pubsub = None
-                self.__init__()
-                return
+            except Exception:  # noqa: BLE001 - fall back to polling until Redis answers again
+                self._drop()
         if _local_event.wait(timeout):
             _local_event.clear()
