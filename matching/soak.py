@@ -46,7 +46,7 @@ from wallets.models import LedgerEntry, SettlementCursor
 ROOT = Path(settings.BASE_DIR)
 BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
-FAULTS = ("matcher", "worker", "redis")
+FAULTS = ("matcher", "worker", "beat", "web", "redis")
 
 Log = Callable[[str], None]
 
@@ -293,6 +293,7 @@ class SoakMarket:
     users: list[User]
 
 
+RETRIES = 10
 PRICE = Decimal("100")
 TICK = Decimal("0.01")
 LOT = Decimal("0.001")
@@ -440,8 +441,12 @@ class TraderBot:
         body["client_order_id"] = f"soak-{self.index}-{self.sent}"
         started = time.monotonic()
         resp = self.request("POST", "/api/v1/orders", json=body)
-        if resp is None:
-            # The answer was lost: ask again with the same client_order_id (idempotent).
+        for _ in range(RETRIES):
+            if resp is not None:
+                break
+            # The answer was lost: ask again with the same client_order_id (idempotent),
+            # which answers 200 with the order if the first attempt did place it.
+            time.sleep(0.5)
             resp = self.request("POST", "/api/v1/orders", json=body)
         if resp is not None and resp.status_code in (200, 201):
             order_id = resp.json()["id"]
@@ -777,9 +782,10 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
         chaos_thread.join(timeout=30)
         # Everything up again for the catch-up (a kill may have landed at the very end).
         procs.reap_unexpected(log)
-        for name in ("matcher", "worker", "beat"):
+        for name in ("web", "matcher", "worker", "beat"):
             if name not in procs.procs:
                 procs.restart(name)
+        procs.wait_http()
         if redis is not None and not redis.running:
             redis.start()
 
@@ -794,6 +800,8 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
         procs.stop_all()
 
         found = check_orders(setup.market.pk, tally.accepted)
+        # Placed while the answer was lost and never asked again: not accepted, not counted.
+        unacknowledged = Order.objects.filter(market=setup.market).exclude(pk__in=list(tally.accepted)).count()
         trades = check_settlement(setup.market.pk, list(tally.accepted), found)
         audit_code, breaches, audit_output = run_audit(env)
         if audit_code != 0:
@@ -805,7 +813,7 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
             )
         for name, n in procs.unexpected_exits.items():
             problems.append(f"{name} exited on its own {n} time(s)")
-        if web_restarted:
+        if web_restarted and "web" not in config.faults:
             problems.append("the web process had to be restarted")
 
         statuses = tally.statuses
@@ -818,6 +826,8 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
             "matcher_restarts": procs.restarts["matcher"],
             "worker_restarts": procs.restarts["worker"],
             "redis_restarts": redis.restarts if redis else 0,
+            "beat_restarts": procs.restarts["beat"],
+            "web_restarts": procs.restarts["web"],
             "breaches": breaches,
             "lost_orders": len(found.lost_orders),
             "double_settlements": len(found.double_settlements),
@@ -825,6 +835,7 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
             "server_errors": sum(n for s, n in statuses.items() if s >= 500),
             "unclean_server_errors": len(tally.unclean_5xx),
             "transport_errors": tally.transport_errors,
+            "unacknowledged_orders": unacknowledged,
             "status_counts": {str(s): statuses[s] for s in sorted(statuses)},
             "error_codes": dict(sorted(tally.error_codes.items())),
             "place_latency_ms_p50": _ms(latencies, 0.50),
