@@ -8,10 +8,13 @@ operator (or a test) can change them without reloading code. Refusals answer 429
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -22,7 +25,13 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         # The rate may have changed since construction; re-read it per request.
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # noqa: BLE001 - cache (Redis) unreachable
+            # Fail open: an outage of the shared cache must not stop trading; the
+            # limits come back with the cache.
+            logger.warning("rate limit %s skipped: cache unavailable", self.scope, exc_info=True)
+            return True
 
 
 class AuthIPThrottle(_SettingsRateThrottle):
