@@ -79,11 +79,6 @@ def test_web_process_keeps_answering_while_redis_is_down_and_takes_orders_again_
     assert procs.pid("web") == web_pid and procs.procs["web"].poll() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange_site/throttles.py: the trading throttle reads the Redis cache and lets redis "
-    "ConnectionError escape, so POST/DELETE /api/v1/orders answer an HTML 500 while Redis is down",
-)
 def test_order_placement_answers_201_or_a_clean_503_in_the_error_format_while_redis_is_down(web_on_private_redis):
     procs, redis, http, body = web_on_private_redis
     redis.kill()
