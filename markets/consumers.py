@@ -272,6 +272,15 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
 
     # -- events from the publisher ------------------------------------------------------
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels hops to a thread to close stale DB connections before every handler;
+        # forwarding frames touches no database, and that hop per client per event
+        # was most of the fan-out time.
+        if message["type"] == publish.FRAMES:
+            await self.ws_frames(message)
+        else:
+            await super().dispatch(message)
+
     async def ws_frames(self, event: dict[str, Any]) -> None:
         channel = event.get("channel")
         if channel is not None:

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ PRIVATE_CHANNELS = ("orders", "fills", "balances")
 # Without batches, tickers are re-read this often so the 24 h window still rolls.
 TICKER_REFRESH_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 10.0
+SWITCH_INTERVAL_SECONDS = 0.001
 # The channel-layer message type; the consumer's handler is ``ws_frames``.
 FRAMES = "ws.frames"
 
@@ -153,6 +155,46 @@ def settlement_publish(result: Any) -> None:
 
 # -- the publisher thread -------------------------------------------------------------
 
+
+class _Stats:
+    """How long after each batch's commit its trades and depth were handed to the layer."""
+
+    def __init__(self) -> None:
+        self.every = float(os.environ.get("WS_PUBLISH_STATS_SECONDS", "60"))
+        self._reset(time.monotonic())
+
+    def _reset(self, now: float) -> None:
+        self.since = now
+        self.rounds = 0
+        self.lags: list[float] = []
+        self.waits: list[float] = []
+
+    def record(self, jobs: list, picked_ms: float) -> None:
+        now_ms = time.time() * 1000
+        self.rounds += 1
+        for job in jobs:
+            if isinstance(job, _BatchJob):
+                self.lags.append(now_ms - job.event_time)
+                self.waits.append(picked_ms - job.event_time)
+        now = time.monotonic()
+        if now - self.since < self.every or not self.lags:
+            return
+        lags, waits = sorted(self.lags), sorted(self.waits)
+        logger.info(
+            "ws-publisher stats: %d batches in %d rounds over %.0f s; commit->sent ms p50 %.1f p99 %.1f max %.1f;"
+            " commit->picked ms p50 %.1f p99 %.1f",
+            len(lags),
+            self.rounds,
+            now - self.since,
+            lags[len(lags) // 2],
+            lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+            lags[-1],
+            waits[len(waits) // 2],
+            waits[min(len(waits) - 1, int(len(waits) * 0.99))],
+        )
+        self._reset(now)
+
+
 _server_loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -178,6 +220,11 @@ class Publisher:
         self._tickers: dict[int, str] = {}
         self._markets: dict[int, Market] = {}
         self._currency_codes: dict[int, str] = {}
+        self._stats = _Stats()
+        # The thread shares the GIL with a matcher that is busy in Python between its
+        # queries; at the default 5 ms switch interval each of the few Redis round
+        # trips of a send could wait that long for the GIL.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
         self._thread = threading.Thread(target=self._run, name="ws-publisher", daemon=True)
         self._thread.start()
 
@@ -252,21 +299,27 @@ class Publisher:
     def _round(self, jobs: list) -> None:
         if not jobs:
             return
+        picked_ms = time.time() * 1000
         market_ids = {job.market_id for job in jobs}
-        try:
-            messages = self._build(jobs)
-        except Exception:  # noqa: BLE001 - never let one bad round stop publishing
-            logger.exception("building WebSocket events failed; depth chains restart")
-            self._break(market_ids)
-            connection.close()  # a broken DB connection is reopened next round
-            return
-        if not messages:
-            return
-        try:
-            self._send(messages)
-        except Exception:  # noqa: BLE001 - clients see the depth gap and resync
-            logger.exception("sending %d WebSocket messages failed", len(messages))
-            self._break(market_ids)
+        # Trades and depth first: they are what trading bots wait for. The ticker (DB
+        # reads) and the private updates (serializers, balance reads) follow.
+        for phase in (self._build_market_data, self._build_updates):
+            try:
+                messages = phase(jobs)
+            except Exception:  # noqa: BLE001 - never let one bad round stop publishing
+                logger.exception("building WebSocket events failed; depth chains restart")
+                self._break(market_ids)
+                connection.close()  # a broken DB connection is reopened next round
+                return
+            if messages:
+                try:
+                    self._send(messages)
+                except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+                    logger.exception("sending %d WebSocket messages failed", len(messages))
+                    self._break(market_ids)
+                    return
+            if phase == self._build_market_data:
+                self._stats.record(jobs, picked_ms)
 
     def _break(self, market_ids: set[int]) -> None:
         for market_id in market_ids:
@@ -274,8 +327,22 @@ class Publisher:
             self._tickers.pop(market_id, None)
 
     # -- building frames ----------------------------------------------------------
-    def _build(self, jobs: list) -> list[tuple[str, dict]]:
-        """Return the round's channel-layer messages: public ones first, in matcher order."""
+    def _build_market_data(self, jobs: list) -> list[tuple[str, dict]]:
+        """Trades and depth diffs of the round's batches, in matcher order."""
+        groups: dict[str, list[str]] = {}
+        markets: list[int] = []
+        for job in jobs:
+            if isinstance(job, _BatchJob):
+                self._trade_frames(job, groups)
+                self._depth_merge(job)
+                if job.market_id not in markets:
+                    markets.append(job.market_id)
+        for market_id in markets:
+            self._depth_frame(market_id, groups)
+        return self._public_messages(groups)
+
+    def _build_updates(self, jobs: list) -> list[tuple[str, dict]]:
+        """Tickers, then every user's orders, fills and balances."""
         groups: dict[str, list[str]] = {}
         private: dict[int, list[list[str]]] = {}
         batch_times: dict[int, int] = {}
@@ -283,7 +350,7 @@ class Publisher:
         wallet_time = 0
         for job in jobs:
             if isinstance(job, _BatchJob):
-                self._batch_frames(job, groups, private)
+                self._order_frames(job, private)
                 batch_times[job.market_id] = job.event_time
             else:
                 self._fill_frames(job, private)
@@ -292,7 +359,6 @@ class Publisher:
         if wallet_ids:
             self._balance_frames(wallet_ids, wallet_time, private)
         for market_id, event_time in batch_times.items():
-            self._depth_frame(market_id, groups)
             self._ticker_frame(market_id, event_time, groups)
         return self._public_messages(groups) + [
             (user_group(user_id), {"type": FRAMES, "user_id": user_id, "private": frames})
@@ -314,30 +380,37 @@ class Publisher:
             self._markets[market_id] = market
         return market
 
-    def _batch_frames(self, job: _BatchJob, groups: dict, private: dict) -> None:
-        market = self._market(job.market_id)
-        if job.trades:
-            channel = f"trades:{job.symbol}"
-            groups.setdefault(public_group("trades", job.market_id), []).extend(
-                frame(
-                    channel,
-                    job.event_time,
-                    {
-                        "id": t.pk,
-                        "price": fmt(t.price),
-                        "quantity": fmt(t.quantity),
-                        "taker_side": t.taker_side,
-                        "time": _time_field.to_representation(t.created_at),
-                    },
-                )
-                for t in job.trades
+    def _trade_frames(self, job: _BatchJob, groups: dict) -> None:
+        self._market(job.market_id)
+        if not job.trades:
+            return
+        channel = f"trades:{job.symbol}"
+        groups.setdefault(public_group("trades", job.market_id), []).extend(
+            frame(
+                channel,
+                job.event_time,
+                {
+                    "id": t.pk,
+                    "price": fmt(t.price),
+                    "quantity": fmt(t.quantity),
+                    "taker_side": t.taker_side,
+                    "time": _time_field.to_representation(t.created_at),
+                },
             )
-        if job.orders:
-            orders = [Order(**values) for values in job.orders]
-            for order in orders:
-                order.market = market
-            for order, data in zip(orders, OrderOut(orders, many=True).data, strict=True):
-                private.setdefault(order.user_id, []).append(["orders", frame("orders", job.event_time, data)])
+            for t in job.trades
+        )
+
+    def _order_frames(self, job: _BatchJob, private: dict) -> None:
+        if not job.orders:
+            return
+        market = self._market(job.market_id)
+        orders = [Order(**values) for values in job.orders]
+        for order in orders:
+            order.market = market
+        for order, data in zip(orders, OrderOut(orders, many=True).data, strict=True):
+            private.setdefault(order.user_id, []).append(["orders", frame("orders", job.event_time, data)])
+
+    def _depth_merge(self, job: _BatchJob) -> None:
         chain = self._chains.get(job.market_id)
         if chain is None or job.first_sequence != chain.last_sequence + 1:
             # First batch seen, or batches this process never saw: start a new chain.
@@ -350,10 +423,10 @@ class Publisher:
             self._chains[job.market_id] = chain
         chain.last_sequence = job.sequence
         chain.event_time = job.event_time
+        chain.tick_size, chain.lot_size = job.tick_size, job.lot_size
         for side, levels in ((chain.bids, job.bids), (chain.asks, job.asks)):
             for price, qty in levels.items():
                 side[price] = qty
-        chain.tick_size, chain.lot_size = job.tick_size, job.lot_size
 
     def _depth_frame(self, market_id: int, groups: dict, *, empty_ok: bool = False) -> None:
         chain = self._chains.get(market_id)
