@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
@@ -106,6 +107,9 @@ def url_not_found(request: HttpRequest, exception: Exception | None = None) -> H
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.message, exc.status_code, exc.details)
+    if isinstance(exc, RequestDataTooBig):
+        # Raised while DRF reads a body above DATA_UPLOAD_MAX_MEMORY_SIZE; Django alone would answer an HTML 400.
+        return error_response("validation_error", "Request body too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
