@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut
 from markets.precision import fmt, q
 
@@ -11,7 +13,8 @@ from .models import Order, Trade
 
 
 class OrderPlaceIn(serializers.Serializer):
-    market = serializers.CharField(max_length=21)
+    # Strict: a JSON number is a client bug, not a market symbol or an order id.
+    market = StrictCharField(max_length=21)
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices)
     price = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_price")
@@ -19,11 +22,11 @@ class OrderPlaceIn(serializers.Serializer):
     quote_quantity = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_quantity")
     time_in_force = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.GTC)
     post_only = serializers.BooleanField(default=False)
-    client_order_id = serializers.RegexField(
-        r"^[A-Za-z0-9_\-.:]{1,64}$",
+    client_order_id = StrictCharField(
+        max_length=64,
         required=False,
         allow_null=True,
-        error_messages={"invalid": "Use 1-64 characters: letters, digits, _ - . :"},
+        validators=[RegexValidator(r"^[A-Za-z0-9_\-.:]{1,64}$", "Use 1-64 characters: letters, digits, _ - . :")],
     )
     self_trade_prevention = serializers.ChoiceField(
         choices=Order.SelfTradePrevention.choices, default=Order.SelfTradePrevention.CANCEL_TAKER

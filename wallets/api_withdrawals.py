@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import can_review_withdrawals
 from accounts.selectors import two_factor_enabled
+from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut, cursor_page
 from exchange_site.errors import NotFound
 
@@ -42,11 +43,12 @@ _PUBLIC_REASON_ACTIONS = {WithdrawalEvent.Action.REJECT, WithdrawalEvent.Action.
 # -- shapes -------------------------------------------------------------------------
 
 
+# Text fields are strict: a JSON number or boolean is refused instead of turned into text.
 class WithdrawalRequestIn(serializers.Serializer):
-    currency = serializers.CharField(max_length=10)
+    currency = StrictCharField(max_length=10)
     amount = MoneyIn()
-    address = serializers.CharField(max_length=128)
-    otp = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    address = StrictCharField(max_length=128)
+    otp = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 class HistoryOut(serializers.Serializer):
@@ -125,15 +127,15 @@ class StaffWithdrawalPageOut(serializers.Serializer):
 
 
 class ApproveIn(serializers.Serializer):
-    comment = serializers.CharField(max_length=services.MAX_REASON, required=False, allow_blank=True, default="")
+    comment = StrictCharField(max_length=services.MAX_REASON, required=False, allow_blank=True, default="")
 
 
 class RejectIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=services.MAX_REASON)
+    reason = StrictCharField(max_length=services.MAX_REASON)
 
 
 class SentIn(serializers.Serializer):
-    txid = serializers.CharField(max_length=services.MAX_TXID)
+    txid = StrictCharField(max_length=services.MAX_TXID)
 
 
 class StatusQueryIn(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut
 
 # PositiveIntegerField's range on every backend.
@@ -65,8 +66,9 @@ class OptionalCurrencyQuerySerializer(serializers.Serializer):
 
 
 class CustodyDepositSerializer(serializers.Serializer):
-    currency = serializers.CharField(max_length=10)
-    address = serializers.CharField(max_length=128)
+    # Strict text: a JSON number is refused rather than recorded as a txid or an address.
+    currency = StrictCharField(max_length=10)
+    address = StrictCharField(max_length=128)
     amount = MoneyIn()
-    txid = serializers.CharField(max_length=128)
+    txid = StrictCharField(max_length=128)
     confirmations = serializers.IntegerField(min_value=0, max_value=MAX_CONFIRMATIONS)
