@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +23,7 @@ from .errors import DomainError
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -41,7 +43,7 @@ class MoneyIn(serializers.Field):
     """Parse a positive decimal (string or JSON number); refuse NaN, Infinity and out-of-range values."""
 
     default_error_messages = {
-        "invalid": "A valid decimal number is required.",
+        "invalid": 'A valid decimal number in plain notation is required (e.g. "0.015").',
         "positive": "Must be greater than zero.",
         "precision": "At most {places} decimal places and {digits} digits.",
     }
@@ -60,6 +62,9 @@ class MoneyIn(serializers.Field):
             self.fail("invalid")
         text = str(data).strip()
         if len(text) > 64:
+            self.fail("invalid")
+        # Text must be plain ASCII notation: Decimal() alone also takes "1_000", "1E-8" and non-ASCII digits.
+        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(text):
             self.fail("invalid")
         try:
             value = Decimal(text)
