@@ -8,7 +8,10 @@ process, so a slow channel layer or a slow client never delays matching.
 
 The publisher drains everything queued at once and sends one channel-layer message
 per group per round (a list of ready-made WebSocket frames), so a burst of batches
-costs one ``group_send`` per group, not one per event. Groups:
+costs one ``group_send`` per group, not one per event. A round goes out in two
+steps: trades and depth diffs first (what trading bots wait for), then tickers
+(which read the database) and the users' orders, fills and balances; every channel
+stays in order and a ticker always follows the trades it counts. Groups:
 
 - ``md.trades.<market_id>``, ``md.depth.<market_id>``, ``md.ticker.<market_id>``;
 - ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
@@ -522,16 +525,9 @@ class Publisher:
 
 
 async def _send_all(layer: Any, messages: list[tuple[str, dict]]) -> None:
-    # Public groups one after the other, so a client on several channels of a market
-    # gets them in matcher order (trades, then depth, then ticker); the users' groups
-    # meanwhile, concurrently: each gets one message per round, so each stays in order.
-    async def public() -> None:
-        for group, message in messages:
-            if "channel" in message:
-                await layer.group_send(group, message)
-
-    private = [layer.group_send(g, m) for g, m in messages if "channel" not in m]
-    results = await asyncio.gather(public(), *private, return_exceptions=True)
+    # Each group gets at most one message per round and rounds go out one after the
+    # other, so sending the groups concurrently keeps every channel in order.
+    results = await asyncio.gather(*(layer.group_send(g, m) for g, m in messages), return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise failed[0]
