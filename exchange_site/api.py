@@ -38,7 +38,7 @@ class MoneyOut(serializers.Field):
         return fmt(value)
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$", "example": "0.015"})
 class MoneyIn(serializers.Field):
     """Parse a positive decimal (string or JSON number); refuse NaN, Infinity and out-of-range values."""
 
