@@ -555,7 +555,7 @@ class Chaos:
 # -- checks ------------------------------------------------------------------------
 
 
-def wait_caught_up(market_id: int, order_ids: list[int], *, timeout: float) -> bool:
+def wait_caught_up(market_id: int, *, timeout: float) -> bool:
     """Wait until the matcher took every accepted command and settlement reached its sequence."""
     deadline = time.monotonic() + timeout
     while True:
@@ -792,7 +792,7 @@ def soak_run(config: SoakConfig, *, log: Log) -> SoakReport:
         log("trading stopped; waiting for matching and settlement to catch up")
         catch_up_started = time.monotonic()
         close_old_connections()
-        caught_up = wait_caught_up(setup.market.pk, list(tally.accepted), timeout=config.settle_timeout)
+        caught_up = wait_caught_up(setup.market.pk, timeout=config.settle_timeout)
         catch_up_seconds = time.monotonic() - catch_up_started
         if not caught_up:
             problems.append(f"matching/settlement did not catch up within {config.settle_timeout:g}s")
