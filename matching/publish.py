@@ -261,24 +261,26 @@ class Publisher:
             try:
                 items = [self._queue.get(timeout=TICKER_REFRESH_SECONDS)]
             except queue.Empty:
-                self._control(_IDLE)
-                continue
+                items = [_IDLE]
             while True:
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             jobs: list = []
-            for item in items:
+            for item in [*items, None]:
                 if isinstance(item, _BatchJob | _SettlementJob):
                     jobs.append(item)
                     continue
-                self._round(jobs)
-                self._control(item)
-                self._done += len(jobs) + 1
+                try:
+                    self._round(jobs)
+                    if item is not None:
+                        self._control(item)
+                except Exception:  # noqa: BLE001 - the thread must outlive any bug
+                    logger.exception("WebSocket publisher round failed")
+                    self._break({job.market_id for job in jobs})
+                self._done += len(jobs) + (item is not None and item is not _IDLE)
                 jobs = []
-            self._round(jobs)
-            self._done += len(jobs)
 
     def _control(self, item: object) -> None:
         if item is _CLOSE:
@@ -307,21 +309,22 @@ class Publisher:
         # Trades and depth first: they are what trading bots wait for. The ticker (DB
         # reads) and the private updates (serializers, balance reads) follow.
         for phase in (self._build_market_data, self._build_updates):
+            market_data = phase == self._build_market_data
             try:
                 messages = phase(jobs)
+                if messages:
+                    self._send(messages)
             except Exception:  # noqa: BLE001 - never let one bad round stop publishing
-                logger.exception("building WebSocket events failed; depth chains restart")
-                self._break(market_ids)
+                logger.exception("publishing WebSocket events failed")
+                if market_data:
+                    # Clients see the depth gap and resync.
+                    self._break(market_ids)
+                else:
+                    for market_id in market_ids:
+                        self._tickers.pop(market_id, None)
                 connection.close()  # a broken DB connection is reopened next round
                 return
-            if messages:
-                try:
-                    self._send(messages)
-                except Exception:  # noqa: BLE001 - clients see the depth gap and resync
-                    logger.exception("sending %d WebSocket messages failed", len(messages))
-                    self._break(market_ids)
-                    return
-            if phase == self._build_market_data:
+            if market_data:
                 self._stats.record(jobs, picked_ms)
 
     def _break(self, market_ids: set[int]) -> None:
