@@ -17,12 +17,16 @@ from tests.trading.helpers import match_and_settle
 from wallets.deposits import deposit_address_get
 from wallets.models import Deposit
 
-from .helpers import FUZZ_STATS
+from .helpers import FUZZ_STATS, HAND_WRITTEN
 from .world import World, funded_trader, login, place, withdraw
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print the fuzzing figures docs/SECURITY.md quotes."""
+    """Print the figures docs/SECURITY.md quotes."""
+    if HAND_WRITTEN:
+        terminalreporter.write_sep("-", "hand-written hostile requests")
+        for family, n in sorted(HAND_WRITTEN.items()):
+            terminalreporter.write_line(f"{family}: {n}")
     if FUZZ_STATS.cases:
         terminalreporter.write_sep("-", "schemathesis fuzzing")
         terminalreporter.write_line(FUZZ_STATS.summary())

@@ -93,3 +93,5 @@ class FuzzStats:
 
 
 FUZZ_STATS = FuzzStats()
+# Requests of the hand-written tests by family, printed at the end of the run.
+HAND_WRITTEN = Counter()

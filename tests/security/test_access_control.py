@@ -22,7 +22,7 @@ from tests.backoffice.helpers import make_staff
 from tests.factories import UserFactory
 from wallets.models import Deposit, LedgerEntry, Withdrawal
 
-from .helpers import assert_error_format, state
+from .helpers import HAND_WRITTEN, assert_error_format, state
 from .world import World, login
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +191,7 @@ def test_every_private_operation_refuses_a_bad_token_and_leaks_nothing(world, va
             client.credentials(HTTP_AUTHORIZATION=header)
         before = state()
         response = _call(client, method, _url(world, path))
+        HAND_WRITTEN["bad-token requests to private operations"] += 1
         label = f"{method.upper()} {path}"
         try:
             error = assert_error_format(response, status=401)
@@ -243,6 +244,7 @@ def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
     for method, path in by_id:
         before = state()
         response = _call(client, method, _theirs(world, path))
+        HAND_WRITTEN["requests for another user's objects"] += 1
         error = assert_error_format(response, status=404)
         assert error["code"] == "not_found", (method, path, error)
         assert not [m for m in markers if m in response.content.decode()], (method, path, response.content)
@@ -332,6 +334,7 @@ def test_the_back_office_refuses_everyone_but_back_office_staff(world, who):
     for method, path in _back_office_operations():
         before = state()
         response = _call(client, method, _url(world, path))
+        HAND_WRITTEN["back-office requests by the wrong people"] += 1
         error = assert_error_format(response, status=403)
         assert error["code"] == "permission_denied", (method, path, error)
         assert not [m for m in markers if m in response.content.decode()], (method, path, response.content)

@@ -24,7 +24,7 @@ from tests.backoffice.helpers import fresh_otp
 from tests.factories import PASSWORD
 
 from . import payloads
-from .helpers import assert_error_format, state
+from .helpers import HAND_WRITTEN, assert_error_format, state
 from .world import World
 
 pytestmark = pytest.mark.django_db
@@ -222,6 +222,7 @@ def _send(world: World, write: Write, body: bytes, content_type: str = "applicat
 
 
 def _refused_and_unchanged(world: World, send: Callable[[], object], label: str, failures: list[str]) -> None:
+    HAND_WRITTEN["hostile bodies and field values"] += 1
     before = state()
     try:
         response = send()

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from rest_framework.test import APIClient
 
-from .helpers import assert_error_format, state
+from .helpers import HAND_WRITTEN, assert_error_format, state
 from .world import World
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +94,7 @@ def _client(world: World, actor: str | None) -> APIClient:
 
 
 def _check(world: World, method: str, url: str, actor: str | None, label: str, failures: list[str]) -> None:
+    HAND_WRITTEN["hostile query parameters and path ids"] += 1
     before = state()
     try:
         response = getattr(_client(world, actor), method)(url)
