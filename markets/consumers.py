@@ -4,6 +4,12 @@ The consumer only translates: it checks messages, joins and leaves channel-layer
 groups, and forwards the frames ``matching.publish`` prepared. Every bad message is
 answered with an ``error`` op and the connection stays open.
 
+Sockets do not read the channel layer one by one: one ``_Hub`` per process (and
+event loop) is the member of every group any local socket subscribed to, reads the
+layer once and hands each group message to its local sockets. channels' per-socket
+receive machinery cost about 100 µs per socket per message; forwarding a frame
+costs about 10 µs.
+
 Authentication is per connection with a simplejwt access token (``auth`` op). It
 lasts as long as the token: at its expiry the private channels are dropped with a
 ``not_authenticated`` error, and sending ``auth`` again with a fresh token before
@@ -16,12 +22,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import weakref
 from typing import Any
 
-import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
@@ -55,15 +61,94 @@ def _authenticate(raw: str) -> tuple[int, float]:
     return user.pk, float(token["exp"])
 
 
+class _Hub:
+    """Reads the channel layer once for all the process's sockets and fans messages out."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.members: dict[str, set[ExchangeConsumer]] = {}
+        # Membership changes are rare and must reach Redis in order (a discard
+        # overtaking a later add would silently unsubscribe the process).
+        self.lock = asyncio.Lock()
+        self.tasks: list[asyncio.Task] = []
+
+    async def join(self, group: str, consumer: ExchangeConsumer) -> None:
+        """Return once messages to ``group`` reach ``consumer``."""
+        async with self.lock:
+            if not self.channel:
+                self.channel = await self.layer.new_channel()
+                self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._refresh())]
+            members = self.members.get(group)
+            if members is None:
+                await self.layer.group_add(group, self.channel)
+                members = self.members[group] = set()
+            members.add(consumer)
+
+    async def leave(self, group: str, consumer: ExchangeConsumer) -> None:
+        async with self.lock:
+            members = self.members.get(group)
+            if members is None:
+                return
+            members.discard(consumer)
+            if not members:
+                del self.members[group]
+                await self.layer.group_discard(group, self.channel)
+
+    async def _read(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception as exc:  # noqa: BLE001 - a Redis timeout or restart must not end every socket
+                _log_layer_error(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.05
+            for consumer in list(self.members.get(message.get("group", ""), ())):
+                try:
+                    await consumer.deliver(message)
+                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                    logger.exception("forwarding to a WebSocket failed")
+
+    async def _refresh(self) -> None:
+        # channels-redis forgets group members after ``group_expiry``.
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            try:
+                async with self.lock:
+                    for group in self.members:
+                        await self.layer.group_add(group, self.channel)
+            except Exception as exc:  # noqa: BLE001 - tried again next time
+                _log_layer_error(exc)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = _Hub()
+    return hub
+
+
 _last_layer_log = 0.0
 
 
 def _log_layer_error(exc: Exception) -> None:
+    """Log channel-layer read errors at most once a minute.
+
+    redis-py 8 times reads out after 5 s, exactly channels-redis' BZPOPMIN wait, so
+    an idle process hits this routinely unless the layer's ``socket_timeout`` is raised.
+    """
     global _last_layer_log
     now = time.monotonic()
     if now - _last_layer_log > 60:
         _last_layer_log = now
-        logger.warning("channel layer read failed (%s); retrying", exc)
+        logger.warning("channel layer read failed (%r); retrying", exc)
 
 
 class MessageError(Exception):
@@ -74,28 +159,9 @@ class MessageError(Exception):
 
 
 class ExchangeConsumer(AsyncWebsocketConsumer):
-    # channels assigns ``self.channel_receive`` (the channel-layer read) when the
-    # consumer starts; wrap it so a Redis timeout or restart is retried instead of
-    # closing every WebSocket of the process. (redis-py 8 reads time out after 5 s,
-    # exactly channels-redis' BZPOPMIN wait, so an idle process hits it routinely
-    # unless the layer's ``socket_timeout`` is raised.)
-    @property
-    def channel_receive(self) -> Callable[[], Awaitable[dict]]:
-        return self._channel_receive
-
-    @channel_receive.setter
-    def channel_receive(self, receive: Callable[[], Awaitable[dict]]) -> None:
-        async def resilient() -> dict:
-            delay = 0.05
-            while True:
-                try:
-                    return await receive()
-                except (redis.exceptions.TimeoutError, redis.exceptions.ConnectionError) as exc:
-                    _log_layer_error(exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
-
-        self._channel_receive = resilient
+    # No channel of its own: the process's hub reads the layer for every socket
+    # (``get_channel_layer`` returns None for an alias that is not configured).
+    channel_layer_alias = "ws-sockets-read-through-the-hub"
 
     async def connect(self) -> None:
         # channel name -> channel-layer group ("orders" -> "user.7")
@@ -105,17 +171,15 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         self.expiry_timer: asyncio.TimerHandle | None = None
         self.allowance = RATE_BURST
         self.allowance_at = time.monotonic()
-        self.refresher: asyncio.Task | None = None
         publish.server_loop_set(asyncio.get_running_loop())
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.expiry_timer is not None:
             self.expiry_timer.cancel()
-        if self.refresher is not None:
-            self.refresher.cancel()
+        hub = _hub()
         for group in set(self.subscriptions.values()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await hub.leave(group, self)
         self.subscriptions = {}
 
     # -- client messages --------------------------------------------------------------
@@ -194,11 +258,11 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         symbols = sorted({symbol for _, symbol in parsed.values() if symbol is not None})
         market_ids = await _market_ids(symbols) if symbols else {}
         wanted: dict[str, str] = {}
-        for channel, (kind, symbol) in parsed.items():
+        for channel, (_, symbol) in parsed.items():
             if symbol is None:
                 wanted[channel] = publish.user_group(self.user_id)
             elif symbol in market_ids:
-                wanted[channel] = publish.public_group(kind, market_ids[symbol])
+                wanted[channel] = publish.public_group(market_ids[symbol])
             else:
                 raise MessageError("unknown_market", f"Unknown market {symbol!r} in {channel!r}.")
         if len(self.subscriptions.keys() | wanted.keys()) > MAX_SUBSCRIPTIONS:
@@ -206,12 +270,11 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
                 "too_many_subscriptions", f"A connection may hold at most {MAX_SUBSCRIPTIONS} subscriptions."
             )
         joined = set(self.subscriptions.values())
+        hub = _hub()
         for group in dict.fromkeys(wanted.values()):
             if group not in joined:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await hub.join(group, self)
         self.subscriptions.update(wanted)
-        if self.refresher is None:
-            self.refresher = asyncio.create_task(self._refresh_groups())
         await self._send({"op": "subscribed", "channels": channels})
 
     async def _unsubscribe(self, channels: list[str]) -> None:
@@ -224,7 +287,7 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         for channel in channels:
             group = self.subscriptions.pop(channel)
             if group not in self.subscriptions.values():
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await _hub().leave(group, self)
 
     async def _auth(self, token: Any) -> None:
         if not isinstance(token, str) or not token or len(token) > 4096:
@@ -262,37 +325,20 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def _refresh_groups(self) -> None:
-        while True:
-            await asyncio.sleep(GROUP_REFRESH_SECONDS)
-            for group in set(self.subscriptions.values()):
-                await self.channel_layer.group_add(group, self.channel_name)
-
     async def _send(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
 
-    # -- events from the publisher ------------------------------------------------------
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # channels hops to a thread to close stale DB connections before every handler;
-        # forwarding frames touches no database, and that hop per client per event
-        # was most of the fan-out time.
-        if message["type"] == publish.FRAMES:
-            await self.ws_frames(message)
-        else:
-            await super().dispatch(message)
-
-    async def ws_frames(self, event: dict[str, Any]) -> None:
-        channel = event.get("channel")
-        if channel is not None:
-            if channel in self.subscriptions:
-                for frame in event["frames"]:
-                    await self.send(text_data=frame)
-            return
-        if self.user_id is None or event.get("user_id") != self.user_id:
-            return
-        if time.time() >= self.token_expiry:
-            await self._expire()
-            return
-        for channel, frame in event["private"]:
-            if channel in self.subscriptions:
+    # -- events from the publisher, through the hub --------------------------------------
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Send the frames of a group message for the channels this socket subscribed."""
+        if "user_id" in event:
+            if self.user_id is None or event["user_id"] != self.user_id:
+                return
+            if time.time() >= self.token_expiry:
+                # Not awaited: leaving groups talks to Redis, and the hub must not wait.
+                asyncio.ensure_future(self._expire())
+                return
+        subscriptions = self.subscriptions
+        for channel, frame in event["frames"]:
+            if channel in subscriptions:
                 await self.send(text_data=frame)

@@ -13,8 +13,12 @@ steps: trades and depth diffs first (what trading bots wait for), then tickers
 (which read the database) and the users' orders, fills and balances; every channel
 stays in order and a ticker always follows the trades it counts. Groups:
 
-- ``md.trades.<market_id>``, ``md.depth.<market_id>``, ``md.ticker.<market_id>``;
+- ``md.<market_id>``: the market's ``trades:S``, ``depth:S`` and ``ticker:S`` frames;
 - ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
+
+A message is ``{"type": "ws.frames", "group": ..., "frames": [[channel, frame], ...]}``
+(plus ``user_id`` for a user's group); the consumers' per-process hub hands each
+frame to the local sockets subscribed to its channel.
 
 Depth diffs form a chain per market: each diff's ``first_sequence`` is the previous
 diff's ``sequence + 1``. A batch that changed no level sends no diff; the next diff
@@ -58,15 +62,16 @@ PRIVATE_CHANNELS = ("orders", "fills", "balances")
 TICKER_REFRESH_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 10.0
 SWITCH_INTERVAL_SECONDS = 0.001
-# The channel-layer message type; the consumer's handler is ``ws_frames``.
+# The channel-layer message type (read by the consumers' hub, ``markets.consumers``).
 FRAMES = "ws.frames"
 
 _time_field = serializers.DateTimeField()
 _ORDER_ATTNAMES = [f.attname for f in Order._meta.concrete_fields]
 
 
-def public_group(kind: str, market_id: int) -> str:
-    return f"md.{kind}.{market_id}"
+def public_group(market_id: int) -> str:
+    """One group per market for trades, depth and ticker: the consumers' hub filters by channel."""
+    return f"md.{market_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -335,7 +340,7 @@ class Publisher:
     # -- building frames ----------------------------------------------------------
     def _build_market_data(self, jobs: list) -> list[tuple[str, dict]]:
         """Trades and depth diffs of the round's batches, in matcher order."""
-        groups: dict[str, list[str]] = {}
+        groups: dict[int, list[list[str]]] = {}
         markets: list[int] = []
         for job in jobs:
             if isinstance(job, _BatchJob):
@@ -349,7 +354,7 @@ class Publisher:
 
     def _build_updates(self, jobs: list) -> list[tuple[str, dict]]:
         """Tickers, then every user's orders, fills and balances."""
-        groups: dict[str, list[str]] = {}
+        groups: dict[int, list[list[str]]] = {}
         private: dict[int, list[list[str]]] = {}
         batch_times: dict[int, int] = {}
         wallet_ids: list[int] = []
@@ -367,17 +372,17 @@ class Publisher:
         for market_id, event_time in batch_times.items():
             self._ticker_frame(market_id, event_time, groups)
         return self._public_messages(groups) + [
-            (user_group(user_id), {"type": FRAMES, "user_id": user_id, "private": frames})
+            (user_group(user_id), {"type": FRAMES, "group": user_group(user_id), "user_id": user_id, "frames": frames})
             for user_id, frames in private.items()
         ]
 
-    def _public_messages(self, groups: dict[str, list[str]]) -> list[tuple[str, dict]]:
-        messages = []
-        for group, frames in groups.items():
-            _, kind, market_id = group.split(".")
-            channel = f"{kind}:{self._markets[int(market_id)].symbol}"
-            messages.append((group, {"type": FRAMES, "channel": channel, "frames": frames}))
-        return messages
+    @staticmethod
+    def _public_messages(groups: dict[int, list[list[str]]]) -> list[tuple[str, dict]]:
+        """One message per market: ``frames`` is a list of [channel, frame] in order."""
+        return [
+            (public_group(market_id), {"type": FRAMES, "group": public_group(market_id), "frames": frames})
+            for market_id, frames in groups.items()
+        ]
 
     def _market(self, market_id: int) -> Market:
         market = self._markets.get(market_id)
@@ -391,18 +396,21 @@ class Publisher:
         if not job.trades:
             return
         channel = f"trades:{job.symbol}"
-        groups.setdefault(public_group("trades", job.market_id), []).extend(
-            frame(
+        groups.setdefault(job.market_id, []).extend(
+            [
                 channel,
-                job.event_time,
-                {
-                    "id": t.pk,
-                    "price": fmt(t.price),
-                    "quantity": fmt(t.quantity),
-                    "taker_side": t.taker_side,
-                    "time": _time_field.to_representation(t.created_at),
-                },
-            )
+                frame(
+                    channel,
+                    job.event_time,
+                    {
+                        "id": t.pk,
+                        "price": fmt(t.price),
+                        "quantity": fmt(t.quantity),
+                        "taker_side": t.taker_side,
+                        "time": _time_field.to_representation(t.created_at),
+                    },
+                ),
+            ]
             for t in job.trades
         )
 
@@ -448,14 +456,13 @@ class Publisher:
             ],
             "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in sorted(chain.asks.items())],
         }
-        groups.setdefault(public_group("depth", market_id), []).append(
-            frame(f"depth:{market.symbol}", chain.event_time, data)
-        )
+        channel = f"depth:{market.symbol}"
+        groups.setdefault(market_id, []).append([channel, frame(channel, chain.event_time, data)])
         chain.next_first = chain.last_sequence + 1
         chain.bids, chain.asks = {}, {}
 
     def _seal_frames(self) -> list[tuple[str, dict]]:
-        groups: dict[str, list[str]] = {}
+        groups: dict[int, list[list[str]]] = {}
         for market_id, chain in self._chains.items():
             if chain.next_first <= chain.last_sequence:
                 self._depth_frame(market_id, groups, empty_ok=True)
@@ -468,12 +475,11 @@ class Publisher:
         if self._tickers.get(market_id) == key:
             return
         self._tickers[market_id] = key
-        groups.setdefault(public_group("ticker", market_id), []).append(
-            frame(f"ticker:{market.symbol}", event_time, data)
-        )
+        channel = f"ticker:{market.symbol}"
+        groups.setdefault(market_id, []).append([channel, frame(channel, event_time, data)])
 
     def _tickers_refresh(self) -> list[tuple[str, dict]]:
-        groups: dict[str, list[str]] = {}
+        groups: dict[int, list[list[str]]] = {}
         now = epoch_ms(timezone.now())
         for market_id in list(self._tickers):
             self._ticker_frame(market_id, now, groups)

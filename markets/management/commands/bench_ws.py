@@ -49,6 +49,13 @@ class Command(BaseCommand):
         parser.add_argument("--traders", type=int, default=20, help="traders (one HTTP client thread each)")
         parser.add_argument("--url", default="", help="use a running stack at this http:// URL instead of starting one")
         parser.add_argument(
+            "--rest-nice",
+            type=int,
+            default=0,
+            help="run the REST daphne processes (with --web 2+) and the order-placing clients at this nice level, "
+            "as if the WebSocket tier had its own CPUs",
+        )
+        parser.add_argument(
             "--web", type=int, default=1, help="daphne processes to start (subscribers spread over them)"
         )
 
@@ -64,13 +71,15 @@ class Command(BaseCommand):
             if opt["url"]:
                 urls = [opt["url"].rstrip("/")]
             else:
-                urls, procs = self._start_stack(market.symbol, opt["web"])
+                urls, procs = self._start_stack(market.symbol, opt["web"], opt["rest_nice"])
             self._wait_http(urls, procs)
             self._log(f"stack up; market {market.symbol}; {opt['traders']} funded traders")
             # With several daphne processes the first serves the subscribers, the others REST.
             rest_urls = urls[1:] or urls
             self._seed_book(rest_urls[0], market.symbol, tokens)
             subs = self._open_subscribers(urls[:1], market.symbol, opt["subscribers"])
+            if opt["rest_nice"]:
+                os.nice(opt["rest_nice"])  # the order-placing clients; subscribers already started
             flow = self._order_flow(rest_urls, market.symbol, tokens, opt["rate"], opt["seconds"])
             self._wait_matched(market)
             time.sleep(1.0)  # let the last trades reach every subscriber
@@ -128,7 +137,7 @@ class Command(BaseCommand):
             tokens.append(str(AccessToken.for_user(user)))
         return market, tokens
 
-    def _start_stack(self, symbol: str, web: int) -> tuple[list[str], list[subprocess.Popen]]:
+    def _start_stack(self, symbol: str, web: int, rest_nice: int) -> tuple[list[str], list[subprocess.Popen]]:
         root = Path(settings.BASE_DIR)
         logs = root / "var" / "bench-logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -148,7 +157,10 @@ class Command(BaseCommand):
         procs = []
         for name, command in commands.items():
             log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-            proc = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            nice = rest_nice if name.startswith("web") and name != "web0" else 0
+            proc = subprocess.Popen(
+                command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda n=nice: os.nice(n)
+            )
             proc.bench_name = name  # type: ignore[attr-defined]
             proc.bench_log = logs / f"{name}.log"  # type: ignore[attr-defined]
             procs.append(proc)
