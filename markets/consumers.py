@@ -258,11 +258,11 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         symbols = sorted({symbol for _, symbol in parsed.values() if symbol is not None})
         market_ids = await _market_ids(symbols) if symbols else {}
         wanted: dict[str, str] = {}
-        for channel, (_, symbol) in parsed.items():
+        for channel, (kind, symbol) in parsed.items():
             if symbol is None:
                 wanted[channel] = publish.user_group(self.user_id)
             elif symbol in market_ids:
-                wanted[channel] = publish.public_group(market_ids[symbol])
+                wanted[channel] = publish.public_group(kind, market_ids[symbol])
             else:
                 raise MessageError("unknown_market", f"Unknown market {symbol!r} in {channel!r}.")
         if len(self.subscriptions.keys() | wanted.keys()) > MAX_SUBSCRIPTIONS:

@@ -13,7 +13,7 @@ steps: trades and depth diffs first (what trading bots wait for), then tickers
 (which read the database) and the users' orders, fills and balances; every channel
 stays in order and a ticker always follows the trades it counts. Groups:
 
-- ``md.<market_id>``: the market's ``trades:S``, ``depth:S`` and ``ticker:S`` frames;
+- ``md.trades.<market_id>``, ``md.depth.<market_id>``, ``md.ticker.<market_id>``;
 - ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
 
 A message is ``{"type": "ws.frames", "group": ..., "frames": [[channel, frame], ...]}``
@@ -69,9 +69,10 @@ _time_field = serializers.DateTimeField()
 _ORDER_ATTNAMES = [f.attname for f in Order._meta.concrete_fields]
 
 
-def public_group(market_id: int) -> str:
-    """One group per market for trades, depth and ticker: the consumers' hub filters by channel."""
-    return f"md.{market_id}"
+def public_group(kind: str, market_id: int) -> str:
+    # A group per channel, not per market: daphne processes only get what their
+    # sockets subscribed (most batches change depth without trading).
+    return f"md.{kind}.{market_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -340,7 +341,7 @@ class Publisher:
     # -- building frames ----------------------------------------------------------
     def _build_market_data(self, jobs: list) -> list[tuple[str, dict]]:
         """Trades and depth diffs of the round's batches, in matcher order."""
-        groups: dict[int, list[list[str]]] = {}
+        groups: dict[str, list[list[str]]] = {}
         markets: list[int] = []
         for job in jobs:
             if isinstance(job, _BatchJob):
@@ -354,7 +355,7 @@ class Publisher:
 
     def _build_updates(self, jobs: list) -> list[tuple[str, dict]]:
         """Tickers, then every user's orders, fills and balances."""
-        groups: dict[int, list[list[str]]] = {}
+        groups: dict[str, list[list[str]]] = {}
         private: dict[int, list[list[str]]] = {}
         batch_times: dict[int, int] = {}
         wallet_ids: list[int] = []
@@ -377,12 +378,9 @@ class Publisher:
         ]
 
     @staticmethod
-    def _public_messages(groups: dict[int, list[list[str]]]) -> list[tuple[str, dict]]:
-        """One message per market: ``frames`` is a list of [channel, frame] in order."""
-        return [
-            (public_group(market_id), {"type": FRAMES, "group": public_group(market_id), "frames": frames})
-            for market_id, frames in groups.items()
-        ]
+    def _public_messages(groups: dict[str, list[list[str]]]) -> list[tuple[str, dict]]:
+        """One message per group: ``frames`` is a list of [channel, frame] in order."""
+        return [(group, {"type": FRAMES, "group": group, "frames": frames}) for group, frames in groups.items()]
 
     def _market(self, market_id: int) -> Market:
         market = self._markets.get(market_id)
@@ -396,7 +394,7 @@ class Publisher:
         if not job.trades:
             return
         channel = f"trades:{job.symbol}"
-        groups.setdefault(job.market_id, []).extend(
+        groups.setdefault(public_group("trades", job.market_id), []).extend(
             [
                 channel,
                 frame(
@@ -457,12 +455,14 @@ class Publisher:
             "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in sorted(chain.asks.items())],
         }
         channel = f"depth:{market.symbol}"
-        groups.setdefault(market_id, []).append([channel, frame(channel, chain.event_time, data)])
+        groups.setdefault(public_group("depth", market_id), []).append(
+            [channel, frame(channel, chain.event_time, data)]
+        )
         chain.next_first = chain.last_sequence + 1
         chain.bids, chain.asks = {}, {}
 
     def _seal_frames(self) -> list[tuple[str, dict]]:
-        groups: dict[int, list[list[str]]] = {}
+        groups: dict[str, list[list[str]]] = {}
         for market_id, chain in self._chains.items():
             if chain.next_first <= chain.last_sequence:
                 self._depth_frame(market_id, groups, empty_ok=True)
@@ -476,10 +476,10 @@ class Publisher:
             return
         self._tickers[market_id] = key
         channel = f"ticker:{market.symbol}"
-        groups.setdefault(market_id, []).append([channel, frame(channel, event_time, data)])
+        groups.setdefault(public_group("ticker", market_id), []).append([channel, frame(channel, event_time, data)])
 
     def _tickers_refresh(self) -> list[tuple[str, dict]]:
-        groups: dict[int, list[list[str]]] = {}
+        groups: dict[str, list[list[str]]] = {}
         now = epoch_ms(timezone.now())
         for market_id in list(self._tickers):
             self._ticker_frame(market_id, now, groups)
