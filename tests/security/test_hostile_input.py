@@ -322,3 +322,43 @@ def test_two_factor_setup_ignores_any_body(world):
         if response.status_code != 409:
             failures.append(f"{label}: answered {response.status_code}, not the bodiless 409")
     _report(failures)
+
+
+def test_privileged_extra_fields_on_a_valid_request_are_ignored(world):
+    """Unknown fields are dropped, never assigned: no staff account, no order or withdrawal in another's name."""
+    from accounts.models import User
+    from markets.models import Order
+    from wallets.models import Withdrawal
+
+    mallory = world.other.user
+    privileged = {"user_id": mallory.pk, "user": mallory.pk, "id": 1, "is_staff": True, "is_superuser": True}
+    response = APIClient().post(
+        "/api/v1/auth/register",
+        {"email": "climber@example.com", "password": "Plenty-of-entropy-42", **privileged, "groups": ["back_office"]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    climber = User.objects.get(email="climber@example.com")
+    assert not (climber.is_staff or climber.is_superuser or climber.groups.exists())
+
+    client = world.trader.client()
+    order_write = next(w for w in WRITES if w.name == "order place")
+    response = client.post(
+        "/api/v1/orders",
+        {**order_write.valid(world), **privileged, "status": "filled", "filled_quantity": "0.02", "fee": "0"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(pk=response.json()["id"])
+    assert (order.user_id, order.status, order.filled_quantity) == (world.trader.user.pk, "new", 0)
+
+    withdrawal_write = next(w for w in WRITES if w.name == "withdrawal request")
+    response = client.post(
+        "/api/v1/withdrawals",
+        {**withdrawal_write.valid(world), **privileged, "status": "approved", "fee": "0", "required_approvals": 0},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    withdrawal = Withdrawal.objects.get(pk=response.json()["id"])
+    assert (withdrawal.user_id, withdrawal.status) == (world.trader.user.pk, Withdrawal.Status.PENDING_REVIEW)
+    assert withdrawal.required_approvals >= 1
