@@ -35,9 +35,7 @@ class User(AbstractUser):
     first_name = None
     last_name = None
     email = models.EmailField("email address", unique=True)
-    is_system = models.BooleanField(
-        default=False, help_text="Internal account (e.g. the fee account); cannot log in."
-    )
+    is_system = models.BooleanField(default=False, help_text="Internal account (e.g. the fee account); cannot log in.")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class MarketsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'markets'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "markets"

@@ -185,6 +185,9 @@ class Candle(models.Model):
         ordering = ["market", "open_time"]
         constraints = [models.UniqueConstraint(fields=["market", "open_time"], name="candle_unique_minute")]
 
+    def __str__(self) -> str:
+        return f"{self.market_id} {self.open_time:%Y-%m-%d %H:%M}"
+
 
 class BookSnapshot(models.Model):
     """Top of the book as of ``sequence``, written by the matcher in each batch's transaction.
@@ -198,3 +201,6 @@ class BookSnapshot(models.Model):
     bids = models.JSONField(default=list, help_text="[[price, qty], ...] best first, decimal strings")
     asks = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"book {self.market_id}@{self.sequence}"

@@ -54,11 +54,7 @@ def wallets_lock(*, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Wa
         Wallet.objects.bulk_create(
             [Wallet(user_id=u, currency_id=c) for u, c in sorted(missing)], ignore_conflicts=True
         )
-    rows = (
-        Wallet.objects.select_for_update()
-        .filter(user_id__in=user_ids, currency_id__in=currency_ids)
-        .order_by("pk")
-    )
+    rows = Wallet.objects.select_for_update().filter(user_id__in=user_ids, currency_id__in=currency_ids).order_by("pk")
     return {(w.user_id, w.currency_id): w for w in rows if (w.user_id, w.currency_id) in wanted}
 
 

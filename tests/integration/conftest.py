@@ -81,9 +81,12 @@ def wait_settled(market: Market, timeout: float = 60) -> None:
     """Wait until the matcher has taken every command and settlement has caught up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pending = Order.objects.filter(market=market, status=Order.Status.NEW).exists() or Order.objects.filter(
-            market=market, status__in=Order.RESTING_STATUSES, cancel_requested_at__isnull=False
-        ).exists()
+        pending = (
+            Order.objects.filter(market=market, status=Order.Status.NEW).exists()
+            or Order.objects.filter(
+                market=market, status__in=Order.RESTING_STATUSES, cancel_requested_at__isnull=False
+            ).exists()
+        )
         last = Market.objects.values_list("last_sequence", flat=True).get(pk=market.pk)
         settled = SettlementCursor.objects.filter(market=market).values_list("settled_sequence", flat=True).first()
         if not pending and (last == 0 or settled == last):
