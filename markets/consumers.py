@@ -93,7 +93,10 @@ class _Hub:
             members.discard(consumer)
             if not members:
                 del self.members[group]
-                await self.layer.group_discard(group, self.channel)
+                try:
+                    await self.layer.group_discard(group, self.channel)
+                except Exception as exc:  # noqa: BLE001 - messages for it are ignored; it expires
+                    _log_layer_error(exc)
 
     async def _read(self) -> None:
         delay = 0.05
@@ -271,9 +274,17 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             )
         joined = set(self.subscriptions.values())
         hub = _hub()
-        for group in dict.fromkeys(wanted.values()):
-            if group not in joined:
-                await hub.join(group, self)
+        added: list[str] = []
+        try:
+            for group in dict.fromkeys(wanted.values()):
+                if group not in joined:
+                    await hub.join(group, self)
+                    added.append(group)
+        except Exception as exc:  # noqa: BLE001 - the channel layer (Redis) is down
+            _log_layer_error(exc)
+            for group in added:
+                await hub.leave(group, self)
+            raise MessageError("unavailable", "Subscriptions are unavailable right now; try again shortly.") from None
         self.subscriptions.update(wanted)
         await self._send({"op": "subscribed", "channels": channels})
 

@@ -10,8 +10,9 @@ The publisher drains everything queued at once and sends one channel-layer messa
 per group per round (a list of ready-made WebSocket frames), so a burst of batches
 costs one ``group_send`` per group, not one per event. A round goes out in two
 steps: trades and depth diffs first (what trading bots wait for), then tickers
-(which read the database) and the users' orders, fills and balances; every channel
-stays in order and a ticker always follows the trades it counts. Groups:
+(which read the database) and the users' orders, fills and balances. Every channel
+stays in order, and within a market a client sees a batch's trades, then its depth
+diff, then the ticker that counts them. Groups:
 
 - ``md.trades.<market_id>``, ``md.depth.<market_id>``, ``md.ticker.<market_id>``;
 - ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
@@ -534,9 +535,23 @@ class Publisher:
 
 
 async def _send_all(layer: Any, messages: list[tuple[str, dict]]) -> None:
-    # Each group gets at most one message per round and rounds go out one after the
-    # other, so sending the groups concurrently keeps every channel in order.
-    results = await asyncio.gather(*(layer.group_send(g, m) for g, m in messages), return_exceptions=True)
+    # A market's groups one after the other (its trades reach a client on several of
+    # its channels before the depth diff of the same batch); markets and users'
+    # groups concurrently. Each group gets at most one message per round and rounds
+    # go out one after the other, so every channel stays in order.
+    by_market: dict[str, list[tuple[str, dict]]] = {}
+    others = []
+    for group, message in messages:
+        if group.startswith("md."):
+            by_market.setdefault(group.rsplit(".", 1)[1], []).append((group, message))
+        else:
+            others.append(layer.group_send(group, message))
+
+    async def in_order(items: list[tuple[str, dict]]) -> None:
+        for group, message in items:
+            await layer.group_send(group, message)
+
+    results = await asyncio.gather(*(in_order(items) for items in by_market.values()), *others, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise failed[0]
