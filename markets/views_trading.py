@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange_site.api import cursor_page
+from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
 from . import selectors_trading as sel
@@ -106,8 +107,6 @@ class OrdersView(APIView):
     def delete(self, request: Request) -> Response:
         symbol = request.query_params.get("market")
         if not symbol:
-            from exchange_site.errors import DomainError
-
             raise DomainError("market is required.", code="validation_error")
         market = sel.market_get_by_symbol(symbol=symbol)
         count = orders_cancel_all(user_id=request.user.pk, market=market)
