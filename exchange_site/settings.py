@@ -123,6 +123,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so the real processes started by integration tests share it.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_PATH", str(BASE_DIR / "var" / "test.sqlite3"))}
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# An ASGI server runs every request in a thread of its own, so Django's per-thread
+# connections (CONN_MAX_AGE) would open a new PostgreSQL connection per request; a
+# process-wide pool hands them out instead. exchange_site/asgi.py turns it on for the
+# web processes; workers, the matcher and commands keep one connection each.
+DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "0"))
+if IS_POSTGRES and DB_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX),
+        "max_size": DB_POOL_MAX,
+        "timeout": 10,  # seconds a request waits for a free connection before failing
+        "max_idle": 300,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -160,7 +173,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "exchange_site.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             # An unreachable Redis must fail fast, not hang the request (limits fail open).
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -168,8 +181,11 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # Pub/sub: Redis pushes each message to the subscribed processes, with no
+            # per-message polling round trips (docs/REALTIME.md, "Benchmark"). Nothing is
+            # stored for a process that is not listening; the depth chain shows the gap.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -56,7 +56,11 @@ class Command(BaseCommand):
             "as if the WebSocket tier had its own CPUs",
         )
         parser.add_argument(
-            "--web", type=int, default=1, help="daphne processes to start (subscribers spread over them)"
+            "--web",
+            type=int,
+            default=2,
+            help="daphne processes to start: with 2 or more the first serves the WebSocket subscribers and the "
+            "others REST, as the Procfile's ws and web processes; 1 serves both from one process",
         )
 
     # -- main -------------------------------------------------------------------------
@@ -356,8 +360,9 @@ class Command(BaseCommand):
                 "rounds": sum(w["rounds"] for w in busy),
             }
         backend = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        layer = "channels-redis" if settings.REDIS_URL else "in-memory layer"
-        processes = f"daphne x{len(urls)} + run_matcher + celery worker -c 2"
+        layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 2)[-2] if settings.REDIS_URL else "in-memory"
+        daphnes = "daphne (ws + rest)" if len(urls) == 1 else f"daphne ws + daphne rest x{len(urls) - 1}"
+        processes = f"{daphnes} + run_matcher + celery worker -c 2"
         result["stack"] = f"external {urls[0]}" if external else f"{processes}; {backend} + {layer}"
         return result
 

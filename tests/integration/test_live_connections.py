@@ -1,0 +1,64 @@
+"""A web process reuses its PostgreSQL and Redis connections across requests.
+
+Daphne runs every request in a thread of its own, so without the pool each request
+opened (and tore down) a PostgreSQL session, and without the shared cache client
+each rate-limit check opened a Redis connection: about a third of the CPU of an
+order request went into connecting.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from .stack import Stack, free_port, process_env
+
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]
+
+REQUESTS = 40
+
+
+def _sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def _redis_connections() -> int:
+    return redis.Redis.from_url(settings.REDIS_URL).info("stats")["total_connections_received"]
+
+
+def _connections_opened(live_market, make_live_trader, **env: str) -> tuple[int, int]:
+    """(PostgreSQL sessions, Redis connections) opened while placing REQUESTS orders."""
+    stack = Stack(port=free_port(), env=process_env(THROTTLE_TRADING="100000/m", **env))
+    try:
+        stack.start("web")
+        stack.wait_http()
+        trader = make_live_trader(stack, live_market, quote="1000")
+        trader.place(side="buy", type="limit", price="1", quantity="1")  # warm up
+        time.sleep(1.5)  # PostgreSQL flushes session counts at most once a second
+        sessions, connections = _sessions(), _redis_connections()
+        for _ in range(REQUESTS):
+            resp = trader.place(side="buy", type="limit", price="1", quantity="1")
+            assert resp.status_code == 201, resp.text
+        time.sleep(1.5)
+        return _sessions() - sessions, _redis_connections() - connections
+    finally:
+        stack.stop_all()
+
+
+def test_the_web_process_pools_database_and_redis_connections(live_market, make_live_trader):
+    sessions, connections = _connections_opened(live_market, make_live_trader)
+    assert sessions <= 10, f"{sessions} PostgreSQL sessions for {REQUESTS} requests"
+    assert connections <= 3, f"{connections} Redis connections for {REQUESTS} requests"
+
+
+def test_without_the_pool_every_request_opens_a_session(live_market, make_live_trader):
+    # The control for the test above: the count does see per-request sessions.
+    sessions, _ = _connections_opened(live_market, make_live_trader, DB_POOL_MAX="0")
+    assert sessions >= REQUESTS
