@@ -1,14 +1,14 @@
-"""Database helpers shared by every app: the money field and after-commit effects."""
+"""Database helpers shared by every app: the money field, after-commit effects, lean updates."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +73,31 @@ def on_commit(func: Callable[[], Any], *, using: str | None = None) -> None:
             logger.exception("after-commit effect %r failed", func)
 
     transaction.on_commit(_run, using=using, robust=False)
+
+
+def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of each object by primary key: one statement, many parameter rows.
+
+    ``QuerySet.bulk_update`` builds a ``CASE WHEN`` expression per field and row in
+    Python, which cost the matcher more CPU per batch than matching did. This sends
+    one plain ``UPDATE ... WHERE id = %s`` through ``executemany`` (pipelined by
+    psycopg 3), with values prepared by the model's own fields. No signals, no
+    ``auto_now``: set those fields yourself.
+    """
+    if not objs:
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "
+        + ", ".join(f"{quote(column.column)} = %s" for column in columns)
+        + f" WHERE {quote(meta.pk.column)} = %s"
+    )
+    rows = [
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 
+from exchange_site.db import rows_update
+
 from .models import Candle
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,7 +66,7 @@ def candles_record(*, market_id: int, fills: Sequence[tuple[datetime, Decimal, D
     if created:
         Candle.objects.bulk_create(created.values())
     if changed:
-        Candle.objects.bulk_update(changed.values(), _UPDATED_FIELDS)
+        rows_update(Candle, list(changed.values()), _UPDATED_FIELDS)
 
 
 def _merge(

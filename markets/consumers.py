@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import weakref
 from typing import Any
@@ -61,10 +62,72 @@ def _authenticate(raw: str) -> tuple[int, float]:
     return user.pk, float(token["exp"])
 
 
+class _HubStats:
+    """How long after its commit a market-data message reached the hub and its sockets.
+
+    Logged every ``WS_HUB_STATS_SECONDS`` of activity (60 by default, 0 turns it off),
+    beside the publisher's line in the matcher's log: together they split the
+    commit-to-client latency into commit to Redis, Redis to this process, and the
+    fan-out to its sockets.
+    """
+
+    def __init__(self) -> None:
+        self.every = float(os.environ.get("WS_HUB_STATS_SECONDS", "60"))
+        self._reset(time.monotonic())
+
+    def _reset(self, now: float) -> None:
+        self.since = now
+        self.received: list[float] = []
+        self.delivered: list[float] = []
+        self.sockets = 0
+
+    @staticmethod
+    def event_time(message: dict[str, Any]) -> int | None:
+        """The commit time (epoch ms) carried by the first frame, found without parsing it all."""
+        frames = message.get("frames") or ()
+        if not frames or not str(message.get("group", "")).startswith("md."):
+            return None
+        text = frames[0][1]
+        start = text.find('"event_time":')
+        if start < 0:
+            return None
+        start += len('"event_time":')
+        end = start
+        while end < len(text) and text[end] in " 0123456789":
+            end += 1
+        digits = text[start:end].strip()
+        return int(digits) if digits else None
+
+    def record(self, event_time: int, received_ms: float, sockets: int) -> None:
+        now_ms = time.time() * 1000
+        self.received.append(received_ms - event_time)
+        self.delivered.append(now_ms - event_time)
+        self.sockets += sockets
+        now = time.monotonic()
+        if now - self.since < self.every:
+            return
+        received, delivered = sorted(self.received), sorted(self.delivered)
+        logger.info(
+            "ws-hub stats: %d messages to %d sockets over %.0f s; commit->received ms p50 %.1f p99 %.1f max %.1f;"
+            " commit->delivered ms p50 %.1f p99 %.1f max %.1f",
+            len(received),
+            self.sockets,
+            now - self.since,
+            *_percentiles(received),
+            *_percentiles(delivered),
+        )
+        self._reset(now)
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], values[-1]
+
+
 class _Hub:
     """Reads the channel layer once for all the process's sockets and fans messages out."""
 
     def __init__(self) -> None:
+        self.stats = _HubStats()
         self.layer = get_channel_layer()
         self.channel = ""
         self.members: dict[str, set[ExchangeConsumer]] = {}
@@ -109,11 +172,17 @@ class _Hub:
                 delay = min(delay * 2, 2.0)
                 continue
             delay = 0.05
-            for consumer in list(self.members.get(message.get("group", ""), ())):
+            received_ms = time.time() * 1000
+            consumers = list(self.members.get(message.get("group", ""), ()))
+            for consumer in consumers:
                 try:
                     await consumer.deliver(message)
                 except Exception:  # noqa: BLE001 - one socket's failure is not the others'
                     logger.exception("forwarding to a WebSocket failed")
+            if self.stats.every > 0 and consumers:
+                event_time = self.stats.event_time(message)
+                if event_time is not None:
+                    self.stats.record(event_time, received_ms, len(consumers))
 
     async def _refresh(self) -> None:
         # channels-redis forgets group members after ``group_expiry``.

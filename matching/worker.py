@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange_site.db import rows_update
 from markets.candles import candles_record
 from markets.models import BookSnapshot, Market, Order, Trade
 from markets.precision import budget_units, fmt, from_steps, q, to_steps
@@ -237,13 +238,14 @@ class MarketMatcher:
                     fills=[(t.created_at, t.price, t.quantity, t.quote_quantity) for t in result.trades],
                 )
             if result.orders:
-                Order.objects.bulk_update(result.orders, _ORDER_FIELDS, batch_size=500)
+                rows_update(Order, result.orders, _ORDER_FIELDS)
             Market.objects.filter(pk=self.market_id).update(last_sequence=result.sequence)
-            BookSnapshot.objects.update_or_create(
-                market_id=self.market_id,
-                defaults={
-                    "sequence": result.sequence,
-                    "bids": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
-                    "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
-                },
-            )
+            snapshot = {
+                "sequence": result.sequence,
+                "updated_at": timezone.now(),
+                "bids": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
+                "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
+            }
+            # One UPDATE; the row exists after the market's first batch (one matcher per market).
+            if not BookSnapshot.objects.filter(market_id=self.market_id).update(**snapshot):
+                BookSnapshot.objects.create(market_id=self.market_id, **snapshot)

@@ -49,11 +49,18 @@ class Command(BaseCommand):
         parser.add_argument("--traders", type=int, default=20, help="traders (one HTTP client thread each)")
         parser.add_argument("--url", default="", help="use a running stack at this http:// URL instead of starting one")
         parser.add_argument(
+            "--client-nice",
+            type=int,
+            default=10,
+            help="nice level of the order-placing clients: they stand in for the traders' own machines, so the "
+            "exchange's processes come first for the CPUs they share here (0 to compete as equals)",
+        )
+        parser.add_argument(
             "--rest-nice",
             type=int,
             default=0,
-            help="run the REST daphne processes (with --web 2+) and the order-placing clients at this nice level, "
-            "as if the WebSocket tier had its own CPUs",
+            help="nice level of the REST daphne processes (with --web 2+), as if the WebSocket tier had CPUs "
+            "of its own",
         )
         parser.add_argument(
             "--web",
@@ -82,17 +89,20 @@ class Command(BaseCommand):
             rest_urls = urls[1:] or urls
             self._seed_book(rest_urls[0], market.symbol, tokens)
             subs = self._open_subscribers(urls[:1], market.symbol, opt["subscribers"])
-            if opt["rest_nice"]:
-                os.nice(opt["rest_nice"])  # the order-placing clients; subscribers already started
+            if opt["client_nice"]:
+                os.nice(opt["client_nice"])  # the order-placing clients; subscribers already started
             flow = self._order_flow(rest_urls, market.symbol, tokens, opt["rate"], opt["seconds"])
             self._wait_matched(market)
             time.sleep(1.0)  # let the last trades reach every subscriber
             received = self._close_subscribers(subs)
             publisher = self._publisher_stats(procs)
+            hub = self._hub_stats(procs)
         finally:
             for proc in procs:
                 _stop(proc)
         result = self._report(market, opt, flow, received, publisher, bool(opt["url"]), urls)
+        if hub:
+            result["ws_process_ms"] = hub
         self._log(f"done in {time.monotonic() - started:.0f} s")
         self.stdout.write(json.dumps(result, separators=(",", ":")))
 
@@ -146,7 +156,7 @@ class Command(BaseCommand):
         logs = root / "var" / "bench-logs"
         logs.mkdir(parents=True, exist_ok=True)
         bin_dir = Path(sys.executable).parent
-        env = dict(os.environ, WS_PUBLISH_STATS_SECONDS="5", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, WS_PUBLISH_STATS_SECONDS="5", WS_HUB_STATS_SECONDS="5", PYTHONUNBUFFERED="1")
         env.setdefault("SECURE_SSL_REDIRECT", "0")
         ports = [_free_port() for _ in range(web)]
         commands = {
@@ -323,6 +333,32 @@ class Command(BaseCommand):
                         }
                     )
         return windows
+
+    def _hub_stats(self, procs: list[subprocess.Popen]) -> dict[str, Any]:
+        """The subscribers' daphne's own view: commit to the message's arrival, and to its fan-out."""
+        pattern = re.compile(
+            r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
+            r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
+            r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)"
+        )
+        windows = []
+        for proc in procs:
+            if proc.bench_name != "web0":
+                continue
+            for line in Path(proc.bench_log).read_text(errors="replace").splitlines():
+                match = pattern.search(line)
+                if match:
+                    windows.append([float(v) for v in match.groups()])
+        if not windows:
+            return {}
+        return {
+            "messages": int(sum(w[0] for w in windows)),
+            "commit_to_received_p50_median_of_5s_windows": sorted(w[1] for w in windows)[len(windows) // 2],
+            "commit_to_received_p99_worst_5s_window": max(w[2] for w in windows),
+            "commit_to_fanned_out_p50_median_of_5s_windows": sorted(w[4] for w in windows)[len(windows) // 2],
+            "commit_to_fanned_out_p99_worst_5s_window": max(w[5] for w in windows),
+            "commit_to_fanned_out_max": max(w[6] for w in windows),
+        }
 
     def _report(self, market, opt, flow, received, publisher, external: bool, urls: list[str]) -> dict[str, Any]:
         from markets.models import Trade
