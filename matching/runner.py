@@ -23,9 +23,9 @@ after_batch: list[Callable[[BatchResult], None]] = []
 
 
 def _trigger_settlement(result: BatchResult) -> None:
-    from wallets.tasks import settle_market
+    from wallets.tasks import settle_market_soon
 
-    settle_market.delay(result.market.pk)
+    settle_market_soon(result.market.pk)
 
 
 after_batch.append(_trigger_settlement)
