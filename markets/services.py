@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from exchange_site.db import on_commit
 from exchange_site.errors import Conflict, DomainError, NotFound
+from matching.publish import order_publish
 from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
 from wallets.services import BalanceChange, InsufficientFunds, wallet_apply_changes, wallets_lock
@@ -151,6 +152,8 @@ def order_place(
     try:
         with transaction.atomic(durable=True):
             order = _lock_and_insert(user_id=user_id, market=market, payload=payload, client_order_id=client_order_id)
+            # Before the wake-up: the owner's `new` frame is queued ahead of the matcher's.
+            on_commit(lambda: order_publish(order))
             on_commit(lambda: matcher_wake(market_id=market.pk))
     except IntegrityError:
         # Two requests with one client_order_id raced; the other one won.

@@ -6,8 +6,9 @@ class MatchingConfig(AppConfig):
     name = "matching"
 
     def ready(self) -> None:
-        # Every process that matches or settles (run_matcher, runexchange, the Celery
-        # worker) then pushes its committed events to WebSocket clients.
+        # Every process that matches, settles or changes balances (run_matcher,
+        # runexchange, the Celery worker, the web server) then pushes its committed
+        # events to WebSocket clients.
         from .publish import hooks_register
 
         hooks_register()

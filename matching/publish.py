@@ -1,10 +1,12 @@
 """Push committed market data and private updates to WebSocket clients.
 
-The matcher (``matching.runner.after_batch``) and settlement
-(``wallets.settlement.after_settlement``) call the hooks below after their commits.
-A hook only snapshots what it needs and queues it: building the JSON frames, reading
-the ticker and sending to the channel layer happen in one publisher thread per
-process, so a slow channel layer or a slow client never delays matching.
+The matcher (``matching.runner.after_batch``), settlement
+(``wallets.settlement.after_settlement``), the wallet service
+(``wallets.services.after_wallets_change``: every other committed balance change) and
+``order_place`` (the new order) call the hooks below after their commits. A hook only
+snapshots what it needs and queues it: building the JSON frames, reading the ticker
+and balances and sending to the channel layer happen in one publisher thread per
+process, so a slow channel layer or a slow client never delays matching or a request.
 
 The publisher drains everything queued at once and sends one channel-layer message
 per group per round (a list of ready-made WebSocket frames), so a burst of batches
@@ -117,6 +119,28 @@ class _SettlementJob:
 
 
 @dataclass
+class _PrivateJob:
+    """A trader's own change made outside the matcher: a new order, changed wallets."""
+
+    event_time: int
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    wallet_ids: list[int] = field(default_factory=list)
+
+
+_JOBS = (_BatchJob, _SettlementJob, _PrivateJob)
+# How many order ids the publisher remembers from the matcher's batches (see _order_frames).
+MATCHED_ORDERS_REMEMBERED = 10_000
+
+
+def _market_ids(jobs: list) -> set[int]:
+    return {job.market_id for job in jobs if not isinstance(job, _PrivateJob)}
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in _ORDER_ATTNAMES}
+
+
+@dataclass
 class _DepthChain:
     """Per market: the last batch seen and the first sequence the next diff must cover."""
 
@@ -133,7 +157,7 @@ def batch_publish(result: Any) -> None:
     """After-batch hook of the matcher: queue the batch's public and private events."""
     committed = result.committed_at or timezone.now()
     market = result.market
-    orders = [{name: getattr(order, name) for name in _ORDER_ATTNAMES} for order in result.orders]
+    orders = [_order_values(order) for order in result.orders]
     publisher().submit(
         _BatchJob(
             market_id=market.pk,
@@ -161,6 +185,20 @@ def settlement_publish(result: Any) -> None:
             wallet_ids=[w.pk for w in result.wallets],
         )
     )
+
+
+def wallets_publish(wallet_ids: list[int]) -> None:
+    """After-commit hook of the wallet service: queue the balances of the changed wallets.
+
+    Only the ids are queued; the publisher reads the rows when it sends, so the last
+    publish of a wallet carries its newest committed balance.
+    """
+    publisher().submit(_PrivateJob(event_time=epoch_ms(timezone.now()), wallet_ids=wallet_ids))
+
+
+def order_publish(order: Order) -> None:
+    """Queue a new order for its owner's ``orders`` channel (``order_place`` calls this after commit)."""
+    publisher().submit(_PrivateJob(event_time=epoch_ms(timezone.now()), orders=[_order_values(order)]))
 
 
 # -- the publisher thread -------------------------------------------------------------
@@ -230,6 +268,11 @@ class Publisher:
         self._tickers: dict[int, str] = {}
         self._markets: dict[int, Market] = {}
         self._currency_codes: dict[int, str] = {}
+        # One serializer for every order: DRF builds a serializer's fields on first use,
+        # which costs more than rendering an order.
+        self._order_out = OrderOut()
+        # Orders this process published from matcher batches, oldest first (bounded).
+        self._matched_orders: dict[int, None] = {}
         self._stats = _Stats()
         # The thread shares the GIL with a matcher that is busy in Python between its
         # queries; at the default 5 ms switch interval each of the few Redis round
@@ -238,7 +281,7 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name="ws-publisher", daemon=True)
         self._thread.start()
 
-    def submit(self, job: _BatchJob | _SettlementJob | object) -> None:
+    def submit(self, job: _BatchJob | _SettlementJob | _PrivateJob | object) -> None:
         with self._count_lock:
             self._submitted += 1
             self._queue.put(job)
@@ -276,7 +319,7 @@ class Publisher:
                     break
             jobs: list = []
             for item in [*items, None]:
-                if isinstance(item, _BatchJob | _SettlementJob):
+                if isinstance(item, _JOBS):
                     jobs.append(item)
                     continue
                 try:
@@ -285,7 +328,7 @@ class Publisher:
                         self._control(item)
                 except Exception:  # noqa: BLE001 - the thread must outlive any bug
                     logger.exception("WebSocket publisher round failed")
-                    self._break({job.market_id for job in jobs})
+                    self._break(_market_ids(jobs))
                 self._done += len(jobs) + (item is not None and item is not _IDLE)
                 jobs = []
 
@@ -309,10 +352,14 @@ class Publisher:
                 logger.exception("sending %d WebSocket messages failed", len(messages))
 
     def _round(self, jobs: list) -> None:
+        if not self._listening():
+            # Nobody can receive them: skip the balance reads and serializers. (Batches
+            # still go through, to keep the depth chains.)
+            jobs = [job for job in jobs if not isinstance(job, _PrivateJob)]
         if not jobs:
             return
         picked_ms = time.time() * 1000
-        market_ids = {job.market_id for job in jobs}
+        market_ids = _market_ids(jobs)
         # Trades and depth first: they are what trading bots wait for. The ticker (DB
         # reads) and the private updates (serializers, balance reads) follow.
         for phase in (self._build_market_data, self._build_updates):
@@ -359,18 +406,21 @@ class Publisher:
         groups: dict[str, list[list[str]]] = {}
         private: dict[int, list[list[str]]] = {}
         batch_times: dict[int, int] = {}
-        wallet_ids: list[int] = []
-        wallet_time = 0
+        # Each wallet once per round, read after every job of the round committed.
+        wallet_times: dict[int, int] = {}
         for job in jobs:
             if isinstance(job, _BatchJob):
-                self._order_frames(job, private)
+                self._order_frames(job.orders, job.event_time, private, matched=True)
                 batch_times[job.market_id] = job.event_time
-            else:
+                continue
+            if isinstance(job, _SettlementJob):
                 self._fill_frames(job, private)
-                wallet_ids.extend(job.wallet_ids)
-                wallet_time = job.event_time
-        if wallet_ids:
-            self._balance_frames(wallet_ids, wallet_time, private)
+            else:
+                self._order_frames(job.orders, job.event_time, private, matched=False)
+            for wallet_id in job.wallet_ids:
+                wallet_times[wallet_id] = max(wallet_times.get(wallet_id, 0), job.event_time)
+        if wallet_times:
+            self._balance_frames(wallet_times, private)
         for market_id, event_time in batch_times.items():
             self._ticker_frame(market_id, event_time, groups)
         return self._public_messages(groups) + [
@@ -413,15 +463,21 @@ class Publisher:
             for t in job.trades
         )
 
-    def _order_frames(self, job: _BatchJob, private: dict) -> None:
-        if not job.orders:
-            return
-        market = self._market(job.market_id)
-        orders = [Order(**values) for values in job.orders]
-        for order in orders:
-            order.market = market
-        for order, data in zip(orders, OrderOut(orders, many=True).data, strict=True):
-            private.setdefault(order.user_id, []).append(["orders", frame("orders", job.event_time, data)])
+    def _order_frames(self, snapshots: list[dict], event_time: int, private: dict, *, matched: bool) -> None:
+        if matched:
+            # A new order's own push can reach this thread after the matcher's batch
+            # that took it (the matcher polls too): it must not follow the later status.
+            for values in snapshots:
+                self._matched_orders[values["id"]] = None
+            while len(self._matched_orders) > MATCHED_ORDERS_REMEMBERED:
+                del self._matched_orders[next(iter(self._matched_orders))]
+        else:
+            snapshots = [values for values in snapshots if values["id"] not in self._matched_orders]
+        for values in snapshots:
+            order = Order(**values)
+            order.market = self._market(order.market_id)
+            data = self._order_out.to_representation(order)
+            private.setdefault(order.user_id, []).append(["orders", frame("orders", event_time, data)])
 
     def _depth_merge(self, job: _BatchJob) -> None:
         chain = self._chains.get(job.market_id)
@@ -496,29 +552,39 @@ class Publisher:
                 data["time"] = _time_field.to_representation(data["time"])
                 private.setdefault(user_id, []).append(["fills", frame("fills", job.event_time, data)])
 
-    def _balance_frames(self, wallet_ids: list[int], event_time: int, private: dict) -> None:
-        # Read the rows now rather than trusting the settlement's copies: whichever
+    def _balance_frames(self, wallet_times: dict[int, int], private: dict) -> None:
+        # Read the rows now rather than trusting the callers' copies: whichever
         # publish comes last then carries the newest committed balance.
         from wallets.models import Wallet
 
         rows = list(
-            Wallet.objects.filter(pk__in=set(wallet_ids))
+            Wallet.objects.filter(pk__in=list(wallet_times))
             .order_by("user_id", "currency_id")
-            .values_list("user_id", "currency_id", "balance", "locked")
+            .values_list("pk", "user_id", "currency_id", "balance", "locked")
         )
-        missing = {c for _, c, _, _ in rows if c not in self._currency_codes}
+        missing = {c for _, _, c, _, _ in rows if c not in self._currency_codes}
         if missing:
             self._currency_codes.update(Currency.objects.filter(pk__in=missing).values_list("pk", "code"))
-        for user_id, currency_id, balance, locked in rows:
+        for wallet_id, user_id, currency_id, balance, locked in rows:
             data = {
                 "currency": self._currency_codes[currency_id],
                 "balance": fmt(balance),
                 "locked": fmt(locked),
                 "available": fmt(balance - locked),
             }
-            private.setdefault(user_id, []).append(["balances", frame("balances", event_time, data)])
+            private.setdefault(user_id, []).append(["balances", frame("balances", wallet_times[wallet_id], data)])
 
     # -- sending ----------------------------------------------------------------------
+    @staticmethod
+    def _listening() -> bool:
+        """False when no client can be reached: no layer, or an in-memory one before any WebSocket."""
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        if isinstance(layer, InMemoryChannelLayer):
+            return _server_loop is not None and _server_loop.is_running()
+        return True
+
     def _send(self, messages: list[tuple[str, dict]]) -> None:
         layer = get_channel_layer()
         if layer is None:
@@ -582,7 +648,8 @@ def _flush_at_exit() -> None:
 
 
 def hooks_register() -> None:
-    """Register the publishers with the matcher and settlement (idempotent)."""
+    """Register the publishers with the matcher, settlement and the wallet service (idempotent)."""
+    from wallets.services import after_wallets_change
     from wallets.settlement import after_settlement
 
     from .runner import after_batch
@@ -592,3 +659,5 @@ def hooks_register() -> None:
         after_batch.insert(0, batch_publish)
     if settlement_publish not in after_settlement:
         after_settlement.append(settlement_publish)
+    if wallets_publish not in after_wallets_change:
+        after_wallets_change.append(wallets_publish)

@@ -22,10 +22,30 @@ logger = logging.getLogger(__name__)
 after_batch: list[Callable[[BatchResult], None]] = []
 
 
+# Markets whose last settlement trigger was absorbed by an already queued run. Tried
+# again when idle, so that a run lost with a killed worker does not leave the last
+# batches unsettled until beat's sweep.
+_settlement_owed: set[int] = set()
+
+
 def _trigger_settlement(result: BatchResult) -> None:
     from wallets.tasks import settle_market_soon
 
-    settle_market_soon(result.market.pk)
+    if settle_market_soon(result.market.pk):
+        _settlement_owed.discard(result.market.pk)
+    else:
+        _settlement_owed.add(result.market.pk)
+
+
+def _settlement_retry() -> None:
+    from wallets.tasks import settle_market_soon
+
+    for market_id in list(_settlement_owed):
+        try:
+            if settle_market_soon(market_id):
+                _settlement_owed.discard(market_id)
+        except Exception:  # noqa: BLE001 - the broker is down; beat's sweep covers it
+            logger.exception("settlement trigger for market %s failed", market_id)
 
 
 after_batch.append(_trigger_settlement)
@@ -118,5 +138,6 @@ def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | 
                     logger.exception("after-batch hook %r failed", hook)
         if busy:
             continue
+        _settlement_retry()
         pool.discover()
         listener.wait(poll)

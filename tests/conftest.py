@@ -17,6 +17,19 @@ def _relaxed_rate_limits(settings):
     cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _publisher_connection_closed(django_db_setup):
+    """The publisher thread of this process holds a DB connection; close it before the test DB goes.
+
+    Any balance change (a test funding a wallet) queues a push, so any test can start it.
+    """
+    yield
+    from matching import publish
+
+    if publish._publisher is not None:
+        publish._publisher.close_connections()
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

@@ -2,22 +2,31 @@
 
 Each change is written with its ledger entry in the caller's transaction, after the
 wallet rows were locked in primary-key order (no deadlocks between concurrent callers).
+
+After the transaction commits, the hooks in ``after_wallets_change`` get the pks of
+every wallet it changed, once per transaction however many calls made the changes
+(the WebSocket layer registers there to push the new balances).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
+from exchange_site.db import on_commit, rows_update
 from exchange_site.errors import DomainError
 
 from .models import LedgerEntry, Wallet
 
 ZERO = Decimal(0)
+
+# Called after commit with the pks of the wallets a transaction changed.
+after_wallets_change: list[Callable[[list[int]], None]] = []
 
 
 class InsufficientFunds(DomainError):
@@ -58,11 +67,47 @@ def wallets_lock(*, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Wa
     return {(w.user_id, w.currency_id): w for w in rows if (w.user_id, w.currency_id) in wanted}
 
 
-def wallet_apply_changes(*, changes: Sequence[BalanceChange]) -> dict[tuple[int, int], Wallet]:
+class _Changed:
+    """The wallets one transaction changed so far, announced by one after-commit callback."""
+
+    __slots__ = ("callbacks", "wallet_ids")
+
+    def __init__(self, callbacks: list) -> None:
+        # The connection's list of after-commit callbacks this one was added to. Django
+        # replaces that list on commit, rollback and savepoint rollback, so while it is
+        # still the connection's list, our callback is still in it.
+        self.callbacks = callbacks
+        self.wallet_ids: set[int] = set()
+
+    def announce(self) -> None:
+        wallet_ids = sorted(self.wallet_ids)
+        for hook in after_wallets_change:
+            hook(wallet_ids)
+
+
+_changed = threading.local()
+
+
+def _note_changed(wallet_ids: Iterable[int]) -> None:
+    """Remember wallets for the transaction's single after-commit announcement."""
+    if not after_wallets_change:
+        return
+    connection = transaction.get_connection()
+    changed: _Changed | None = getattr(_changed, "current", None)
+    if changed is None or changed.callbacks is not connection.run_on_commit:
+        changed = _Changed(connection.run_on_commit)
+        on_commit(changed.announce)
+        _changed.current = changed
+    changed.wallet_ids.update(wallet_ids)
+
+
+def wallet_apply_changes(*, changes: Sequence[BalanceChange], announce: bool = True) -> dict[tuple[int, int], Wallet]:
     """Apply changes in order, each checked (0 <= locked <= balance), with its ledger entry.
 
     Raises ``InsufficientFunds`` (and the caller's transaction rolls back) when a change
-    would take a wallet below zero or lock more than it holds.
+    would take a wallet below zero or lock more than it holds. The changed wallets are
+    announced to ``after_wallets_change`` after commit unless ``announce`` is False
+    (settlement publishes its wallets itself, together with its fills).
     """
     wallets = wallets_lock(keys=((c.user_id, c.currency_id) for c in changes))
     now = timezone.now()
@@ -95,6 +140,8 @@ def wallet_apply_changes(*, changes: Sequence[BalanceChange]) -> dict[tuple[int,
         )
     for wallet in touched.values():
         wallet.updated_at = now
-    Wallet.objects.bulk_update(list(touched.values()), ["balance", "locked", "updated_at"])
+    rows_update(Wallet, list(touched.values()), ["balance", "locked", "updated_at"])
     LedgerEntry.objects.bulk_create(entries)
+    if announce:
+        _note_changed(touched)
     return wallets

@@ -104,7 +104,8 @@ def market_settle(*, market_id: int, max_sequences: int = MAX_SEQUENCES_PER_RUN)
                 release = _release_change(item, market)
                 if release is not None:
                     changes.append(release)
-        wallets = wallet_apply_changes(changes=changes) if changes else {}
+        # Not announced: the settlement hook publishes these wallets right after its fills.
+        wallets = wallet_apply_changes(changes=changes, announce=False) if changes else {}
         cursor.settled_sequence = end
         cursor.save(update_fields=["settled_sequence", "updated_at"])
         result = SettlementResult(market_id, start, end, trades, closed, list(wallets.values()))

@@ -15,20 +15,26 @@ EARLY_ACK = {"acks_late": False}
 # A queued settle_market covers every batch committed before it starts, so while one
 # waits in the queue the matcher sends no other (one task per burst, not per batch).
 PENDING_KEY = "settle-pending:{}"
-PENDING_SECONDS = 10  # a lost task stops holding back new ones after this; beat sweeps too
+PENDING_SECONDS = 5  # a task lost with its worker stops holding back new ones after this
 
 logger = logging.getLogger(__name__)
 
 
-def settle_market_soon(market_id: int) -> None:
-    """Queue settlement of a market unless a queued run will already cover what just committed."""
+def settle_market_soon(market_id: int) -> bool:
+    """Queue settlement of a market unless a queued run will already cover what just committed.
+
+    Returns whether it queued one. A caller that got False should call again later
+    (the matcher does when idle): the queued run may have been lost with its worker.
+    """
     try:
         queued = not cache.add(PENDING_KEY.format(market_id), 1, timeout=PENDING_SECONDS)
     except Exception as exc:  # noqa: BLE001 - without the cache, queue one every time
         logger.warning("settlement coalescing unavailable: %s", exc)
         queued = False
-    if not queued:
-        settle_market.delay(market_id)
+    if queued:
+        return False
+    settle_market.delay(market_id)
+    return True
 
 
 @shared_task(**EARLY_ACK)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 from django.conf import settings
@@ -42,3 +44,20 @@ def test_markets_are_coalesced_separately(queue):
     settle_market_soon(second.pk)
     settle_market_soon(first.pk)
     assert queue() == 2
+
+
+def test_a_run_lost_with_its_worker_is_replaced_when_the_matcher_goes_idle(queue):
+    from types import SimpleNamespace
+
+    from matching import runner
+
+    market = MarketFactory()
+    # A queued run whose worker died before starting it: its key outlives it briefly.
+    cache.set(PENDING_KEY.format(market.pk), 1, timeout=1)
+    runner._trigger_settlement(SimpleNamespace(market=market))
+    assert queue() == 0 and market.pk in runner._settlement_owed
+    runner._settlement_retry()  # idle, key still there: still owed
+    assert queue() == 0 and market.pk in runner._settlement_owed
+    time.sleep(1.2)
+    runner._settlement_retry()
+    assert queue() == 1 and market.pk not in runner._settlement_owed

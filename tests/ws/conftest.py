@@ -37,13 +37,3 @@ def ws_client():
     yield _open
     for client in clients:
         client.close()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _publisher_connection_closed(django_db_setup):
-    """The publisher thread of this process holds a DB connection; close it before the test DB goes."""
-    yield
-    from matching import publish
-
-    if publish._publisher is not None:
-        publish._publisher.close_connections()

@@ -91,6 +91,7 @@ def traders(transactional_db):
     fund(seller, market.base, "2")
     fund(buyer, market.quote, "100000")
     fund(bystander, market.quote, "1000")
+    publish.publisher().flush()  # the deposits' balance pushes go out before any client subscribes
     return market, seller, buyer, bystander
 
 
@@ -156,15 +157,16 @@ def test_private_updates_reach_only_their_owner(traders):
         ws_public = await opened("trades:BTC-USDT")
         ask = await place(seller, "sell", "30000", "0.5")
         await match(market)
-        resting = await take(ws_seller, 1)
+        resting = await take_until(ws_seller, lambda events: len(channel_data(events, "orders")) == 2)
         bid = await place(buyer, "buy", "30000", "0.2")
         await match(market)
         await settle(market)
 
         def settled(events):
-            return len(channel_data(events, "fills")) == 1 and len(channel_data(events, "balances")) == 2
+            # The order's lock when placed, then settlement's two currencies.
+            return len(channel_data(events, "fills")) == 1 and len(channel_data(events, "balances")) == 3
 
-        seller_events = resting + await take_until(ws_seller, settled)
+        seller_events = resting + await take_until(ws_seller, lambda events: settled(resting + events))
         buyer_events = await take_until(ws_buyer, settled)
         public_events = await take(ws_public, 1)
         for ws in (ws_bystander, ws_public):
@@ -179,11 +181,11 @@ def test_private_updates_reach_only_their_owner(traders):
     ask.refresh_from_db()
     bid.refresh_from_db()
     seller_orders = channel_data(seller_events, "orders")
-    assert [o["status"] for o in seller_orders] == ["open", "partially_filled"]
+    assert [o["status"] for o in seller_orders] == ["new", "open", "partially_filled"]
     assert {o["id"] for o in seller_orders} == {ask.pk}
     assert seller_orders[-1] == dict(OrderOut(Order.objects.select_related("market").get(pk=ask.pk)).data)
     buyer_orders = channel_data(buyer_events, "orders")
-    assert [(o["id"], o["status"]) for o in buyer_orders] == [(bid.pk, "filled")]
+    assert [(o["id"], o["status"]) for o in buyer_orders] == [(bid.pk, "new"), (bid.pk, "filled")]
 
     trade = Trade.objects.get(market=market)
     [seller_fill] = channel_data(seller_events, "fills")
