@@ -51,9 +51,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-nice",
             type=int,
-            default=10,
-            help="nice level of the order-placing clients: they stand in for the traders' own machines, so the "
-            "exchange's processes come first for the CPUs they share here (0 to compete as equals)",
+            default=0,
+            help="nice level of the order-placing clients (they stand in for the traders' own machines; a positive "
+            "value lets the exchange's processes come first for the CPUs they share here)",
         )
         parser.add_argument(
             "--rest-nice",
@@ -314,24 +314,18 @@ class Command(BaseCommand):
             r"commit->sent ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); commit->picked ms p50 ([\d.]+) p99 ([\d.]+)"
         )
         windows = []
-        for proc in procs:
-            if proc.bench_name != "matcher":
-                continue
-            for line in Path(proc.bench_log).read_text(errors="replace").splitlines():
-                match = pattern.search(line)
-                if match:
-                    batches, rounds, p50, p99, top, wait50, wait99 = match.groups()
-                    windows.append(
-                        {
-                            "batches": int(batches),
-                            "rounds": int(rounds),
-                            "p50": float(p50),
-                            "p99": float(p99),
-                            "max": float(top),
-                            "wait50": float(wait50),
-                            "wait99": float(wait99),
-                        }
-                    )
+        for batches, rounds, p50, p99, top, wait50, wait99 in _stats_lines(procs, "matcher", pattern):
+            windows.append(
+                {
+                    "batches": int(batches),
+                    "rounds": int(rounds),
+                    "p50": float(p50),
+                    "p99": float(p99),
+                    "max": float(top),
+                    "wait50": float(wait50),
+                    "wait99": float(wait99),
+                }
+            )
         return windows
 
     def _hub_stats(self, procs: list[subprocess.Popen]) -> dict[str, Any]:
@@ -341,14 +335,7 @@ class Command(BaseCommand):
             r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
             r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)"
         )
-        windows = []
-        for proc in procs:
-            if proc.bench_name != "web0":
-                continue
-            for line in Path(proc.bench_log).read_text(errors="replace").splitlines():
-                match = pattern.search(line)
-                if match:
-                    windows.append([float(v) for v in match.groups()])
+        windows = [[float(v) for v in groups] for groups in _stats_lines(procs, "web0", pattern)]
         if not windows:
             return {}
         return {
@@ -401,6 +388,18 @@ class Command(BaseCommand):
         processes = f"{daphnes} + run_matcher + celery worker -c 2"
         result["stack"] = f"external {urls[0]}" if external else f"{processes}; {backend} + {layer}"
         return result
+
+
+def _stats_lines(procs: list[subprocess.Popen], name: str, pattern: re.Pattern) -> list[tuple[str, ...]]:
+    """The groups of every line of process ``name``'s log that matches ``pattern``."""
+    found = []
+    for proc in procs:
+        if proc.bench_name == name:
+            for line in Path(proc.bench_log).read_text(errors="replace").splitlines():
+                match = pattern.search(line)
+                if match:
+                    found.append(match.groups())
+    return found
 
 
 def _one_order(http, rng: random.Random, symbol: str, resting: list[int]):
