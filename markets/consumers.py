@@ -211,11 +211,7 @@ _last_layer_log = 0.0
 
 
 def _log_layer_error(exc: Exception) -> None:
-    """Log channel-layer read errors at most once a minute.
-
-    redis-py 8 times reads out after 5 s, exactly channels-redis' BZPOPMIN wait, so
-    an idle process hits this routinely unless the layer's ``socket_timeout`` is raised.
-    """
+    """Log channel-layer read errors at most once a minute (a Redis outage would flood the log)."""
     global _last_layer_log
     now = time.monotonic()
     if now - _last_layer_log > 60:
