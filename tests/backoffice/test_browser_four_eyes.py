@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from accounts.roles import BACK_OFFICE
@@ -62,6 +63,9 @@ def browser(monkeypatch):
             yield browser
         finally:
             browser.close()
+            # The ORM calls made while Playwright's loop ran in this thread used a
+            # connection of their own; close it, or the test database cannot be dropped.
+            connections.close_all()
 
 
 def _login(page, base: str, user, next_path: str) -> None:
