@@ -106,21 +106,16 @@ class _HubStats:
         now = time.monotonic()
         if now - self.since < self.every:
             return
-        received, delivered = sorted(self.received), sorted(self.delivered)
         logger.info(
             "ws-hub stats: %d messages to %d sockets over %.0f s; commit->received ms p50 %.1f p99 %.1f max %.1f;"
             " commit->delivered ms p50 %.1f p99 %.1f max %.1f",
-            len(received),
+            len(self.received),
             self.sockets,
             now - self.since,
-            *_percentiles(received),
-            *_percentiles(delivered),
+            *publish.percentiles(self.received),
+            *publish.percentiles(self.delivered),
         )
         self._reset(now)
-
-
-def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], values[-1]
 
 
 class _Hub:

@@ -204,6 +204,12 @@ def order_publish(order: Order) -> None:
 # -- the publisher thread -------------------------------------------------------------
 
 
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    """(p50, p99, max) of a non-empty list, for the latency lines in the logs."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], ordered[-1]
+
+
 class _Stats:
     """How long after each batch's commit its trades and depth were handed to the layer."""
 
@@ -227,18 +233,14 @@ class _Stats:
         now = time.monotonic()
         if now - self.since < self.every or not self.lags:
             return
-        lags, waits = sorted(self.lags), sorted(self.waits)
         logger.info(
             "ws-publisher stats: %d batches in %d rounds over %.0f s; commit->sent ms p50 %.1f p99 %.1f max %.1f;"
             " commit->picked ms p50 %.1f p99 %.1f",
-            len(lags),
+            len(self.lags),
             self.rounds,
             now - self.since,
-            lags[len(lags) // 2],
-            lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-            lags[-1],
-            waits[len(waits) // 2],
-            waits[min(len(waits) - 1, int(len(waits) * 0.99))],
+            *percentiles(self.lags),
+            *percentiles(self.waits)[:2],
         )
         self._reset(now)
 
