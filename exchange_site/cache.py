@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.functional import cached_property
 
 _clients: dict[tuple, RedisCacheClient] = {}
 _clients_lock = threading.Lock()
@@ -19,8 +20,9 @@ class SharedRedisCache(RedisCache):
     redis-py's pool is thread-safe, so one per process serves every request.
     """
 
-    @property
+    @cached_property
     def _cache(self) -> RedisCacheClient:
+        # Looked up once per cache object (one per request context), not per call.
         key = (tuple(self._servers), tuple(sorted((k, repr(v)) for k, v in self._options.items())))
         client = _clients.get(key)
         if client is None:

@@ -301,13 +301,27 @@ BASE_FUNDING = Decimal("10000")
 QUOTE_FUNDING = Decimal("1000000")
 
 
-def soak_market_create(*, traders: int, tag: str) -> SoakMarket:
-    """Create a fresh market and funded traders; funding goes through custody deposits so audits balance."""
+def soak_market_create(
+    *,
+    traders: int,
+    tag: str,
+    kind: str = "soak",
+    base_funding: Decimal = BASE_FUNDING,
+    quote_funding: Decimal = QUOTE_FUNDING,
+    min_notional: Decimal = Decimal("1"),
+) -> SoakMarket:
+    """Create a fresh market and funded traders; funding goes through custody deposits so audits balance.
+
+    ``kind`` names the run in currency codes, names and e-mails (the soak, bench_ws).
+    """
+    prefix = kind[0].upper()
     base, _ = Currency.objects.get_or_create(
-        code=f"SB{tag}", defaults={"name": f"Soak base {tag}", "precision": 8, "min_confirmations": 1}
+        code=f"{prefix}B{tag}",
+        defaults={"name": f"{kind.capitalize()} base {tag}", "precision": 8, "min_confirmations": 1},
     )
     quote, _ = Currency.objects.get_or_create(
-        code=f"SQ{tag}", defaults={"name": f"Soak quote {tag}", "precision": 8, "min_confirmations": 1}
+        code=f"{prefix}Q{tag}",
+        defaults={"name": f"{kind.capitalize()} quote {tag}", "precision": 8, "min_confirmations": 1},
     )
     market = Market.objects.create(
         symbol=f"{base.code}-{quote.code}",
@@ -316,21 +330,21 @@ def soak_market_create(*, traders: int, tag: str) -> SoakMarket:
         tick_size=TICK,
         lot_size=LOT,
         min_qty=LOT,
-        min_notional=Decimal("1"),
+        min_notional=min_notional,
         maker_fee=Decimal("0.001"),
         taker_fee=Decimal("0.002"),
     )
     fee_account()
     users = []
     for i in range(traders):
-        user = User.objects.create_user(email=f"soak-{tag.lower()}-{i}@soak.invalid", password=None)
-        for currency, amount in ((base, BASE_FUNDING), (quote, QUOTE_FUNDING)):
+        user = User.objects.create_user(email=f"{kind}-{tag.lower()}-{i}@{kind}.invalid", password=None)
+        for currency, amount in ((base, base_funding), (quote, quote_funding)):
             address = deposit_address_get(user=user, currency=currency).address
             custody_deposit_notify(
                 currency_code=currency.code,
                 address=address,
                 amount=amount,
-                txid=f"soak-{tag}-{i}-{currency.code}",
+                txid=f"{kind}-{tag}-{i}-{currency.code}",
                 confirmations=currency.min_confirmations,
             )
         users.append(user)

@@ -112,44 +112,17 @@ class Command(BaseCommand):
 
     # -- setup --------------------------------------------------------------------------
     def _setup(self, traders: int):
-        from rest_framework_simplejwt.tokens import AccessToken
+        from matching.soak import access_token, soak_market_create
 
-        from accounts.services import user_register
-        from markets.models import Currency, Market
-        from wallets.deposits import custody_deposit_notify, deposit_address_get
-
-        run = secrets.token_hex(3).upper()
-        base, _ = Currency.objects.get_or_create(
-            code=f"B{run}", defaults={"name": f"Bench base {run}", "precision": 8, "min_confirmations": 1}
-        )
-        quote, _ = Currency.objects.get_or_create(
-            code=f"Q{run}", defaults={"name": f"Bench quote {run}", "precision": 8, "min_confirmations": 1}
-        )
-        market = Market.objects.create(
-            symbol=f"{base.code}-{quote.code}",
-            base=base,
-            quote=quote,
-            tick_size=Decimal("0.01"),
-            lot_size=Decimal("0.001"),
-            min_qty=Decimal("0.001"),
+        setup = soak_market_create(
+            traders=traders,
+            tag=secrets.token_hex(3).upper(),
+            kind="bench",
+            base_funding=Decimal("1000000"),
+            quote_funding=Decimal("1000000000"),
             min_notional=Decimal("0.01"),
-            maker_fee=Decimal("0.001"),
-            taker_fee=Decimal("0.002"),
         )
-        tokens = []
-        for i in range(traders):
-            user = user_register(email=f"bench-{run.lower()}-{i}@bench.invalid", password=secrets.token_urlsafe(16))
-            for currency, amount in ((base, Decimal("1000000")), (quote, Decimal("1000000000"))):
-                address = deposit_address_get(user=user, currency=currency).address
-                custody_deposit_notify(
-                    currency_code=currency.code,
-                    address=address,
-                    amount=amount,
-                    txid=f"bench-{run}-{i}-{currency.code}",
-                    confirmations=1,
-                )
-            tokens.append(str(AccessToken.for_user(user)))
-        return market, tokens
+        return setup.market, [access_token(user) for user in setup.users]
 
     def _start_stack(self, symbol: str, web: int, rest_nice: int) -> tuple[list[str], list[subprocess.Popen]]:
         root = Path(settings.BASE_DIR)
