@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "wallets",
     "markets",
     "matching",
+    "tools",
 ]
 
 MIDDLEWARE = [
