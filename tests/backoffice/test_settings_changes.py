@@ -186,7 +186,12 @@ def test_the_database_refuses_a_market_that_would_stall_settlement(market, field
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("dual_approval_threshold", D("0")), ("min_confirmations", 0), ("withdrawal_fee", D("-1")), ("min_withdrawal", -1)],
+    [
+        ("dual_approval_threshold", D("0")),
+        ("min_confirmations", 0),
+        ("withdrawal_fee", D("-1")),
+        ("min_withdrawal", -1),
+    ],
 )
 def test_the_database_refuses_currency_settings_that_switch_controls_off(btc, field, value):
     with pytest.raises(IntegrityError), transaction.atomic():
