@@ -94,6 +94,16 @@ class SettingsAdminMixin(ServiceSaveMixin):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_settings_error", False):
+            return None
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_settings_error", False):
+            return None
+        return super().log_change(request, obj, message)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Orders, wallets and the history refer to them; switch a currency or market off instead.
         return False
