@@ -161,3 +161,20 @@ def test_market_ops_halts_with_cancel_of_queued_orders_through_the_admin(client,
     assert market.status == "halted"
     event = SettingChange.objects.get(market=market)
     assert (event.actor, event.after) == (market_ops, "halted") and "chain halt" in event.reason
+
+
+def test_a_refused_save_shows_the_error_and_changes_nothing(client, market_ops, btc):
+    from django.contrib.admin.models import LogEntry
+
+    admin_login(client, market_ops)
+    url = reverse("admin:markets_currency_change", args=[btc.pk])
+    client.post(url, currency_form(btc, dual_approval_threshold="5"))
+    logged = LogEntry.objects.count()
+
+    response = client.post(url, currency_form(btc, dual_approval_threshold="6"), follow=True)
+
+    assert "proposal_pending" in response.content.decode()
+    assert LogEntry.objects.count() == logged
+    assert list(SettingProposal.objects.values_list("after", flat=True)) == ["5"]
+    btc.refresh_from_db()
+    assert btc.dual_approval_threshold == D("1")
