@@ -262,6 +262,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 # Exchange ---------------------------------------------------------------------
 FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal")
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "500"))
+MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
+MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
+ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")
 
 
 def _max_trading_fee(raw: str) -> Decimal:
@@ -276,10 +280,6 @@ def _max_trading_fee(raw: str) -> Decimal:
 
 
 MAX_TRADING_FEE = _max_trading_fee(os.environ.get("MAX_TRADING_FEE", "0.01"))
-MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
-MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
-ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
-OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")
 
 LOGGING = {
     "version": 1,
