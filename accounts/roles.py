@@ -7,7 +7,13 @@ calls it again. Superusers manage staff (``is_staff``) and their groups.
 - ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
   rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits.
 - ``compliance``: views everything, changes nothing, exports any list to CSV.
-- ``market_ops``: currencies and markets: fees, filters, halt and resume.
+- ``market_ops``: currencies and markets: fees, filters, halt and resume; proposes the
+  changes that weaken a money control and approves colleagues' proposals.
+
+A change that weakens a money control (``markets.services_settings``) is applied only
+when a second person holding ``markets.approve_settingproposal`` approves it: market
+ops and back office both hold that right, so one market-ops member is enough with a
+back-office colleague; nobody approves their own proposal.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ APPROVE_WITHDRAWAL = "wallets.approve_withdrawal"
 PROPOSE_MANUAL_DEPOSIT = "wallets.propose_manual_deposit"
 APPROVE_MANUAL_DEPOSIT = "wallets.approve_manual_deposit"
 EXPORT_CSV = "wallets.export_csv"
+APPROVE_SETTING_CHANGE = "markets.approve_settingproposal"
 
 _BACK_OFFICE_VIEWS = [
     "accounts.view_user",
@@ -36,10 +43,18 @@ _BACK_OFFICE_VIEWS = [
     "wallets.view_incident",
     "markets.view_currency",
     "markets.view_market",
+    "markets.view_settingchange",
+    "markets.view_settingproposal",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    BACK_OFFICE: [*_BACK_OFFICE_VIEWS, APPROVE_WITHDRAWAL, PROPOSE_MANUAL_DEPOSIT, APPROVE_MANUAL_DEPOSIT],
+    BACK_OFFICE: [
+        *_BACK_OFFICE_VIEWS,
+        APPROVE_WITHDRAWAL,
+        PROPOSE_MANUAL_DEPOSIT,
+        APPROVE_MANUAL_DEPOSIT,
+        APPROVE_SETTING_CHANGE,
+    ],
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
         "markets.view_order",
@@ -59,6 +74,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "markets.view_market",
         "markets.add_market",
         "markets.change_market",
+        "markets.view_settingchange",
+        "markets.view_settingproposal",
+        APPROVE_SETTING_CHANGE,
     ],
 }
 
@@ -89,3 +107,19 @@ def can_review_withdrawals(user: Any) -> bool:
 
 def can_export_csv(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(EXPORT_CSV))
+
+
+def can_change_market_settings(user: Any) -> bool:
+    """Active staff of market operations: they edit currencies and markets (or propose)."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm("markets.change_market")
+        and user.has_perm("markets.change_currency")
+    )
+
+
+def can_approve_setting_changes(user: Any) -> bool:
+    """Active staff who may approve or reject a colleague's proposed settings change."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(APPROVE_SETTING_CHANGE))

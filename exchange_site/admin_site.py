@@ -357,11 +357,15 @@ class DecisionAdminMixin:
         detail = ", ".join(f"{k}={v}" for k, v in data.items() if v not in ("", None))
         for obj in objects:
             try:
-                decision.run(request.user, obj.pk, data)
+                result = decision.run(request.user, obj.pk, data)
             except DomainError as exc:
                 self.message_user(request, f"{obj}: {exc.message} ({exc.code})", messages.ERROR)
             else:
                 self.message_user(request, f"{obj}: {decision.label.lower()} done.", messages.SUCCESS)
+                # A service may answer that part of the request waits for someone else.
+                notice = getattr(result, "admin_notice", "")
+                if notice:
+                    self.message_user(request, f"{obj}: {notice}", messages.WARNING)
                 # The admin log (compliance reads it) records who took which decision.
                 self.log_change(request, obj, decision.label + (f" ({detail})" if detail else ""))
 

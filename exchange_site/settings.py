@@ -267,6 +267,20 @@ MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")
 
+
+def _max_trading_fee(raw: str) -> Decimal:
+    """The highest maker or taker fee rate staff may set (a fee of 1 or more would stall settlement)."""
+    try:
+        value = Decimal(raw)
+    except decimal.InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal("0.1"):
+        raise ImproperlyConfigured("MAX_TRADING_FEE must be a decimal rate between 0 and 0.1.")
+    return value
+
+
+MAX_TRADING_FEE = _max_trading_fee(os.environ.get("MAX_TRADING_FEE", "0.01"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,28 +1,158 @@
-"""Back-office views of markets: currencies and markets are configured here; orders,
-trades, candles and book snapshots are written only by the matcher and shown read-only.
+"""Back-office views of markets: currencies and markets are configured here, through the
+settings services (validated, recorded, four eyes for weakening changes); orders, trades,
+candles, book snapshots and the settings history are shown read-only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.safestring import SafeString
 
-from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin
+from accounts.roles import can_approve_setting_changes, can_change_market_settings
+from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
 from exchange_site.errors import DomainError
 
-from .models import BookSnapshot, Candle, Currency, Market, Order, Trade
+from .models import BookSnapshot, Candle, Currency, Market, Order, SettingChange, SettingProposal, Trade
 from .precision import fmt
-from .services_ops import MAX_FEE, market_halt, market_resume, market_set_fees, market_set_filters
+from .services_ops import market_halt, market_resume, market_set_fees
+from .services_settings import (
+    CURRENCY_CREATE_FIELDS,
+    CURRENCY_FIELDS,
+    MARKET_CREATE_FIELDS,
+    SettingsOutcome,
+    currency_create,
+    currency_update,
+    market_create,
+    market_update,
+    setting_proposal_approve,
+    setting_proposal_reject,
+)
+
+HISTORY_ROWS = 50
+
+
+def _market_ops(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm("markets.change_market"))
+
+
+def _reason_field() -> forms.CharField:
+    return forms.CharField(
+        label="Reason for the change",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Recorded in the settings history.",
+    )
+
+
+class SettingsAdminMixin(ServiceSaveMixin):
+    """Currency and market pages: ``save_model`` calls the settings services, never ``save()``.
+
+    The model form already ran the model's validation (``clean`` and constraints); the
+    service validates again under the row lock, records the change and turns a weakening
+    change into a proposal for a second staff member.
+    """
+
+    create_fields: Sequence[str] = ()
+    change_fields: Sequence[str] = ()
+
+    def create(self, actor: Any, values: dict[str, Any], reason: str) -> Any:
+        raise NotImplementedError
+
+    def update(self, actor: Any, pk: int, changes: dict[str, Any], reason: str) -> SettingsOutcome:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        reason = data.get("change_reason", "")
+        try:
+            if not change:
+                created = self.create(request.user, {f: data[f] for f in self.create_fields if f in data}, reason)
+                obj.pk = created.pk
+                return
+            changes = {f: data[f] for f in self.change_fields if f in data and f in form.changed_data}
+            outcome = self.update(request.user, obj.pk, changes, reason)
+        except DomainError as exc:
+            request._settings_error = True  # type: ignore[attr-defined]
+            self.message_user(request, f"Not saved: {exc.message} ({exc.code})", messages.ERROR)
+            return
+        if outcome.admin_notice:
+            self.message_user(request, f"{obj}: {outcome.admin_notice}", messages.WARNING)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        if getattr(request, "_settings_error", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if getattr(request, "_settings_error", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_settings_error", False):
+            return None
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_settings_error", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Orders, wallets and the history refer to them; switch a currency or market off instead.
+        return False
+
+    @admin.display(description="Settings history (latest first)")
+    def settings_history(self, obj: Any) -> SafeString:
+        rows = (
+            SettingChange.objects.filter(**{self.model._meta.model_name: obj})
+            .select_related("actor")
+            .order_by("-id")[:HISTORY_ROWS]
+        )
+        return html_table(
+            ["when", "who", "action", "field", "before", "after", "reason"],
+            (
+                (r.created_at, r.actor.email if r.actor else "system", r.action, r.field, r.before, r.after, r.reason)
+                for r in rows
+            ),
+            empty="No change recorded.",
+        )
+
+    @admin.display(description="Proposals waiting for a second person")
+    def pending_proposals(self, obj: Any) -> SafeString:
+        rows = (
+            SettingProposal.objects.filter(**{self.model._meta.model_name: obj}, status=SettingProposal.Status.PENDING)
+            .select_related("proposed_by")
+            .order_by("id")
+        )
+        return html_table(
+            ["id", "field", "before", "after", "proposed by", "when", "reason"],
+            ((p.pk, p.field, p.before, p.after, p.proposed_by.email, p.created_at, p.reason) for p in rows),
+            empty="None.",
+        )
+
+
+class CurrencyForm(forms.ModelForm):
+    change_reason = _reason_field()
+
+    class Meta:
+        model = Currency
+        fields = CURRENCY_CREATE_FIELDS
 
 
 @admin.register(Currency)
-class CurrencyAdmin(admin.ModelAdmin):
+class CurrencyAdmin(SettingsAdminMixin, admin.ModelAdmin):
+    """Currencies: created and changed through ``markets.services_settings`` (validated, recorded)."""
+
+    form = CurrencyForm
+    create_fields = CURRENCY_CREATE_FIELDS
+    change_fields = CURRENCY_FIELDS
     list_display = [
         "code",
         "name",
@@ -39,83 +169,93 @@ class CurrencyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
         # Clients and stored rows know a currency by its code and amounts by its precision.
-        return ["code", "precision"] if obj is not None else []
+        if obj is None:
+            return []
+        return ["code", "precision", "pending_proposals", "settings_history"]
 
+    def create(self, actor: Any, values: dict[str, Any], reason: str) -> Any:
+        return currency_create(actor=actor, values=values, reason=reason)
 
-def _market_ops(user: Any) -> bool:
-    return bool(user.is_active and user.is_staff and user.has_perm("markets.change_market"))
+    def update(self, actor: Any, pk: int, changes: dict[str, Any], reason: str) -> SettingsOutcome:
+        return currency_update(actor=actor, currency_id=pk, changes=changes, reason=reason)
 
 
 def _fee_field(label: str) -> forms.DecimalField:
-    return forms.DecimalField(label=label, min_value=Decimal(0), max_value=MAX_FEE, decimal_places=18, max_digits=36)
+    # The model and the service enforce 0..MAX_TRADING_FEE; the form only parses.
+    return forms.DecimalField(label=label, decimal_places=18, max_digits=36)
 
 
 MARKET_DECISIONS = (
     Decision(
         name="halt",
         label="Halt",
-        run=lambda actor, pk, data: market_halt(market_id=pk),
+        run=lambda actor, pk, data: market_halt(
+            market_id=pk, actor=actor, reason=data["reason"], cancel_queued=data["cancel_queued"]
+        ),
         allowed=_market_ops,
         available=lambda market, user: market.status == Market.Status.OPEN,
-        question="Halt this market? New orders are refused (market_halted); resting orders stay until canceled.",
+        fields=(
+            (
+                "cancel_queued",
+                forms.BooleanField(
+                    label="Also cancel the orders queued for matching (their funds are released)", required=False
+                ),
+            ),
+            ("reason", reason_field("Reason (recorded in the settings history)", required=False)),
+        ),
+        question=(
+            "Halt this market? It matches nothing: new orders are refused (market_halted), queued orders wait"
+            " (or are canceled), resting orders stay until their owners cancel them."
+        ),
     ),
     Decision(
         name="resume",
         label="Resume",
-        run=lambda actor, pk, data: market_resume(market_id=pk),
+        run=lambda actor, pk, data: market_resume(market_id=pk, actor=actor, reason=data["reason"]),
         allowed=_market_ops,
         available=lambda market, user: market.status == Market.Status.HALTED,
-        question="Resume this market? It accepts orders again at once.",
+        fields=(("reason", reason_field("Reason (recorded in the settings history)", required=False)),),
+        question="Resume this market? It accepts orders again and matches the queued ones in order.",
     ),
     Decision(
         name="set_fees",
         label="Set fees",
         run=lambda actor, pk, data: market_set_fees(
-            market_id=pk, maker_fee=data["maker_fee"], taker_fee=data["taker_fee"]
+            actor=actor, market_id=pk, maker_fee=data["maker_fee"], taker_fee=data["taker_fee"], reason=data["reason"]
         ),
         allowed=_market_ops,
-        fields=(("maker_fee", _fee_field("Maker fee rate")), ("taker_fee", _fee_field("Taker fee rate"))),
-        question="Set the fee rates? Trades matched from the next batch on use them.",
+        fields=(
+            ("maker_fee", _fee_field("Maker fee rate")),
+            ("taker_fee", _fee_field("Taker fee rate")),
+            ("reason", reason_field("Reason (recorded in the settings history)", required=False)),
+        ),
+        question=(
+            "Set the fee rates? Trades matched from the next batch on use them; a lowered rate waits for a"
+            " second staff member's approval."
+        ),
     ),
 )
 
 
 class MarketForm(forms.ModelForm):
+    change_reason = _reason_field()
+
     class Meta:
         model = Market
-        fields = (
-            "symbol",
-            "base",
-            "quote",
-            "tick_size",
-            "lot_size",
-            "min_qty",
-            "min_notional",
-            "maker_fee",
-            "taker_fee",
-        )
-
-    def _non_negative(self, name: str) -> Decimal:
-        value = self.cleaned_data[name]
-        if value is not None and value < 0:
-            raise forms.ValidationError("Must be zero or more.")
-        return value
-
-    def clean_min_qty(self) -> Decimal:
-        return self._non_negative("min_qty")
-
-    def clean_min_notional(self) -> Decimal:
-        return self._non_negative("min_notional")
+        fields = MARKET_CREATE_FIELDS
 
 
 @admin.register(Market)
-class MarketAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
-    """Markets: status and fees change through actions (``markets.services_ops``); tick and
-    lot sizes only when the market is created (the matcher converts resting orders with them).
+class MarketAdmin(SettingsAdminMixin, DecisionAdminMixin, admin.ModelAdmin):
+    """Markets: created and filtered through ``markets.services_settings``; status and fees change
+    through actions (``markets.services_ops``); tick and lot sizes only when the market is created
+    (the matcher converts resting orders with them).
     """
 
     decisions = MARKET_DECISIONS
     form = MarketForm
+    create_fields = MARKET_CREATE_FIELDS
+    change_fields = ("min_qty", "min_notional")
     change_form_template = "admin/exchange/change_form_decisions.html"
     list_display = [
         "symbol",
@@ -150,16 +290,15 @@ class MarketAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
             "status",
             "maker_fee",
             "taker_fee",
+            "pending_proposals",
+            "settings_history",
         ]
 
-    def save_model(self, request: HttpRequest, obj: Market, form: Any, change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        try:
-            market_set_filters(market_id=obj.pk, min_qty=obj.min_qty, min_notional=obj.min_notional)
-        except DomainError as exc:
-            raise PermissionDenied(exc.message) from exc
+    def create(self, actor: Any, values: dict[str, Any], reason: str) -> Any:
+        return market_create(actor=actor, values=values, reason=reason)
+
+    def update(self, actor: Any, pk: int, changes: dict[str, Any], reason: str) -> SettingsOutcome:
+        return market_update(actor=actor, market_id=pk, changes=changes, reason=reason)
 
     def decision_summary(self, obj: Market) -> str:
         return f"{obj.symbol}: {obj.status}, maker fee {fmt(obj.maker_fee)}, taker fee {fmt(obj.taker_fee)}"
@@ -233,3 +372,63 @@ class CandleAdmin(ReadOnlyAdmin):
 class BookSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["market", "sequence", "updated_at"]
     list_select_related = ["market"]
+
+
+@admin.register(SettingChange)
+class SettingChangeAdmin(ReadOnlyAdmin):
+    """The append-only settings history: who changed which setting of which currency or market."""
+
+    list_display = ["id", "created_at", "actor", "action", "currency", "market", "field", "before", "after", "reason"]
+    list_filter = ["action", "field"]
+    list_select_related = ["actor", "currency", "market"]
+    search_fields = ["=id", "field", "actor__email", "currency__code", "market__symbol"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+def _may_approve(proposal: SettingProposal, user: Any) -> bool:
+    return proposal.status == SettingProposal.Status.PENDING and proposal.proposed_by_id != user.pk
+
+
+SETTING_DECISIONS = (
+    Decision(
+        name="approve",
+        label="Approve",
+        run=lambda actor, pk, data: setting_proposal_approve(actor=actor, proposal_id=pk, comment=data["comment"]),
+        allowed=can_approve_setting_changes,
+        available=_may_approve,
+        fields=(("comment", reason_field("Comment (optional)", required=False)),),
+        question="Approve and apply this settings change? Your name and the time are recorded in its history.",
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        run=lambda actor, pk, data: setting_proposal_reject(actor=actor, proposal_id=pk, reason=data["reason"]),
+        allowed=lambda user: can_approve_setting_changes(user) or can_change_market_settings(user),
+        available=lambda p, user: p.status == SettingProposal.Status.PENDING,
+        fields=(("reason", reason_field("Reason (recorded in the history)", required=True)),),
+        question="Reject this settings change? It is not applied.",
+    ),
+)
+
+
+@admin.register(SettingProposal)
+class SettingProposalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
+    """Weakening changes waiting for a second staff member: approve (not one's own) or reject."""
+
+    decisions = SETTING_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = ["id", "created_at", "status", "currency", "market", "field", "before", "after", "proposed_by",
+                    "decided_by"]  # fmt: skip
+    list_filter = ["status", "field"]
+    list_select_related = ["currency", "market", "proposed_by", "decided_by"]
+    search_fields = ["=id", "field", "proposed_by__email", "currency__code", "market__symbol"]
+    show_full_result_count = False
+
+    def decision_notes(self, obj: SettingProposal, user: Any) -> list[str]:
+        if obj.status == SettingProposal.Status.PENDING and obj.proposed_by_id == user.pk:
+            return ["You proposed this change: a different staff member must approve it (you may reject it)."]
+        return []
+
+    def decision_summary(self, obj: SettingProposal) -> str:
+        return f"{obj.target}: {obj.field} {obj.before} -> {obj.after} (proposed by {obj.proposed_by}: {obj.reason})"

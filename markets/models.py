@@ -1,12 +1,38 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Cast
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 
 from exchange_site.db import MoneyField
+
+# The database refuses any fee rate above this whatever the settings say: a rate of 1 or
+# more leaves a side nothing (or less than nothing) to receive and stalls settlement.
+FEE_HARD_CAP = Decimal("0.1")
+
+
+def _num(name: str) -> Cast:
+    # Compare numerically on every backend (SQLite stores money as text).
+    return Cast(F(name), output_field=models.DecimalField(max_digits=36, decimal_places=18))
+
+
+def within_precision(value: Decimal, places: int) -> bool:
+    """True when ``value`` has at most ``places`` decimal places."""
+    try:
+        with localcontext(prec=80):
+            return value == value.quantize(Decimal(1).scaleb(-places))
+    except (InvalidOperation, TypeError):
+        return False
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, Decimal) and value.is_finite()
 
 
 class Currency(models.Model):
@@ -15,7 +41,11 @@ class Currency(models.Model):
     precision = models.PositiveSmallIntegerField(default=8, help_text="Decimal places shown and accepted.")
     withdrawal_fee = MoneyField(default=Decimal(0))
     min_withdrawal = MoneyField(default=Decimal(0))
-    dual_approval_threshold = MoneyField(default=Decimal(0), help_text="Withdrawals at or above need two approvers.")
+    dual_approval_threshold = MoneyField(
+        # The smallest positive amount: until staff set a threshold every withdrawal needs two approvers.
+        default=settings.MONEY_QUANTUM,
+        help_text="Withdrawals at or above need two approvers (greater than zero).",
+    )
     min_confirmations = models.PositiveIntegerField(default=1)
     deposits_enabled = models.BooleanField(default=True)
     withdrawals_enabled = models.BooleanField(default=True)
@@ -23,9 +53,41 @@ class Currency(models.Model):
     class Meta:
         ordering = ["code"]
         verbose_name_plural = "currencies"
+        constraints = [
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(_num("withdrawal_fee"), 0), name="currency_withdrawal_fee_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(_num("min_withdrawal"), 0), name="currency_min_withdrawal_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThan(_num("dual_approval_threshold"), 0), name="currency_dual_threshold_positive"
+            ),
+            models.CheckConstraint(condition=Q(min_confirmations__gte=1), name="currency_min_confirmations_ge_1"),
+        ]
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        """Refuse settings that switch a money control off (run by the settings services)."""
+        errors: dict[str, str] = {}
+        places = self.precision
+        for name in ("withdrawal_fee", "min_withdrawal"):
+            value = getattr(self, name)
+            if not _finite(value) or value < 0:
+                errors[name] = "Must be zero or more."
+            elif places is not None and not within_precision(value, places):
+                errors[name] = f"At most {places} decimal places (the currency's precision)."
+        threshold = self.dual_approval_threshold
+        if not _finite(threshold) or threshold <= 0:
+            errors["dual_approval_threshold"] = "Must be greater than zero."
+        if self.min_confirmations is None or self.min_confirmations < 1:
+            errors["min_confirmations"] = "At least one confirmation."
+        if places is not None and not 0 <= places <= settings.MONEY_DECIMAL_PLACES:
+            errors["precision"] = f"Between 0 and {settings.MONEY_DECIMAL_PLACES}."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Market(models.Model):
@@ -49,9 +111,51 @@ class Market(models.Model):
 
     class Meta:
         ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(condition=GreaterThan(_num("tick_size"), 0), name="market_tick_size_positive"),
+            models.CheckConstraint(condition=GreaterThan(_num("lot_size"), 0), name="market_lot_size_positive"),
+            models.CheckConstraint(condition=GreaterThanOrEqual(_num("min_qty"), 0), name="market_min_qty_nonnegative"),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(_num("min_notional"), 0), name="market_min_notional_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(_num("maker_fee"), 0) & LessThanOrEqual(_num("maker_fee"), FEE_HARD_CAP),
+                name="market_maker_fee_range",
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(_num("taker_fee"), 0) & LessThanOrEqual(_num("taker_fee"), FEE_HARD_CAP),
+                name="market_taker_fee_range",
+            ),
+            models.CheckConstraint(condition=~Q(base=F("quote")), name="market_base_ne_quote"),
+        ]
 
     def __str__(self) -> str:
         return self.symbol
+
+    def clean(self) -> None:
+        """Refuse filters and fees the matcher and settlement cannot work with."""
+        errors: dict[str, str] = {}
+        cap = min(settings.MAX_TRADING_FEE, FEE_HARD_CAP)
+        for name in ("maker_fee", "taker_fee"):
+            value = getattr(self, name)
+            if not _finite(value) or not 0 <= value <= cap:
+                errors[name] = f"Must be between 0 and {cap.normalize():f} (MAX_TRADING_FEE)."
+        base = self.base if self.base_id else None
+        quote = self.quote if self.quote_id else None
+        for name, currency in (("tick_size", quote), ("lot_size", base)):
+            value = getattr(self, name)
+            if not _finite(value) or value <= 0:
+                errors[name] = "Must be greater than zero."
+            elif currency is not None and not within_precision(value, currency.precision):
+                errors[name] = f"At most {currency.precision} decimal places ({currency.code}'s precision)."
+        for name in ("min_qty", "min_notional"):
+            value = getattr(self, name)
+            if not _finite(value) or value < 0:
+                errors[name] = "Must be zero or more."
+        if base is not None and base == quote:
+            errors["quote"] = "Base and quote must differ."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Order(models.Model):
@@ -204,3 +308,112 @@ class BookSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"book {self.market_id}@{self.sequence}"
+
+
+_ONE_TARGET = (Q(currency__isnull=False) & Q(market__isnull=True)) | (
+    Q(currency__isnull=True) & Q(market__isnull=False)
+)
+
+
+class SettingProposal(models.Model):
+    """A change that weakens a money control, waiting for a second staff member.
+
+    Proposed by one person; applied only when a different person approves it, or closed
+    when someone rejects it (the proposer may withdraw it that way).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPLIED = "applied"
+        REJECTED = "rejected"
+
+    currency = models.ForeignKey(
+        Currency, on_delete=models.PROTECT, null=True, blank=True, related_name="setting_proposals"
+    )
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, null=True, blank=True, related_name="setting_proposals"
+    )
+    field = models.CharField(max_length=32)
+    before = models.TextField(blank=True, default="", help_text="The value when it was proposed.")
+    after = models.TextField(blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ("view",)
+        permissions = [("approve_settingproposal", "Can approve or reject a proposed settings change")]
+        indexes = [models.Index(fields=["status", "id"], name="setting_proposal_status")]
+        constraints = [
+            models.CheckConstraint(condition=_ONE_TARGET, name="setting_proposal_one_target"),
+            # Four eyes, whatever the application code does.
+            models.CheckConstraint(
+                condition=~Q(status="applied") | ~Q(decided_by=F("proposed_by")), name="setting_proposal_no_self_apply"
+            ),
+            models.UniqueConstraint(
+                fields=["currency", "field"], condition=Q(status="pending"), name="setting_proposal_one_pending_cur"
+            ),
+            models.UniqueConstraint(
+                fields=["market", "field"], condition=Q(status="pending"), name="setting_proposal_one_pending_mkt"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.field}: {self.before} -> {self.after} ({self.status})"
+
+    @property
+    def target(self) -> Currency | Market | None:
+        return self.currency if self.currency_id else self.market
+
+
+class SettingChange(models.Model):
+    """Append-only history of currency and market settings: who did what to which field, when, why."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        CHANGE = "change"
+        PROPOSE = "propose"
+        APPROVE = "approve"
+        REJECT = "reject"
+
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    proposal = models.ForeignKey(
+        SettingProposal, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for steps the system took by itself (the ledger watch).",
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    field = models.CharField(max_length=32, blank=True, default="")
+    before = models.TextField(blank=True, default="")
+    after = models.TextField(blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["currency", "id"], name="setting_change_currency"),
+            models.Index(fields=["market", "id"], name="setting_change_market"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=_ONE_TARGET, name="setting_change_one_target"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.currency_id and f"currency {self.currency_id}" or f"market {self.market_id}"
+        return f"{self.action} {target} {self.field}: {self.before} -> {self.after}"

@@ -111,6 +111,15 @@ class MarketMatcher:
         if not cancels and not new_orders:
             return None
         self.market.refresh_from_db(fields=["maker_fee", "taker_fee", "status"])
+        if self.market.status == Market.Status.HALTED:
+            # A halted market matches nothing: queued orders wait, but cancels still go through.
+            new_orders = list(
+                Order.objects.filter(
+                    market_id=self.market_id, status=Order.Status.NEW, cancel_requested_at__isnull=False
+                ).order_by("id")[: self.batch_size]
+            )
+            if not cancels and not new_orders:
+                return None
         start_sequence = self.sequence
         now = timezone.now()
         result = BatchResult(market=self.market, first_sequence=start_sequence + 1, sequence=start_sequence, time=now)
@@ -128,7 +137,7 @@ class MarketMatcher:
                 order.sequence = self.sequence
                 changed[order.pk] = order
                 if order.cancel_requested_at is not None:
-                    self._close(order, Order.Status.CANCELED, engine.USER, changed, now)
+                    self._close(order, Order.Status.CANCELED, order.cancel_reason or engine.USER, changed, now)
                     continue
                 self._apply(self._submit(order), order, changed, trades, now)
             result.sequence = self.sequence

@@ -80,7 +80,7 @@ def incident_record(*, currency: Currency | None, lines: list[str]) -> Incident:
     if currency is not None:
         markets = Market.objects.filter(Q(base=currency) | Q(quote=currency), status=Market.Status.OPEN)
         for market in markets:
-            market_halt(market_id=market.pk)
+            market_halt(market_id=market.pk, reason=f"ledger incident {incident.pk}")
             actions.append(f"halted {market.symbol}")
         actions.append(f"withdrawals of {currency.code} held")
     Incident.objects.filter(pk=incident.pk).update(actions=actions)

@@ -58,23 +58,26 @@ def test_halt_and_resume_are_idempotent(btc_usdt):
     assert Market.objects.get().status == "open"
 
 
-def test_set_fees(btc_usdt):
-    market_set_fees(market_id=btc_usdt.pk, maker_fee=Decimal("0"), taker_fee=Decimal("0.0025"))
+def test_raised_fees_apply_at_once(btc_usdt, market_ops):
+    market_set_fees(actor=market_ops, market_id=btc_usdt.pk, maker_fee=Decimal("0.0015"), taker_fee=Decimal("0.0025"))
 
     btc_usdt.refresh_from_db()
-    assert (btc_usdt.maker_fee, btc_usdt.taker_fee) == (Decimal("0"), Decimal("0.0025"))
+    assert (btc_usdt.maker_fee, btc_usdt.taker_fee) == (Decimal("0.0015"), Decimal("0.0025"))
 
 
-@pytest.mark.parametrize(("maker", "taker"), [("-0.001", "0.001"), ("0.001", "0.2"), ("NaN", "0.001")])
-def test_absurd_fees_are_refused(btc_usdt, maker, taker):
-    with pytest.raises(DomainError):
-        market_set_fees(market_id=btc_usdt.pk, maker_fee=Decimal(maker), taker_fee=Decimal(taker))
+@pytest.mark.parametrize(
+    ("maker", "taker"), [("-0.001", "0.001"), ("0.001", "0.2"), ("NaN", "0.001"), ("0.001", "1.5"), ("0.001", "0.02")]
+)
+def test_absurd_fees_are_refused(btc_usdt, market_ops, maker, taker):
+    with pytest.raises(DomainError) as exc:
+        market_set_fees(actor=market_ops, market_id=btc_usdt.pk, maker_fee=Decimal(maker), taker_fee=Decimal(taker))
+    assert exc.value.code == "validation_error"
     btc_usdt.refresh_from_db()
-    assert btc_usdt.maker_fee == Decimal("0.001")
+    assert (btc_usdt.maker_fee, btc_usdt.taker_fee) == (Decimal("0.001"), Decimal("0.002"))
 
 
-def test_filters_apply_to_new_orders(btc_usdt, buyer, auth_client):
-    market_set_filters(market_id=btc_usdt.pk, min_qty=Decimal("2"), min_notional=Decimal("1"))
+def test_filters_apply_to_new_orders(btc_usdt, buyer, auth_client, market_ops):
+    market_set_filters(actor=market_ops, market_id=btc_usdt.pk, min_qty=Decimal("2"), min_notional=Decimal("1"))
 
     response = auth_client(buyer).post("/api/v1/orders", ORDER, format="json")
 

@@ -196,13 +196,13 @@ def test_market_ops_sets_fees_through_the_list_action_with_a_confirmation(client
             "action": "decide_set_fees",
             "_selected_action": [market.pk],
             "confirm": "yes",
-            "maker_fee": "0.0005",
-            "taker_fee": "0.0015",
+            "maker_fee": "0.0015",
+            "taker_fee": "0.0025",
         },
     )
 
     market.refresh_from_db()
-    assert (market.maker_fee, market.taker_fee) == (Decimal("0.0005"), Decimal("0.0015"))
+    assert (market.maker_fee, market.taker_fee) == (Decimal("0.0015"), Decimal("0.0025"))
 
 
 def test_market_status_and_fees_are_not_editable_in_the_change_form(client, market_ops, world):
