@@ -10,5 +10,6 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/2fa/setup", views.TwoFactorSetupView.as_view(), name="auth-2fa-setup"),
     path("auth/2fa/confirm", views.TwoFactorConfirmView.as_view(), name="auth-2fa-confirm"),
+    path("auth/2fa/disable", views.TwoFactorDisableView.as_view(), name="auth-2fa-disable"),
     path("me", views.MeView.as_view(), name="me"),
 ]
