@@ -48,6 +48,8 @@ def two_factor_reset_check(*, actor: User, user: User, reason: str) -> str:
         raise DomainError("The system account has no two-factor authentication.", code="validation_error")
     if not two_factor_enabled(user=user):
         raise TwoFactorNotEnabled()
+    if TwoFactorReset.objects.filter(user=user, status=Status.PROPOSED).exists():
+        raise ResetAlreadyProposed(details={"user_id": user.pk})
     return reason
 
 
