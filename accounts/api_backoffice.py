@@ -77,6 +77,22 @@ class CanResetTwoFactor(BasePermission):
         return can_reset_two_factor(request.user) and two_factor_enabled(user=request.user)
 
 
+class CanViewTwoFactorResets(BasePermission):
+    """Back office and compliance: staff who may view 2FA resets, with 2FA switched on."""
+
+    message = "This needs a back-office or compliance role and two-factor authentication."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user.is_authenticated
+            and user.is_active
+            and user.is_staff
+            and user.has_perm("accounts.view_twofactorreset")
+            and two_factor_enabled(user=user)
+        )
+
+
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -108,7 +124,7 @@ _COMMON = {
 
 
 class TwoFactorResetsView(APIView):
-    permission_classes = [CanResetTwoFactor]
+    permission_classes = [CanViewTwoFactorResets]
 
     @extend_schema(
         tags=TAGS,
