@@ -9,17 +9,26 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from exchange_site.admin_site import html_table
+from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
+from exchange_site.errors import DomainError
 from markets.models import Order, Trade
 from wallets.models import Wallet, Withdrawal
 
-from .models import User
+from .models import TwoFactorReset, User
+from .roles import can_reset_two_factor
+from .two_factor_resets import (
+    two_factor_reset_approve,
+    two_factor_reset_check,
+    two_factor_reset_propose,
+    two_factor_reset_reject,
+)
 
 
 def _unique_email(form: forms.ModelForm) -> str:
@@ -184,3 +193,118 @@ class LogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# -- staff-assisted 2FA reset (four eyes) -----------------------------------------------
+
+
+def _may_decide_reset(reset: TwoFactorReset, user: Any) -> bool:
+    return reset.status == TwoFactorReset.Status.PROPOSED and user.pk not in (reset.proposed_by_id, reset.user_id)
+
+
+TWO_FACTOR_RESET_DECISIONS = (
+    Decision(
+        name="approve",
+        label="Approve",
+        run=lambda actor, pk, data: two_factor_reset_approve(actor=actor, reset_id=pk, comment=data["comment"]),
+        allowed=can_reset_two_factor,
+        available=_may_decide_reset,
+        fields=(("comment", reason_field("Comment (optional)", required=False)),),
+        question=(
+            "Approve this reset? The user's authenticator and backup codes are deleted and every session of "
+            "theirs ends; they log in with the password alone and should enrol again at once."
+        ),
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        run=lambda actor, pk, data: two_factor_reset_reject(actor=actor, reset_id=pk, reason=data["reason"]),
+        allowed=can_reset_two_factor,
+        available=_may_decide_reset,
+        fields=(("reason", reason_field("Reason", required=True)),),
+        question="Reject this reset? The user's two-factor authentication stays as it is.",
+    ),
+)
+
+
+class TwoFactorResetProposeForm(forms.ModelForm):
+    actor: Any = None
+
+    class Meta:
+        model = TwoFactorReset
+        fields = ("user", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["reason"] = two_factor_reset_check(actor=self.actor, user=data["user"], reason=data["reason"])
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return data
+
+
+@admin.register(TwoFactorReset)
+class TwoFactorResetAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
+    """Proposed by one staff member (the add form), approved or rejected by another; never edited."""
+
+    decisions = TWO_FACTOR_RESET_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = ("id", "proposed_at", "user", "status", "proposed_by", "decided_by", "decided_at")
+    list_select_related = ("user", "proposed_by", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("=id", "user__email", "proposed_by__email", "reason")
+    date_hierarchy = "proposed_at"
+    autocomplete_fields = ("user",)
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = (
+        "user",
+        "reason",
+        "status",
+        "proposed_by",
+        "proposed_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return can_reset_two_factor(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else TwoFactorResetProposeForm.Meta.fields
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = type("ProposeForm", (TwoFactorResetProposeForm,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: TwoFactorReset, form: Any, change: bool) -> None:
+        if change:
+            raise PermissionDenied
+        created = two_factor_reset_propose(actor=request.user, user=obj.user, reason=obj.reason)
+        # The admin logs and redirects with ``obj``: let it be the row the service wrote.
+        obj.pk = created.pk
+        obj.status = created.status
+        obj.proposed_by = created.proposed_by
+        obj.proposed_at = created.proposed_at
+        obj._state.adding = False
+
+    def decision_summary(self, obj: TwoFactorReset) -> str:
+        return f"2FA reset {obj.pk} of {obj.user}, proposed by {obj.proposed_by} ({obj.reason[:80]})"
+
+    def decision_notes(self, obj: TwoFactorReset, user: Any) -> list[str]:
+        if obj.status == TwoFactorReset.Status.PROPOSED and user.pk in (obj.proposed_by_id, obj.user_id):
+            return ["You proposed this reset (or it concerns you): another staff member must decide."]
+        return []

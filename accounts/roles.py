@@ -5,7 +5,8 @@ calls ``roles_sync``; a later change to ``ROLE_PERMISSIONS`` needs a new migrati
 calls it again. Superusers manage staff (``is_staff``) and their groups.
 
 - ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
-  rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits.
+  rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits
+  and 2FA resets of users who lost their authenticator.
 - ``compliance``: views everything, changes nothing, exports any list to CSV.
 - ``market_ops``: currencies and markets: fees, filters, halt and resume; proposes the
   changes that weaken a money control and approves colleagues' proposals.
@@ -31,9 +32,11 @@ PROPOSE_MANUAL_DEPOSIT = "wallets.propose_manual_deposit"
 APPROVE_MANUAL_DEPOSIT = "wallets.approve_manual_deposit"
 EXPORT_CSV = "wallets.export_csv"
 APPROVE_SETTING_CHANGE = "markets.approve_settingproposal"
+RESET_TWO_FACTOR = "accounts.reset_two_factor"
 
 _BACK_OFFICE_VIEWS = [
     "accounts.view_user",
+    "accounts.view_twofactorreset",
     "wallets.view_wallet",
     "wallets.view_ledgerentry",
     "wallets.view_deposit",
@@ -54,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         PROPOSE_MANUAL_DEPOSIT,
         APPROVE_MANUAL_DEPOSIT,
         APPROVE_SETTING_CHANGE,
+        RESET_TWO_FACTOR,
     ],
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
@@ -81,10 +85,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def roles_sync(*, apps: Any = global_apps) -> None:
+def roles_sync(*, apps: Any = global_apps, missing_ok: bool = False) -> None:
     """Create the role groups and give each exactly the permissions of ``ROLE_PERMISSIONS``.
 
-    ``apps`` is the migration's historical registry when called from a migration.
+    ``apps`` is the migration's historical registry when called from a migration. An
+    earlier migration passes ``missing_ok``: it runs before the models of permissions
+    added later exist, and the later migration that adds them syncs again, strictly.
     """
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
@@ -94,6 +100,8 @@ def roles_sync(*, apps: Any = global_apps) -> None:
             app_label, codename = name.split(".", 1)
             permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if permission is None:
+                if missing_ok:
+                    continue
                 raise LookupError(f"permission {name} does not exist (role {role})")
             wanted.append(permission)
         group, _ = Group.objects.get_or_create(name=role)
@@ -103,6 +111,11 @@ def roles_sync(*, apps: Any = global_apps) -> None:
 def can_review_withdrawals(user: Any) -> bool:
     """Active staff holding the back-office right to decide on withdrawals."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(APPROVE_WITHDRAWAL))
+
+
+def can_reset_two_factor(user: Any) -> bool:
+    """Active staff who may propose, approve or reject (colleagues') 2FA resets."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(RESET_TWO_FACTOR))
 
 
 def can_export_csv(user: Any) -> bool:

@@ -78,8 +78,27 @@ class TwoFactorSetupOut(serializers.Serializer):
     qr_svg = serializers.CharField(help_text="SVG markup of a QR code of otpauth_url.")
 
 
+def _password_field() -> StrictCharField:
+    return StrictCharField(
+        max_length=MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,
+        help_text="The account's password: a security change needs more than an access token.",
+    )
+
+
 class OtpIn(serializers.Serializer):
     otp = StrictCharField(max_length=MAX_OTP_INPUT_LENGTH)
+
+
+class PasswordIn(serializers.Serializer):
+    password = _password_field()
+
+
+class PasswordOtpIn(serializers.Serializer):
+    password = _password_field()
+    otp = StrictCharField(
+        max_length=MAX_OTP_INPUT_LENGTH, help_text="Authenticator code, or one of the backup codes (used up)."
+    )
 
 
 class TwoFactorConfirmOut(serializers.Serializer):
@@ -87,3 +106,9 @@ class TwoFactorConfirmOut(serializers.Serializer):
     backup_codes = serializers.ListField(
         child=serializers.CharField(), help_text="Single-use recovery codes; shown only this once."
     )
+    access = serializers.CharField(help_text="A new access token: every earlier session of the account was revoked.")
+    refresh = serializers.CharField(help_text="The refresh token of the new session.")
+
+
+class TwoFactorDisableOut(serializers.Serializer):
+    two_factor_enabled = serializers.BooleanField()

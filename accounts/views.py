@@ -18,12 +18,14 @@ from .otp import qr_svg
 from .selectors import two_factor_enabled
 from .serializers import (
     MeOut,
-    OtpIn,
+    PasswordIn,
+    PasswordOtpIn,
     RefreshIn,
     RegisterIn,
     TokenObtainIn,
     TokenPairOut,
     TwoFactorConfirmOut,
+    TwoFactorDisableOut,
     TwoFactorSetupOut,
     UserOut,
 )
@@ -94,7 +96,11 @@ class TokenRefreshView(APIView):
         responses={
             200: TokenPairOut,
             400: _error("`validation_error`."),
-            401: _error("`not_authenticated`: invalid, expired or revoked refresh token."),
+            401: _error(
+                "`not_authenticated`: invalid, expired or revoked refresh token; `refresh_token_reused`: the token "
+                "was already rotated away, so its whole session was revoked; `session_expired`: the session reached "
+                "its absolute lifetime."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -131,18 +137,28 @@ class MeView(APIView):
         )
 
 
+PASSWORD_ERRORS = "`invalid_password`: wrong password; `not_authenticated`: no or bad access token."
+
+
 class TwoFactorSetupView(APIView):
+    # Per-IP limit: a stolen access token must not become a password-guessing oracle.
+    throttle_classes = [AuthIPThrottle]
+
     @extend_schema(
         tags=TAGS,
-        summary="Start enabling two-factor authentication (TOTP)",
-        request=None,
+        summary="Start enabling two-factor authentication (TOTP); needs the password",
+        request=PasswordIn,
         responses={
             200: TwoFactorSetupOut,
-            401: _error("`not_authenticated`."),
+            400: _error("`validation_error`: missing or malformed password."),
+            401: _error(PASSWORD_ERRORS),
             409: _error("`two_factor_already_enabled`."),
+            429: _error("`throttled`."),
         },
     )
     def post(self, request: Request) -> Response:
+        data = _valid(PasswordIn, request)
+        services.password_verify(user=request.user, password=data["password"])
         setup = services.two_factor_setup(user=request.user)
         return Response(
             TwoFactorSetupOut(
@@ -152,18 +168,49 @@ class TwoFactorSetupView(APIView):
 
 
 class TwoFactorConfirmView(APIView):
+    throttle_classes = [AuthIPThrottle]
+
     @extend_schema(
         tags=TAGS,
-        summary="Finish enabling two-factor authentication with a code from the authenticator",
-        request=OtpIn,
+        summary="Finish enabling two-factor authentication; every other session is revoked, a new pair answered",
+        request=PasswordOtpIn,
         responses={
             200: TwoFactorConfirmOut,
             400: _error("`invalid_otp`; `validation_error` (also when no setup was started)."),
-            401: _error("`not_authenticated`."),
+            401: _error(PASSWORD_ERRORS),
             409: _error("`two_factor_already_enabled`."),
+            429: _error("`throttled`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(OtpIn, request)
+        data = _valid(PasswordOtpIn, request)
+        services.password_verify(user=request.user, password=data["password"])
         codes = services.two_factor_confirm(user=request.user, otp=data["otp"])
-        return Response(TwoFactorConfirmOut({"two_factor_enabled": True, "backup_codes": codes}).data)
+        pair = services.token_issue(user=request.user)
+        return Response(
+            TwoFactorConfirmOut(
+                {"two_factor_enabled": True, "backup_codes": codes, "access": pair.access, "refresh": pair.refresh}
+            ).data
+        )
+
+
+class TwoFactorDisableView(APIView):
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Switch two-factor authentication off; needs the password and a current code",
+        request=PasswordOtpIn,
+        responses={
+            200: TwoFactorDisableOut,
+            400: _error("`validation_error`: missing or malformed password or otp."),
+            401: _error(PASSWORD_ERRORS + " `invalid_otp`: wrong, used or throttled code."),
+            409: _error("`two_factor_not_enabled`."),
+            429: _error("`throttled`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(PasswordOtpIn, request)
+        services.password_verify(user=request.user, password=data["password"])
+        services.two_factor_disable(user=request.user, otp=data["otp"])
+        return Response(TwoFactorDisableOut({"two_factor_enabled": False}).data)

@@ -243,6 +243,18 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
+# Sessions (API login families and the admin's cookie session) --------------------------
+# A login's refresh-token family is never refreshed past this many hours after the login.
+SESSION_ABSOLUTE_LIFETIME_HOURS = int(os.environ.get("SESSION_ABSOLUTE_LIFETIME_HOURS", str(7 * 24)))
+# The admin session ends after this many seconds without a request (only the admin uses
+# cookie sessions; the API is JWT). Saved on every request so the timeout slides.
+ADMIN_SESSION_SECONDS = int(os.environ.get("ADMIN_SESSION_SECONDS", "3600"))
+SESSION_COOKIE_AGE = ADMIN_SESSION_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
+# Approving a withdrawal or marking it sent in the admin needs a one-time password typed
+# at most this many seconds earlier in the same session (0: a code on every decision).
+ADMIN_FRESH_OTP_SECONDS = int(os.environ.get("ADMIN_FRESH_OTP_SECONDS", "300"))
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exchange API",
     "DESCRIPTION": "Trader REST API (v1).",

@@ -6,20 +6,40 @@ deletes these rows. Money columns are not sortable: on SQLite they are stored as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, DecimalField, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.roles import APPROVE_MANUAL_DEPOSIT, PROPOSE_MANUAL_DEPOSIT, can_review_withdrawals
-from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
+from accounts.services import otp_verify
+from exchange_site.admin_site import (
+    Decision,
+    DecisionAdminMixin,
+    ServiceSaveMixin,
+    html_table,
+    reason_field,
+)
 from exchange_site.errors import DomainError
 from markets.precision import fmt
 
@@ -114,6 +134,40 @@ def _may_decide(withdrawal: Withdrawal, user: Any) -> bool:
     return withdrawal.user_id != user.pk and not _is_decider(user, withdrawal)
 
 
+# Decisions that let money leave: they need a one-time password typed moments ago, not
+# only the one of the login (a session cookie left open, or stolen, is not enough).
+FRESH_OTP_DECISIONS = frozenset({"approve", "sent"})
+FRESH_OTP_SESSION_KEY = "exchange_fresh_otp_at"
+
+
+def _otp_field() -> forms.CharField:
+    return forms.CharField(
+        label="One-time password (needed unless you typed one in the last few minutes)",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+def staff_fresh_otp(request: HttpRequest, otp: str) -> bool:
+    """Whether the staff member proved their second factor within ``ADMIN_FRESH_OTP_SECONDS``.
+
+    A code given now is verified (and used up) and renews the window; without one, an
+    earlier step-up in this session still counts while the window lasts. The login's own
+    code does not. With ``ADMIN_REQUIRE_OTP`` off (local trials) there is nothing to ask.
+    """
+    if not settings.ADMIN_REQUIRE_OTP:
+        return True
+    now = time.time()
+    if otp.strip():
+        if not otp_verify(user=request.user, otp=otp):
+            return False
+        request.session[FRESH_OTP_SESSION_KEY] = now
+        return True
+    verified_at = request.session.get(FRESH_OTP_SESSION_KEY)
+    return isinstance(verified_at, int | float) and 0 <= now - verified_at <= settings.ADMIN_FRESH_OTP_SECONDS
+
+
 WITHDRAWAL_DECISIONS = (
     Decision(
         name="approve",
@@ -121,7 +175,7 @@ WITHDRAWAL_DECISIONS = (
         run=lambda actor, pk, data: withdrawal_approve(actor=actor, withdrawal_id=pk, comment=data["comment"]),
         allowed=can_review_withdrawals,
         available=lambda w, user: w.status == Withdrawal.Status.PENDING_REVIEW and _may_decide(w, user),
-        fields=(("comment", reason_field("Comment (optional)", required=False)),),
+        fields=(("comment", reason_field("Comment (optional)", required=False)), ("otp", _otp_field())),
         question="Approve this withdrawal? Your name and the time are recorded in its history.",
     ),
     Decision(
@@ -141,7 +195,7 @@ WITHDRAWAL_DECISIONS = (
         run=lambda actor, pk, data: withdrawal_mark_sent(actor=actor, withdrawal_id=pk, txid=data["txid"]),
         allowed=can_review_withdrawals,
         available=lambda w, user: w.status == Withdrawal.Status.APPROVED and w.user_id != user.pk,
-        fields=(("txid", forms.CharField(label="Payout transaction id", max_length=128)),),
+        fields=(("txid", forms.CharField(label="Payout transaction id", max_length=128)), ("otp", _otp_field())),
         question="Record the payout? The amount and the fee leave the user's wallet; this cannot be undone.",
     ),
 )
@@ -258,6 +312,20 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
             _approvals=Coalesce(Subquery(approvals, output_field=IntegerField()), 0),
         )
         return qs.order_by(*self.get_ordering(request))
+
+    def _run(self, request: HttpRequest, decision: Decision, objects: Iterable[Model], data: dict[str, Any]) -> None:
+        # The code never reaches the service call or the admin log line.
+        otp = str(data.get("otp") or "")
+        data = {k: v for k, v in data.items() if k != "otp"}
+        if decision.name in FRESH_OTP_DECISIONS and not staff_fresh_otp(request, otp):
+            self.message_user(
+                request,
+                "Type the current code of your authenticator (or a backup code) to confirm this decision: "
+                "a fresh one-time password is required (fresh_otp_required). Nothing was changed.",
+                messages.ERROR,
+            )
+            return
+        super()._run(request, decision, objects, data)
 
     def get_ordering(self, request: HttpRequest) -> Sequence[str]:
         # Waiting work first (pending review, then approved but unsent), oldest first, then the biggest.

@@ -1,8 +1,10 @@
 """Deposit services: per-user deposit addresses and the custody notification.
 
-A custody notice is idempotent by (currency, txid): the first one records a pending
-deposit, later ones update its confirmations, and the wallet is credited exactly once,
-in the same transaction, when the confirmations reach the currency's minimum.
+A custody notice is idempotent by (currency, txid, output_index): one transaction may pay
+several deposit addresses, and each of its outputs is a deposit of its own. The first
+notice of an output records a pending deposit, later ones update its confirmations, and
+the wallet is credited exactly once, in the same transaction, when the confirmations
+reach the currency's minimum.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .selectors import currency_get
 from .services import BalanceChange, wallet_apply_changes
 
 ADDRESS_ATTEMPTS = 5
+# Far above the outputs any chain fits in one transaction; keeps the index a 32-bit value.
+MAX_OUTPUT_INDEX = 1_000_000
 
 
 class DepositsDisabled(DomainError):
@@ -63,30 +67,49 @@ def deposit_address_get(*, user: User, currency: Currency) -> DepositAddress:
 
 
 def custody_deposit_notify(
-    *, currency_code: str, address: str, amount: Decimal, txid: str, confirmations: int
+    *, currency_code: str, address: str, amount: Decimal, txid: str, confirmations: int, output_index: int = 0
 ) -> Deposit:
     """Record or update a custody deposit notice and credit the wallet once it is confirmed.
 
     Raises ``DomainError`` (400) for an unknown currency, ``DepositsDisabled``,
-    ``UnknownAddress``, and ``Conflict`` (409) when a known txid arrives with another
-    amount or address.
+    ``UnknownAddress``, and ``Conflict`` (409) when a known output (txid, output_index)
+    arrives with another amount or address.
     """
     currency = currency_get(code=currency_code)
     if not currency.deposits_enabled:
         raise DepositsDisabled(details={"currency": currency.code})
-    if amount <= 0 or confirmations < 0 or not txid or not address:
+    if (
+        amount <= 0
+        or confirmations < 0
+        or not txid
+        or not address
+        or isinstance(output_index, bool)
+        or not 0 <= output_index <= MAX_OUTPUT_INDEX
+    ):
         raise DomainError("Invalid deposit notice.", code="validation_error")
 
     with transaction.atomic(durable=True):
-        deposit = Deposit.objects.select_for_update().filter(currency=currency, txid=txid).first()
+        deposit = (
+            Deposit.objects.select_for_update().filter(currency=currency, txid=txid, output_index=output_index).first()
+        )
         if deposit is None:
             deposit = _deposit_create(
-                currency=currency, address=address, amount=amount, txid=txid, confirmations=confirmations
+                currency=currency,
+                address=address,
+                amount=amount,
+                txid=txid,
+                output_index=output_index,
+                confirmations=confirmations,
             )
         if deposit.amount != amount or deposit.address != address:
             raise Conflict(
-                "This txid is already known with a different amount or address.",
-                details={"txid": txid, "amount": str(deposit.amount), "address": deposit.address},
+                "This output (txid, output_index) is already known with a different amount or address.",
+                details={
+                    "txid": txid,
+                    "output_index": output_index,
+                    "amount": str(deposit.amount),
+                    "address": deposit.address,
+                },
             )
         changed: list[str] = []
         # Notices may arrive out of order; confirmations only ever grow.
@@ -114,7 +137,9 @@ def custody_deposit_notify(
     return deposit
 
 
-def _deposit_create(*, currency: Currency, address: str, amount: Decimal, txid: str, confirmations: int) -> Deposit:
+def _deposit_create(
+    *, currency: Currency, address: str, amount: Decimal, txid: str, output_index: int, confirmations: int
+) -> Deposit:
     """Insert the pending deposit, or lock the row a concurrent first notice just inserted."""
     owner_id = (
         DepositAddress.objects.filter(currency=currency, address=address).values_list("user_id", flat=True).first()
@@ -129,11 +154,12 @@ def _deposit_create(*, currency: Currency, address: str, amount: Decimal, txid: 
                 address=address,
                 amount=amount,
                 txid=txid,
+                output_index=output_index,
                 confirmations=confirmations,
                 status=Deposit.Status.PENDING,
                 source=Deposit.Source.CUSTODY,
             )
     except IntegrityError:
         # The other notice committed first (the insert waited for it): use its row, locked.
-        return Deposit.objects.select_for_update().get(currency=currency, txid=txid)
+        return Deposit.objects.select_for_update().get(currency=currency, txid=txid, output_index=output_index)
     return deposit

@@ -106,6 +106,8 @@ class Deposit(models.Model):
     address = models.CharField(max_length=128, blank=True, default="")
     amount = MoneyField()
     txid = models.CharField(max_length=128)
+    # One transaction may pay several deposit addresses: each output is its own deposit.
+    output_index = models.PositiveIntegerField(default=0)
     confirmations = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.CUSTODY)
@@ -114,10 +116,14 @@ class Deposit(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["currency", "txid"], name="deposit_unique_currency_txid")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "txid", "output_index"], name="deposit_unique_currency_txid_output"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"deposit {self.txid}"
+        return f"deposit {self.txid}:{self.output_index}"
 
 
 class SettlementCursor(models.Model):

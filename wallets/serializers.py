@@ -7,6 +7,8 @@ from rest_framework import serializers
 from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut
 
+from .deposits import MAX_OUTPUT_INDEX
+
 # PositiveIntegerField's range on every backend.
 MAX_CONFIRMATIONS = 2_147_483_647
 
@@ -41,6 +43,7 @@ class DepositSerializer(serializers.Serializer):
     amount = MoneyOut()
     address = serializers.CharField()
     txid = serializers.CharField()
+    output_index = serializers.IntegerField()
     status = serializers.CharField()
     confirmations = serializers.IntegerField()
     time = serializers.DateTimeField(source="created_at")
@@ -65,6 +68,17 @@ class OptionalCurrencyQuerySerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=10, required=False, allow_blank=True)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that takes JSON integers only: no "1", 1.0 or true."""
+
+    default_error_messages = {"invalid": "Must be an integer."}
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CustodyDepositSerializer(serializers.Serializer):
     # Strict text: a JSON number is refused rather than recorded as a txid or an address.
     currency = StrictCharField(max_length=10)
@@ -72,3 +86,11 @@ class CustodyDepositSerializer(serializers.Serializer):
     amount = MoneyIn()
     txid = StrictCharField(max_length=128)
     confirmations = serializers.IntegerField(min_value=0, max_value=MAX_CONFIRMATIONS)
+    output_index = StrictIntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=MAX_OUTPUT_INDEX,
+        help_text="Which output of the transaction pays the address (default 0); "
+        "deposits are idempotent by (currency, txid, output_index).",
+    )

@@ -123,7 +123,7 @@ class CustodyDepositView(APIView):
             200: DepositSerializer,
             400: _error("`validation_error`, `deposits_disabled`, `unknown_address`."),
             401: _error("`invalid_signature`: missing or wrong X-Custody-Signature; nothing is read or written."),
-            409: _error("`conflict`: the txid is already known with another amount or address."),
+            409: _error("`conflict`: the output (txid, output_index) is already known with another amount or address."),
             413: _error("`validation_error`: body larger than the upload limit."),
         },
         parameters=[
@@ -135,7 +135,7 @@ class CustodyDepositView(APIView):
                 description="hex(HMAC-SHA256(CUSTODY_WEBHOOK_SECRET, raw body))",
             )
         ],
-        summary="Custody deposit notification (idempotent by currency and txid)",
+        summary="Custody deposit notification (idempotent by currency, txid and output_index)",
         tags=["custody"],
     )
     def post(self, request: Request) -> Response:
@@ -155,6 +155,7 @@ class CustodyDepositView(APIView):
             amount=v["amount"],
             txid=v["txid"],
             confirmations=v["confirmations"],
+            output_index=v["output_index"],
         )
         return Response(DepositSerializer(deposit).data)
 

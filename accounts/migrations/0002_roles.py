@@ -14,7 +14,8 @@ def create_roles(apps, schema_editor):
 
     from accounts.roles import roles_sync
 
-    roles_sync(apps=apps)
+    # Permissions of later migrations' models do not exist yet; those migrations sync again.
+    roles_sync(apps=apps, missing_ok=True)
 
 
 class Migration(migrations.Migration):

@@ -13,7 +13,8 @@ def sync(apps, schema_editor):
         app_config.models_module = None
     from accounts.roles import roles_sync
 
-    roles_sync(apps=apps)
+    # Permissions of later migrations' models do not exist yet; those migrations sync again.
+    roles_sync(apps=apps, missing_ok=True)
 
 
 class Migration(migrations.Migration):

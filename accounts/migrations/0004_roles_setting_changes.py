@@ -12,7 +12,7 @@ def sync(apps, schema_editor):
         app_config.models_module = None
     from accounts.roles import roles_sync
 
-    roles_sync(apps=apps)
+    roles_sync(apps=apps, missing_ok=True)
 
 
 class Migration(migrations.Migration):

@@ -9,7 +9,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 PUBLIC = ["/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/auth/token/refresh"]
-PRIVATE = ["/api/v1/auth/logout", "/api/v1/auth/2fa/confirm"]
+PRIVATE = ["/api/v1/auth/logout", "/api/v1/auth/2fa/setup", "/api/v1/auth/2fa/confirm", "/api/v1/auth/2fa/disable"]
 
 ODD_VALUES = [
     None,
@@ -35,7 +35,9 @@ FIELDS = {
     "/api/v1/auth/token": {"email": "good@example.com", "password": PASSWORD, "otp": "123456"},
     "/api/v1/auth/token/refresh": {"refresh": "a.b.c"},
     "/api/v1/auth/logout": {"refresh": "a.b.c"},
-    "/api/v1/auth/2fa/confirm": {"otp": "123456"},
+    "/api/v1/auth/2fa/setup": {"password": PASSWORD},
+    "/api/v1/auth/2fa/confirm": {"otp": "123456", "password": PASSWORD},
+    "/api/v1/auth/2fa/disable": {"otp": "123456", "password": PASSWORD},
 }
 
 
@@ -51,7 +53,7 @@ def client_for(api, auth_client, user):
     def _client(url):
         if url in PRIVATE:
             auth = auth_client(user)
-            auth.post("/api/v1/auth/2fa/setup")
+            auth.post("/api/v1/auth/2fa/setup", {"password": PASSWORD}, format="json")
             return auth
         return api
 
@@ -85,7 +87,7 @@ def test_missing_fields_are_a_validation_error(client_for, url):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "validation_error"
-    required = {k for k in FIELDS[url] if k != "otp" or url.endswith("confirm")}
+    required = {k for k in FIELDS[url] if k != "otp" or url.endswith(("confirm", "disable"))}
     assert set(error["details"]["fields"]) == required
 
 

@@ -66,7 +66,7 @@ def test_login_without_2fa_ignores_an_otp(api, user, login):
 
 
 def test_login_with_a_started_but_unconfirmed_2fa_setup_needs_no_otp(auth_client, user, login, api):
-    assert auth_client(user).post("/api/v1/auth/2fa/setup").status_code == 200
+    assert auth_client(user).post("/api/v1/auth/2fa/setup", {"password": PASSWORD}, format="json").status_code == 200
 
     assert login(api, user.email).status_code == 200
 

@@ -14,7 +14,7 @@ from tests.factories import MarketFactory
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import withdrawal_approve
 
-from .helpers import admin_login, balance, make_trader, request_withdrawal
+from .helpers import admin_login, balance, fresh_otp, make_trader, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_approve_from_the_withdrawal_page_goes_through_a_confirmation(client, of
     assert b"Approve this withdrawal?" in confirm.content
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == "pending_review"
 
-    response = client.post(url, {"confirm": "yes", "comment": "fine"})
+    response = client.post(url, {"confirm": "yes", "comment": "fine", "otp": fresh_otp(officer)})
 
     assert response.status_code == 302
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == "approved"
@@ -82,7 +82,7 @@ def test_a_second_approval_by_the_same_member_shows_an_error_and_changes_nothing
     withdrawal = request_withdrawal(trader, btc, "2")
     admin_login(client, officer)
     url = reverse("admin:wallets_withdrawal_decide", args=[withdrawal.pk, "approve"])
-    client.post(url, {"confirm": "yes"})
+    client.post(url, {"confirm": "yes", "otp": fresh_otp(officer)})
 
     page = client.get(reverse("admin:wallets_withdrawal_change", args=[withdrawal.pk])).content.decode()
     assert 'id="decide-approve"' not in page
@@ -114,9 +114,13 @@ def test_list_actions_approve_reject_and_mark_sent_confirm_first(client, officer
     confirm = client.post(CHANGELIST, {"action": "decide_approve", "_selected_action": [a.pk, b.pk]})
     assert confirm.status_code == 200 and b"Approve this withdrawal?" in confirm.content
     assert Withdrawal.objects.filter(status="approved").count() == 0
-    client.post(CHANGELIST, {"action": "decide_approve", "_selected_action": [a.pk, b.pk], "confirm": "yes"})
+    client.post(
+        CHANGELIST,
+        {"action": "decide_approve", "_selected_action": [a.pk, b.pk], "confirm": "yes", "otp": fresh_otp(officer)},
+    )
     assert Withdrawal.objects.filter(status="approved").count() == 2
 
+    # One code covers the next decisions for a few minutes (ADMIN_FRESH_OTP_SECONDS).
     client.post(CHANGELIST, {"action": "decide_sent", "_selected_action": [a.pk], "confirm": "yes", "txid": "batch-1"})
     a.refresh_from_db()
     assert (a.status, a.txid) == ("completed", "batch-1")

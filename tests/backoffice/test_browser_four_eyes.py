@@ -1,8 +1,9 @@
 """Four eyes in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
 Two back-office members log in to the admin with password and TOTP; the first approves
-a withdrawal above the dual-approval threshold, the second approves it too, the first
-cannot approve again, and the withdrawal page shows both approvals.
+a withdrawal above the dual-approval threshold (typing a fresh code, as every approval
+needs), the second approves it too, the first cannot approve again, and the withdrawal
+page shows both approvals.
 
 Runs in both passes where /usr/bin/chromium exists; skipped elsewhere, except in CI
 (CI=true), where a missing browser is a failure: .ci/run installs it.
@@ -77,10 +78,11 @@ def _login(page, base: str, user, next_path: str) -> None:
     page.wait_for_url(f"**{next_path}")
 
 
-def _approve(page, comment: str) -> None:
+def _approve(page, user, comment: str) -> None:
     page.click("#decide-approve")
     page.wait_for_selector("#confirm-decision")
     page.fill("textarea[name=comment]", comment)
+    page.fill("input[name=otp]", fresh_otp(user))
     page.click("#confirm-decision")
 
 
@@ -110,14 +112,14 @@ def test_two_members_approve_in_the_browser_and_the_first_cannot_approve_again(l
 
     _login(page1, base, first, change_path)
     assert _field(page1, "approvals_display") == "0 of 2"
-    _approve(page1, "first pair of eyes")
+    _approve(page1, first, "first pair of eyes")
     page1.wait_for_url(f"**{change_path}")
     assert "approve done" in page1.locator("ul.messagelist").inner_text().lower()
     assert _field(page1, "approvals_display") == "1 of 2"
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == Withdrawal.Status.PENDING_REVIEW
 
     _login(page2, base, second, change_path)
-    _approve(page2, "second pair of eyes")
+    _approve(page2, second, "second pair of eyes")
     page2.wait_for_url(f"**{change_path}")
     assert _field(page2, "approvals_display") == "2 of 2"
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == Withdrawal.Status.APPROVED

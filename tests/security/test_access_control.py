@@ -68,7 +68,7 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 23
+    assert len(private_operations()) == 28
 
 
 def _url(world: World, path: str) -> str:
