@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from exchange_site.local_secrets import local_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -29,19 +31,25 @@ DEBUG = env_bool("DEBUG", False)
 # else is treated as a deployment and must bring its own secrets.
 EMBEDDED = not os.environ.get("DATABASE_URL")
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if EMBEDDED or DEBUG:
-        SECRET_KEY = "insecure-local-only-" + "x" * 40
-    else:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production).")
+# Secrets ------------------------------------------------------------------------
+# A deployment brings its own; the embedded default (or DEBUG) generates random ones on
+# first run and keeps them in var/secrets.json (exchange_site/local_secrets.py). No
+# setting ever falls back to a constant; ``check --deploy`` flags weak values
+# (exchange_site/checks.py).
+LOCAL_SECRETS_FILE = Path(os.environ.get("LOCAL_SECRETS_FILE", BASE_DIR / "var" / "secrets.json"))
 
-CUSTODY_WEBHOOK_SECRET = os.environ.get("CUSTODY_WEBHOOK_SECRET", "")
-if not CUSTODY_WEBHOOK_SECRET:
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        return value
     if EMBEDDED or DEBUG:
-        CUSTODY_WEBHOOK_SECRET = "local-custody-secret"
-    else:
-        raise ImproperlyConfigured("CUSTODY_WEBHOOK_SECRET must be set when DATABASE_URL is set (production).")
+        return local_secret(name, path=LOCAL_SECRETS_FILE)
+    raise ImproperlyConfigured(f"{name} must be set when DATABASE_URL is set (production).")
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+CUSTODY_WEBHOOK_SECRET = _secret("CUSTODY_WEBHOOK_SECRET")
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()
