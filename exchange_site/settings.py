@@ -235,6 +235,15 @@ REST_FRAMEWORK = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# Trusted proxies in front of the web processes (load balancer, TLS terminator). 0: the
+# client is REMOTE_ADDR and X-Forwarded-For is ignored; N: the Nth address from the
+# right of X-Forwarded-For (what the proxies appended) is the client. A client-written
+# header must never pick its own rate-limit bucket.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+
 # Rate limits (see exchange_site/throttles.py); "N/s", "N/m", "N/h" or "N/d".
 EXCHANGE_THROTTLE_RATES = {
     "auth_ip": os.environ.get("THROTTLE_AUTH_IP", "30/m"),
