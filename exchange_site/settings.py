@@ -153,6 +153,9 @@ AUTH_USER_MODEL = "accounts.User"
 MONEY_MAX_DIGITS = 36
 MONEY_DECIMAL_PLACES = 18
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+# Every amount, and every sum or product of amounts that gets stored, stays below this
+# (numeric(36, 18) holds 18 integer digits); inputs that would reach it are refused.
+MONEY_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 # 36-digit amounts need more than Decimal's default 28 significant digits; threads
 # created later start from DefaultContext.
 decimal.DefaultContext.prec = 80

@@ -29,8 +29,7 @@ from .services_ops import MAX_FEE
 
 CODE_RE = re.compile(r"[A-Z0-9]{2,10}")
 MAX_PRECISION = settings.MONEY_DECIMAL_PLACES
-# Amounts must fit numeric(36, 18): below 10**18.
-MONEY_LIMIT = Decimal(10) ** (settings.MONEY_MAX_DIGITS - settings.MONEY_DECIMAL_PLACES)
+MONEY_LIMIT = settings.MONEY_LIMIT
 CURRENCY_AMOUNTS = ("withdrawal_fee", "min_withdrawal", "dual_approval_threshold")
 CURRENCY_KEYS = {"name", "precision", "min_confirmations", *CURRENCY_AMOUNTS}
 MARKET_KEYS = {"tick_size", "lot_size", "min_qty", "min_notional", "maker_fee", "taker_fee"}
