@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -67,4 +68,45 @@ def secrets_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
                     id=check_id,
                 )
             )
+    return found
+
+
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def internal_tls_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when PostgreSQL or Redis is reached in plain text (or without checking the server)."""
+    if settings.EMBEDDED or not settings.INTERNAL_TLS_REQUIRED:
+        return []
+    return internal_tls_warnings(
+        database=settings.DATABASES["default"], redis_url=settings.REDIS_URL, redis_ca_cert=settings.REDIS_CA_CERT
+    )
+
+
+def internal_tls_warnings(*, database: dict[str, Any], redis_url: str, redis_ca_cert: str) -> list[checks.Warning]:
+    """What ``internal_tls_check`` reports for these connection settings."""
+    found = []
+    silence = "or set INTERNAL_TLS_REQUIRED=0 when they run on this host only."
+    options = database.get("OPTIONS") or {}
+    on_socket = str(database.get("HOST") or "").startswith("/")
+    if database["ENGINE"].endswith("postgresql") and not on_socket and options.get("sslmode") not in VERIFYING_SSLMODES:
+        found.append(
+            checks.Warning(
+                "DATABASE_URL does not require a verified TLS connection to PostgreSQL.",
+                hint=f"Add ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to DATABASE_URL, {silence}",
+                id="exchange.W004",
+            )
+        )
+    if redis_url and not redis_url.startswith(("rediss://", "unix://")):
+        found.append(
+            checks.Warning(
+                "REDIS_URL is not a rediss:// (TLS) URL.",
+                hint=f"Use rediss://... and REDIS_CA_CERT=/path/to/ca.pem, {silence}",
+                id="exchange.W005",
+            )
+        )
+    for name, path in (("sslrootcert of DATABASE_URL", options.get("sslrootcert")), ("REDIS_CA_CERT", redis_ca_cert)):
+        if path and path != "system" and not Path(path).is_file():
+            found.append(checks.Warning(f"{name} names a file that does not exist: {path}.", id="exchange.W006"))
     return found

@@ -7,6 +7,7 @@ PostgreSQL and Redis.
 
 import decimal
 import os
+import ssl
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -182,13 +183,25 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Redis, cache, channels, celery -----------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Internal TLS (docs/SECURITY.md, "Finding 11"). PostgreSQL takes its TLS options from
+# DATABASE_URL (?sslmode=verify-full&sslrootcert=/path/ca.pem). Redis: a rediss:// URL,
+# the server certificate checked against REDIS_CA_CERT (or the system's CAs), for every
+# client: cache, channel layer, Celery broker and the matcher wake-up. check --deploy warns
+# about plain-text connections unless INTERNAL_TLS_REQUIRED=0 (a single-host deployment).
+INTERNAL_TLS_REQUIRED = env_bool("INTERNAL_TLS_REQUIRED", True)
+REDIS_CA_CERT = os.environ.get("REDIS_CA_CERT", "")
+REDIS_SSL_OPTIONS: dict[str, str] = {}
+if REDIS_URL.startswith("rediss://"):
+    REDIS_SSL_OPTIONS = {"ssl_cert_reqs": "required"}
+    if REDIS_CA_CERT:
+        REDIS_SSL_OPTIONS["ssl_ca_certs"] = REDIS_CA_CERT
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "exchange_site.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             # An unreachable Redis must fail fast, not hang the request (limits fail open).
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **REDIS_SSL_OPTIONS},
         }
     }
     CHANNEL_LAYERS = {
@@ -197,11 +210,13 @@ if REDIS_URL:
             # per-message polling round trips (docs/REALTIME.md, "Benchmark"). Nothing is
             # stored for a process that is not listening; the depth chain shows the gap.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_SSL_OPTIONS}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    if REDIS_SSL_OPTIONS:
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": REDIS_CA_CERT or None}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
