@@ -46,10 +46,11 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         # The rate may have changed since construction; re-read it per request.
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
+        # Read the client's input first, outside the guard below: a body that does not parse
+        # or is too big is the client's error (a 4xx), not an unreachable cache.
+        self.get_cache_key(request, view)
         try:
             return super().allow_request(request, view)
-        except exceptions.APIException:
-            raise  # e.g. a body that does not parse: the client's error, not the cache's
         except Exception as exc:  # noqa: BLE001 - cache (Redis) unreachable
             if self.fail_closed:
                 logger.error("rate limit %s unavailable: refusing (cache down)", self.scope, exc_info=True)
