@@ -215,3 +215,39 @@ def test_bootstrap_refuses_to_change_an_existing_market_and_writes_nothing(db, t
         bootstrap(tmp_path, spec)
 
     assert snapshot() == before
+
+
+def test_bootstrap_takes_currencies_and_markets_from_flags(db):
+    call_command(
+        "bootstrap_exchange",
+        "--currency", "ETH:Ether:8",
+        "--currency", "USDC:USD Coin:6",
+        "--market", "ETH-USDC:0.01:0.0001:0.001:0.002",
+        stdout=StringIO(),
+    )  # fmt: skip
+
+    market = Market.objects.get(symbol="ETH-USDC")
+    assert (market.tick_size, market.lot_size, market.min_qty) == (
+        Decimal("0.01"),
+        Decimal("0.0001"),
+        Decimal("0.0001"),
+    )
+    assert Currency.objects.get(code="USDC").precision == 6
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--currency", "ETH:8"], "CODE:NAME:PRECISION"),
+        (["--market", "ETH-USDC:0.01"], "BASE-QUOTE:TICK:LOT"),
+        (
+            ["--currency", "ETH:Ether:8", "--currency", "USDC:USD Coin:2", "--market", "ETH-USDC:0.001:1"],
+            "decimal places",
+        ),
+    ],
+)
+def test_bootstrap_refuses_bad_flags_and_writes_nothing(db, flags, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("bootstrap_exchange", *flags, stdout=StringIO())
+
+    assert not Currency.objects.exists() and not Market.objects.exists()

@@ -40,20 +40,41 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--spec", type=Path, help="JSON file of currencies and markets (see --help).")
+        parser.add_argument(
+            "--currency",
+            action="append",
+            default=[],
+            metavar="CODE:NAME:PRECISION",
+            help="A currency with default fees and limits (repeatable); added to --spec's.",
+        )
+        parser.add_argument(
+            "--market",
+            action="append",
+            default=[],
+            metavar="BASE-QUOTE:TICK:LOT[:MAKER_FEE:TAKER_FEE]",
+            help="A market (repeatable); added to --spec's.",
+        )
         parser.add_argument("--admin-email", help="Email of the first staff superuser.")
         parser.add_argument(
             "--no-input", action="store_true", help=f"Never prompt: the password must come from ${PASSWORD_ENV}."
         )
 
-    def handle(self, *args: Any, spec: Path | None, admin_email: str | None, no_input: bool, **options: Any) -> None:
-        if spec is None and not admin_email:
-            raise CommandError("Nothing to do: give --spec FILE and/or --admin-email EMAIL.")
+    def handle(
+        self,
+        *args: Any,
+        spec: Path | None,
+        currency: list[str],
+        market: list[str],
+        admin_email: str | None,
+        no_input: bool,
+        **options: Any,
+    ) -> None:
+        if spec is None and not currency and not market and not admin_email:
+            raise CommandError("Nothing to do: give --spec FILE, --currency, --market and/or --admin-email EMAIL.")
         try:
-            if spec is not None:
-                try:
-                    raw = json.loads(spec.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
-                    raise CommandError(f"cannot read {spec}: {exc}") from exc
+            if spec is not None or currency or market:
+                raw = _read_spec(spec) if spec is not None else {}
+                _add_flags(raw, currency, market)
                 report = exchange_bootstrap(spec=bootstrap_spec_clean(raw))
                 for line in report.created:
                     self.stdout.write(f"created   {line}")
@@ -82,3 +103,30 @@ class Command(BaseCommand):
         if password != getpass.getpass("Admin password (again): "):
             raise CommandError("The passwords differ.")
         return password
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise CommandError(f"{path}: the spec must be a JSON object.")
+    return raw
+
+
+def _add_flags(raw: dict[str, Any], currencies: list[str], markets: list[str]) -> None:
+    """Translate --currency and --market into the spec's shape (validated with the rest)."""
+    for flag in currencies:
+        parts = flag.split(":")
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise CommandError(f"--currency {flag!r}: expected CODE:NAME:PRECISION, e.g. BTC:Bitcoin:8.")
+        raw.setdefault("currencies", {})[parts[0]] = {"name": parts[1], "precision": int(parts[2])}
+    for flag in markets:
+        parts = flag.split(":")
+        if len(parts) not in (3, 5):
+            raise CommandError(f"--market {flag!r}: expected BASE-QUOTE:TICK:LOT[:MAKER_FEE:TAKER_FEE].")
+        entry = {"tick_size": parts[1], "lot_size": parts[2], "min_qty": parts[2]}
+        if len(parts) == 5:
+            entry.update(maker_fee=parts[3], taker_fee=parts[4])
+        raw.setdefault("markets", {})[parts[0]] = entry
