@@ -29,3 +29,7 @@ def admin_otp_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 
 class ExchangeAdminConfig(AdminConfig):
     default_site = "exchange_site.admin_site.ExchangeAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        from exchange_site import checks  # noqa: F401 - registers the deploy checks

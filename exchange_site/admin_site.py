@@ -41,6 +41,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
 from accounts.roles import can_export_csv
 from exchange_site.errors import DomainError
+from exchange_site.throttles import auth_limits_refusal
 from markets.precision import fmt
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: 
 # -- login -------------------------------------------------------------------------
 
 
+STAFF_LOGIN_ERROR = "Please enter the correct email, password and one-time password of a staff account."
+
+
 class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
     """Password and one-time password in one step.
 
@@ -134,6 +138,18 @@ class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
 
     def clean_otp_token(self) -> str:
         return otp_normalize(self.cleaned_data.get("otp_token") or "")
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            # django-otp answers a right password with a missing or wrong code differently
+            # (its own message, the user's devices listed, the password echoed back), which
+            # would confirm staff passwords to a guesser: every failure looks the same.
+            self.user_cache = None  # the template offers the device list to a known user
+            self.fields["otp_device"].widget.choices = []
+            self.fields["password"].widget.render_value = False
+            raise forms.ValidationError(STAFF_LOGIN_ERROR, code="invalid_login") from None
 
     def _chosen_device(self, user: Any) -> Any:
         device = super()._chosen_device(user)
@@ -162,6 +178,14 @@ class ExchangeAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
         self.add_action(export_as_csv)
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # The API's login limits (per IP and per account, same buckets) guard this form too.
+        if request.method == "POST":
+            refusal = auth_limits_refusal(request)
+            if refusal is not None:
+                return refusal
+        return super().login(request, extra_context)
 
     @property
     def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]

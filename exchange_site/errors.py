@@ -117,7 +117,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)
     if response is None:
         return None
-    code = "error"
+    # An APIException of our own (e.g. throttles.AuthLimitsUnavailable) names its code.
+    code = getattr(exc, "default_code", None) or "error"
     for klass, mapped in _DRF_CODES.items():
         if isinstance(exc, klass):
             code = mapped

@@ -7,12 +7,15 @@ PostgreSQL and Redis.
 
 import decimal
 import os
+import ssl
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from exchange_site.local_secrets import local_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,19 +32,25 @@ DEBUG = env_bool("DEBUG", False)
 # else is treated as a deployment and must bring its own secrets.
 EMBEDDED = not os.environ.get("DATABASE_URL")
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if EMBEDDED or DEBUG:
-        SECRET_KEY = "insecure-local-only-" + "x" * 40
-    else:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production).")
+# Secrets ------------------------------------------------------------------------
+# A deployment brings its own; the embedded default (or DEBUG) generates random ones on
+# first run and keeps them in var/secrets.json (exchange_site/local_secrets.py). No
+# setting ever falls back to a constant; ``check --deploy`` flags weak values
+# (exchange_site/checks.py).
+LOCAL_SECRETS_FILE = Path(os.environ.get("LOCAL_SECRETS_FILE", BASE_DIR / "var" / "secrets.json"))
 
-CUSTODY_WEBHOOK_SECRET = os.environ.get("CUSTODY_WEBHOOK_SECRET", "")
-if not CUSTODY_WEBHOOK_SECRET:
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        return value
     if EMBEDDED or DEBUG:
-        CUSTODY_WEBHOOK_SECRET = "local-custody-secret"
-    else:
-        raise ImproperlyConfigured("CUSTODY_WEBHOOK_SECRET must be set when DATABASE_URL is set (production).")
+        return local_secret(name, path=LOCAL_SECRETS_FILE)
+    raise ImproperlyConfigured(f"{name} must be set when DATABASE_URL is set (production).")
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+CUSTODY_WEBHOOK_SECRET = _secret("CUSTODY_WEBHOOK_SECRET")
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()
@@ -145,6 +154,9 @@ AUTH_USER_MODEL = "accounts.User"
 MONEY_MAX_DIGITS = 36
 MONEY_DECIMAL_PLACES = 18
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+# Every amount, and every sum or product of amounts that gets stored, stays below this
+# (numeric(36, 18) holds 18 integer digits); inputs that would reach it are refused.
+MONEY_LIMIT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 # 36-digit amounts need more than Decimal's default 28 significant digits; threads
 # created later start from DefaultContext.
 decimal.DefaultContext.prec = 80
@@ -171,13 +183,25 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Redis, cache, channels, celery -----------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Internal TLS (docs/SECURITY.md, "Finding 11"). PostgreSQL takes its TLS options from
+# DATABASE_URL (?sslmode=verify-full&sslrootcert=/path/ca.pem). Redis: a rediss:// URL,
+# the server certificate checked against REDIS_CA_CERT (or the system's CAs), for every
+# client: cache, channel layer, Celery broker and the matcher wake-up. check --deploy warns
+# about plain-text connections unless INTERNAL_TLS_REQUIRED=0 (a single-host deployment).
+INTERNAL_TLS_REQUIRED = env_bool("INTERNAL_TLS_REQUIRED", True)
+REDIS_CA_CERT = os.environ.get("REDIS_CA_CERT", "")
+REDIS_SSL_OPTIONS: dict[str, str] = {}
+if REDIS_URL.startswith("rediss://"):
+    REDIS_SSL_OPTIONS = {"ssl_cert_reqs": "required"}
+    if REDIS_CA_CERT:
+        REDIS_SSL_OPTIONS["ssl_ca_certs"] = REDIS_CA_CERT
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "exchange_site.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             # An unreachable Redis must fail fast, not hang the request (limits fail open).
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **REDIS_SSL_OPTIONS},
         }
     }
     CHANNEL_LAYERS = {
@@ -186,11 +210,13 @@ if REDIS_URL:
             # per-message polling round trips (docs/REALTIME.md, "Benchmark"). Nothing is
             # stored for a process that is not listening; the depth chain shows the gap.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_SSL_OPTIONS}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    if REDIS_SSL_OPTIONS:
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": REDIS_CA_CERT or None}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -226,6 +252,15 @@ REST_FRAMEWORK = {
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# Trusted proxies in front of the web processes (load balancer, TLS terminator). 0: the
+# client is REMOTE_ADDR and X-Forwarded-For is ignored; N: the Nth address from the
+# right of X-Forwarded-For (what the proxies appended) is the client. A client-written
+# header must never pick its own rate-limit bucket.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 
 # Rate limits (see exchange_site/throttles.py); "N/s", "N/m", "N/h" or "N/d".
 EXCHANGE_THROTTLE_RATES = {

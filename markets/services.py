@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -90,6 +91,13 @@ def _validate(
     if quote_quantity is not None and quote_quantity <= 0:
         raise OrderRejected("quote_quantity must be greater than zero.", code="invalid_quantity")
     notional = price * quantity if price is not None and quantity is not None else quote_quantity
+    if notional is not None and notional >= settings.MONEY_LIMIT:
+        # What a limit buy locks is stored in numeric(36, 18): refuse it here, not with a 500 on insert.
+        raise OrderRejected(
+            f"order value (price x quantity) must be below {settings.MONEY_LIMIT:f} {market.quote.code}.",
+            code="invalid_quantity",
+            details={"max_notional": f"{settings.MONEY_LIMIT:f}"},
+        )
     if notional is not None and notional < market.min_notional:
         raise OrderRejected(
             f"order value must be at least {market.min_notional.normalize():f} {market.quote.code}.",

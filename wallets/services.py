@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -121,6 +122,9 @@ def wallet_apply_changes(*, changes: Sequence[BalanceChange], announce: bool = T
             raise InsufficientFunds(
                 details={"currency_id": change.currency_id, "available": str(wallet.balance - wallet.locked)}
             )
+        if balance >= settings.MONEY_LIMIT:
+            # numeric(36, 18) would overflow on the update: a clear refusal, not a 500.
+            raise DomainError("The balance would exceed the largest amount a wallet can hold.", code="validation_error")
         wallet.balance = balance
         wallet.locked = locked
         touched[wallet.pk] = wallet

@@ -10,21 +10,26 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# check --deploy only checks that the CA file exists; nothing connects here.
+CA = str(Path(__file__).resolve())
 
 
 def production_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/exchange_prod_check",
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            # Internal traffic over verified TLS.
+            "DATABASE_URL": f"postgres://postgres@db.internal:5432/exchange_prod_check?sslmode=verify-full&sslrootcert={CA}",
+            "REDIS_URL": "rediss://redis.internal:6379/0",
+            "REDIS_CA_CERT": CA,
             "SECRET_KEY": secrets.token_urlsafe(50),
             "CUSTODY_WEBHOOK_SECRET": secrets.token_urlsafe(32),
             "ALLOWED_HOSTS": "exchange.example.com",
             "DEBUG": "0",
         }
     )
-    env.pop("SECURE_SSL_REDIRECT", None)
+    for name in ("SECURE_SSL_REDIRECT", "INTERNAL_TLS_REQUIRED", "NUM_PROXIES"):
+        env.pop(name, None)
     env.update(extra)
     return env
 

@@ -1,5 +1,9 @@
 """Create demo currencies, markets, funded traders and a staff user; safe to run again.
 
+Local trials only: the staff user has a published password and no 2FA, and the traders'
+balances are backed by nothing. It refuses to run on a deployment (``DATABASE_URL`` set
+and DEBUG off); production is set up with ``bootstrap_exchange``.
+
 Only what is missing is created, and traders are funded through the custody deposit
 service with fixed txids, so a second run changes nothing and ``audit_ledger`` passes.
 """
@@ -9,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
@@ -63,6 +68,12 @@ class Command(BaseCommand):
     help = "Seed demo currencies, markets, two funded traders and a staff superuser (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not (settings.EMBEDDED or settings.DEBUG):
+            raise CommandError(
+                "seed_demo creates a superuser with a published password and traders with unbacked balances; "
+                "it runs only on the embedded default (no DATABASE_URL) or with DEBUG=1. "
+                "Set up a deployment with: python manage.py bootstrap_exchange --spec FILE --admin-email EMAIL"
+            )
         currencies = {code: _currency(code, spec) for code, spec in CURRENCIES.items()}
         for symbol, spec in MARKETS.items():
             base, quote = symbol.split("-")
