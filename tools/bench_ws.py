@@ -100,7 +100,8 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
         flow = _order_flow(rest_urls, market.symbol, tokens, opt["rate"], opt["seconds"], log)
         _wait_matched(market)
         time.sleep(1.0)  # let the last trades reach every subscriber
-        cpu_ms = _cpu_ms(ws_pids) - cpu_before
+        cpu_after = _cpu_ms(ws_pids)
+        cpu_ms = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         classes = _close_readers(readers)
         publisher = _publisher_stats(procs)
         hub = _hub_stats(procs)
@@ -229,7 +230,7 @@ def _open_readers(urls: list[str], symbol: str, opt: dict[str, Any], log: Any) -
         proc.start()
         readers.append((proc, ready, stop, parent))
     deadline = time.monotonic() + 120
-    for proc, ready, _, parent in readers:
+    for _, ready, _, parent in readers:
         while not ready.wait(0.5):
             if parent.poll():
                 raise CommandError(f"a reader failed: {parent.recv()}")
@@ -353,15 +354,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _cpu_ms(pids: list[int]) -> float:
-    total = 0.0
+def _cpu_ms(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU ms of ``pids`` so far."""
+    user = system = 0.0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK  # utime + stime
-    return total
+        user += int(fields[11]) * 1000 / CLK_TCK
+        system += int(fields[12]) * 1000 / CLK_TCK
+    return user, system
 
 
 # -- results ---------------------------------------------------------------------
@@ -406,9 +409,10 @@ def _hub_stats(procs: list[subprocess.Popen]) -> dict[str, Any]:
     }
 
 
-def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu_ms, ws_count) -> dict[str, Any]:
+def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu, ws_count) -> dict[str, Any]:
     from markets.models import Trade
 
+    cpu_ms = cpu[0] + cpu[1]
     trades = Trade.objects.filter(market=market).count()
     statuses = flow["statuses"]
     elapsed = flow["elapsed"]
@@ -448,6 +452,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu_ms, w
         },
         "ws_processes": ws_count,
         "ws_cpu_ms": round(cpu_ms),
+        "ws_cpu_user_sys_ms": [round(cpu[0]), round(cpu[1])],
         "ws_cpu_ms_per_1000_trade_deliveries": round(cpu_ms * 1000 / delivered, 2) if delivered else None,
         "ws_cpu_ms_per_1000_frames": round(cpu_ms * 1000 / frames, 2) if frames else None,
     }

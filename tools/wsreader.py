@@ -186,7 +186,7 @@ async def _open_all(url: str, plan: list[tuple[str, str]], stats: dict[str, Clas
                 try:
                     await loop.create_connection(lambda r=reader: r, parts.hostname, parts.port)
                     await asyncio.wait_for(opened, 30)
-                except (OSError, ConnectionError, asyncio.TimeoutError):
+                except (TimeoutError, OSError, ConnectionError):
                     if reader.transport is not None:
                         reader.transport.abort()
                     if attempt == 4:
