@@ -1,9 +1,9 @@
 """Benchmark the WebSocket fan-out: trade latency from commit to subscribers under REST order flow.
 
-Unless ``--url`` names a running stack, it starts the real one as subprocesses on the
-configured ``DATABASE_URL`` / ``REDIS_URL`` in the Procfile's layout: the ws tier
-(``manage.py run_ws``, ``--ws-processes`` daphne processes on one port), a REST
-daphne, ``run_matcher`` for the bench market and a Celery worker. It creates a fresh
+Unless ``--url`` names a running stack, it starts the real one on the configured
+``DATABASE_URL`` / ``REDIS_URL`` from the Procfile through ``tools.harness``: ``web``
+(gunicorn, ``--web`` workers), ``ws`` (``manage.py run_ws``, ``--ws-processes`` daphne
+processes on one port), ``matcher`` for the bench market and a Celery ``worker``. It creates a fresh
 market and funded traders (custody deposit service), opens ``--subscribers`` WebSocket
 clients on ``trades:<market>`` and ``depth:<market>`` in a few reader processes
 (``tools.wsreader``: hundreds of sockets per process, frames split by hand, so the
@@ -24,10 +24,6 @@ import os
 import random
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -38,12 +34,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from tools.harness import RAISED_THROTTLES, ROOT, Harness, process_env
 from tools.wsreader import merge_reports, raise_fd_limit, reader_main
 
 MID_TICKS = 10_000  # price 100.00 with a 0.01 tick
 SPREAD_TICKS = 15
 SOCKETS_PER_READER = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOG_DIR = ROOT / "var" / "bench-logs"
+WORKER_ARGS = ("-l", "warning", "-c", "2", "--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
 def add_arguments(parser: Any) -> None:
@@ -59,12 +58,8 @@ def add_arguments(parser: Any) -> None:
         help="nice level of the order-placing clients (they stand in for the traders' own machines)",
     )
     parser.add_argument("--rest-nice", type=int, default=0, help="nice level of the REST processes")
-    parser.add_argument(
-        "--web",
-        type=int,
-        default=2,
-        help="1: one daphne serves REST and WebSocket; 2 or more: the ws tier (run_ws) and web-1 REST daphnes",
-    )
+    parser.add_argument("--web", type=int, default=2, help="gunicorn workers of the REST (web) process")
+    parser.add_argument("--ws-url", default="", help="with --url: the ws process's http:// URL, if not the same")
     parser.add_argument("--ws-processes", type=int, default=int(os.environ.get("WS_PROCESSES", "2")))
     parser.add_argument(
         "--channels", default="trades,depth", help="what the subscribers subscribe, of the bench market"
@@ -83,17 +78,17 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     raise_fd_limit()  # inherited by the stack's processes
     market, tokens = _setup(opt["traders"])
-    procs: list[subprocess.Popen] = []
+    harness: Harness | None = None
     try:
         if opt["url"]:
-            ws_urls = rest_urls = [opt["url"].rstrip("/")]
+            rest_urls = [opt["url"].rstrip("/")]
+            ws_urls = [(opt["ws_url"] or opt["url"]).rstrip("/")]
         else:
-            ws_urls, rest_urls, procs = _start_stack(market.symbol, opt, log)
-        _wait_http([*ws_urls, *rest_urls], procs)
+            ws_urls, rest_urls, harness = _start_stack(market.symbol, opt, log)
         log(f"stack up; market {market.symbol}; {opt['traders']} funded traders")
         _seed_book(rest_urls[0], market.symbol, tokens)
         readers = _open_readers(ws_urls, market.symbol, opt, log)
-        ws_pids = _ws_pids(procs)
+        ws_pids = _ws_pids(harness)
         cpu_before = _cpu_ms(ws_pids)
         if opt["client_nice"]:
             os.nice(opt["client_nice"])  # the order-placing clients; readers already started
@@ -103,12 +98,12 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
         cpu_after = _cpu_ms(ws_pids)
         cpu_ms = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         classes = _close_readers(readers)
-        publisher = _publisher_stats(procs)
-        hub = _hub_stats(procs)
+        publisher = _publisher_stats(harness)
+        hub = _hub_stats(harness)
     finally:
-        for proc in procs:
-            _stop(proc)
-    result = _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu_ms, len(ws_pids))
+        if harness is not None:
+            harness.stop_all()
+    result = _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu_ms)
     if hub:
         result["ws_process_ms"] = hub
     log(f"done in {time.monotonic() - started:.0f} s")
@@ -130,66 +125,33 @@ def _setup(traders: int):
     return setup.market, [access_token(user) for user in setup.users]
 
 
-def _start_stack(symbol: str, opt: dict[str, Any], log: Any) -> tuple[list[str], list[str], list[subprocess.Popen]]:
-    root = Path(settings.BASE_DIR)
-    logs = root / "var" / "bench-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, WS_PUBLISH_STATS_SECONDS="5", WS_HUB_STATS_SECONDS="5", PYTHONUNBUFFERED="1")
-    env.setdefault("SECURE_SSL_REDIRECT", "0")
-    daphne = str(bin_dir / "daphne")
-    commands: dict[str, list[str]] = {}
-    if opt["web"] == 1:
-        port = _free_port()
-        commands["ws"] = [daphne, "-b", "127.0.0.1", "-p", str(port), "exchange_site.asgi:application"]
-        ws_urls = rest_urls = [f"http://127.0.0.1:{port}"]
-    else:
-        ws_port = _free_port()
-        commands["ws"] = [
-            sys.executable, "manage.py", "run_ws", "-b", "127.0.0.1", "-p", str(ws_port),
-            "--processes", str(opt["ws_processes"]),
-        ]  # fmt: skip
-        ws_urls = [f"http://127.0.0.1:{ws_port}"]
-        rest_ports = [_free_port() for _ in range(opt["web"] - 1)]
-        for i, p in enumerate(rest_ports):
-            commands[f"web{i}"] = [daphne, "-b", "127.0.0.1", "-p", str(p), "exchange_site.asgi:application"]
-        rest_urls = [f"http://127.0.0.1:{p}" for p in rest_ports]
-    commands["matcher"] = [sys.executable, "manage.py", "run_matcher", "--market", symbol]
-    commands["worker"] = [
-        str(bin_dir / "celery"), "-A", "exchange_site", "worker", "-l", "warning", "-c", "2",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    procs = []
-    for name, command in commands.items():
-        log_file = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        nice = opt["rest_nice"] if name.startswith("web") else 0
-        proc = subprocess.Popen(
-            command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=lambda n=nice: os.nice(n)
-        )
-        proc.bench_name = name  # type: ignore[attr-defined]
-        proc.bench_log = logs / f"{name}.log"  # type: ignore[attr-defined]
-        procs.append(proc)
-    log(f"started {', '.join(commands)}; logs in {logs}")
-    return ws_urls, rest_urls, procs
-
-
-def _wait_http(urls: list[str], procs: list[subprocess.Popen], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    for url in dict.fromkeys(urls):
-        while True:
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise CommandError(f"{proc.bench_name} exited with {proc.returncode}; see {proc.bench_log}")
-            try:
-                if httpx.get(f"{url}/api/v1/time", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise CommandError(f"{url} did not answer in {timeout:.0f} s")
-            time.sleep(0.2)
+def _start_stack(symbol: str, opt: dict[str, Any], log: Any) -> tuple[list[str], list[str], Harness]:
+    """The Procfile's web (gunicorn), ws (run_ws), matcher and worker, through the harness."""
+    env = process_env(
+        **RAISED_THROTTLES,
+        WS_PUBLISH_STATS_SECONDS="5",
+        WS_HUB_STATS_SECONDS="5",
+        WEB_WORKERS=str(opt["web"]),
+        WEB_THREADS="1",
+    )
+    for name in ("web", "ws", "matcher", "worker"):
+        (LOG_DIR / f"{name}.log").unlink(missing_ok=True)  # the stats lines of this run only
+    harness = Harness(env=env, log_dir=LOG_DIR)
+    try:
+        harness.start("web")
+        harness.start("ws", "--processes", str(opt["ws_processes"]))
+        harness.start("matcher", "--market", symbol)
+        harness.start("worker", *WORKER_ARGS)
+        harness.wait_http("web")
+        harness.wait_http("ws")
+    except BaseException:
+        harness.stop_all()
+        raise
+    if opt["rest_nice"]:
+        for pid in harness.get("web").group_pids():
+            os.setpriority(os.PRIO_PROCESS, pid, opt["rest_nice"])
+    log(f"started {', '.join(harness.procs)}; logs in {LOG_DIR}")
+    return [harness.url("ws")], [harness.url("web")], harness
 
 
 def _seed_book(url: str, symbol: str, tokens: list[str]) -> None:
@@ -338,20 +300,9 @@ def _one_order(http, rng: random.Random, symbol: str, resting: list[int]):
 
 
 # -- the ws processes' CPU ------------------------------------------------------
-def _ws_pids(procs: list[subprocess.Popen]) -> list[int]:
-    """The processes serving the subscribers: the ws launcher's daphne children (or the one daphne)."""
-    for proc in procs:
-        if proc.bench_name == "ws":
-            children = _children(proc.pid)
-            return children or [proc.pid]
-    return []
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def _ws_pids(harness: Harness | None) -> list[int]:
+    """The processes serving the subscribers: run_ws and its daphne children."""
+    return harness.get("ws").group_pids() if harness is not None else []
 
 
 def _cpu_ms(pids: list[int]) -> tuple[float, float]:
@@ -368,35 +319,30 @@ def _cpu_ms(pids: list[int]) -> tuple[float, float]:
 
 
 # -- results ---------------------------------------------------------------------
-def _stats_lines(procs: list[subprocess.Popen], name: str, pattern: re.Pattern) -> list[tuple[str, ...]]:
+def _stats_lines(harness: Harness | None, name: str, pattern: re.Pattern) -> list[tuple[str, ...]]:
     """The groups of every line of process ``name``'s log that matches ``pattern``."""
-    found = []
-    for proc in procs:
-        if proc.bench_name == name:
-            for line in Path(proc.bench_log).read_text(errors="replace").splitlines():
-                match = pattern.search(line)
-                if match:
-                    found.append(match.groups())
-    return found
+    if harness is None:
+        return []
+    return [m.groups() for m in map(pattern.search, harness.get(name).output.splitlines()) if m]
 
 
-def _publisher_stats(procs: list[subprocess.Popen]) -> list[dict[str, float]]:
+def _publisher_stats(harness: Harness | None) -> list[dict[str, float]]:
     pattern = re.compile(
         r"ws-publisher stats: (\d+) batches in (\d+) rounds over [\d.]+ s; "
         r"commit->sent ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); commit->picked ms p50 ([\d.]+) p99 ([\d.]+)"
     )
     keys = ("batches", "rounds", "p50", "p99", "max", "wait50", "wait99")
-    return [dict(zip(keys, map(float, groups), strict=True)) for groups in _stats_lines(procs, "matcher", pattern)]
+    return [dict(zip(keys, map(float, groups), strict=True)) for groups in _stats_lines(harness, "matcher", pattern)]
 
 
-def _hub_stats(procs: list[subprocess.Popen]) -> dict[str, Any]:
+def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     """The ws processes' own view: commit to a message's arrival, and to its fan-out to every socket."""
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
         r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)"
     )
-    windows = [[float(v) for v in groups] for groups in _stats_lines(procs, "ws", pattern)]
+    windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
         return {}
     return {
@@ -409,7 +355,7 @@ def _hub_stats(procs: list[subprocess.Popen]) -> dict[str, Any]:
     }
 
 
-def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu, ws_count) -> dict[str, Any]:
+def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> dict[str, Any]:
     from markets.models import Trade
 
     cpu_ms = cpu[0] + cpu[1]
@@ -450,7 +396,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu, ws_c
             }
             for kind, c in classes.items()
         },
-        "ws_processes": ws_count,
+        "ws_processes": opt["ws_processes"],
         "ws_cpu_ms": round(cpu_ms),
         "ws_cpu_user_sys_ms": [round(cpu[0]), round(cpu[1])],
         "ws_cpu_ms_per_1000_trade_deliveries": round(cpu_ms * 1000 / delivered, 2) if delivered else None,
@@ -469,9 +415,9 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu, ws_c
     backend = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 2)[-2] if settings.REDIS_URL else "in-memory"
     if opt["url"]:
-        result["stack"] = f"external {ws_urls[0]}"
+        result["stack"] = f"external {rest_urls[0]} (ws {ws_urls[0]})"
     else:
-        tiers = "daphne (ws + rest)" if ws_urls == rest_urls else f"run_ws x{ws_count} + daphne rest x{len(rest_urls)}"
+        tiers = f"run_ws x{opt['ws_processes']} + gunicorn web x{opt['web']}"
         result["stack"] = f"{tiers} + run_matcher + celery worker -c 2; {backend} + {layer}"
     return result
 
@@ -488,18 +434,3 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
 
 def _price(ticks: int) -> str:
     return f"{Decimal(ticks) / 100:.2f}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
