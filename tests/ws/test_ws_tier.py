@@ -10,13 +10,10 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -26,7 +23,8 @@ from websockets.sync.client import connect
 from matching import publish
 from tests.factories import UserFactory
 from tests.integration.conftest import wait_settled
-from tests.integration.stack import LOG_DIR, ROOT, free_port, process_env
+from tests.integration.stack import LOG_DIR, process_env
+from tools.harness import Harness
 
 from . import scenarios
 from .helpers import LocalBook, WsClient
@@ -35,44 +33,36 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 
 class WsTier:
-    """``manage.py run_ws``: ``processes`` daphne children sharing one port."""
+    """The ws process of a harness (``manage.py run_ws``) and the daphne children it runs."""
 
-    def __init__(self, processes: int, **env: str) -> None:
-        self.port = free_port()
-        self.processes = processes
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = open(LOG_DIR / "run_ws.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_ws", "-b", "127.0.0.1", "-p", str(self.port)]
-            + ["--processes", str(processes)],
-            cwd=ROOT,
-            env=process_env(**env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+
+    @property
+    def port(self) -> int:
+        return self.harness.port("ws")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.harness.url("ws")
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/v1/"
 
     def children(self) -> list[int]:
+        pid = self.harness.pid("ws")
         try:
-            return [int(c) for c in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         except OSError:
             return []
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, processes: int, timeout: float = 60) -> None:
+        self.harness.wait_http("ws", timeout=timeout)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"run_ws exited; see {LOG_DIR / 'run_ws.log'}"
-            if len(self.children()) == self.processes:
-                try:
-                    if httpx.get(f"{self.url}/api/v1/time", timeout=2).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        raise AssertionError("run_ws did not come up")
+        while len(self.children()) != processes:
+            assert time.monotonic() < deadline, "run_ws did not start its processes"
+            time.sleep(0.1)
 
     def owner(self, client: WsClient) -> int:
         """The pid of the daphne child holding ``client``'s connection (from /proc/net/tcp)."""
@@ -94,28 +84,27 @@ class WsTier:
                     continue
         raise AssertionError("no ws child holds the connection")
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
 
 @pytest.fixture
 def ws_tier(transactional_db, flush_redis):
-    tiers: list[WsTier] = []
+    """Start a ws tier of ``processes`` daphnes (alone, or replacing a stack's ws process)."""
+    harnesses: list[Harness] = []
 
-    def _start(processes: int, **env: str) -> WsTier:
-        tier = WsTier(processes, **env)
-        tiers.append(tier)
-        tier.wait_ready()
+    def _start(processes: int, stack=None, **env: str) -> WsTier:
+        if stack is None:
+            harness = Harness(env=process_env(), log_dir=LOG_DIR, log_prefix="tier-")
+            harnesses.append(harness)
+        else:
+            harness = stack.harness
+            harness.stop("ws")
+        harness.start("ws", "--processes", str(processes), env=env)
+        tier = WsTier(harness)
+        tier.wait_ready(processes)
         return tier
 
     yield _start
-    for tier in tiers:
-        tier.stop()
+    for harness in harnesses:
+        harness.stop_all()
 
 
 def _subscribe(client: WsClient, channels: list[str], **extra) -> None:
@@ -215,7 +204,7 @@ def _clients_on_every_process(tier: WsTier, ws_client, channels: list[str], want
 
 def test_clients_on_two_ws_processes_get_the_same_events(stack, live_market, make_live_trader, ws_tier, ws_client):
     market = live_market
-    tier = ws_tier(2)
+    tier = ws_tier(2, stack)
     trades, depth = f"trades:{market.symbol}", f"depth:{market.symbol}"
     by_owner = _clients_on_every_process(tier, ws_client, [trades, depth], want=2)
     assert len(by_owner) == 2
@@ -236,7 +225,7 @@ def test_clients_on_two_ws_processes_get_the_same_events(stack, live_market, mak
 
 def test_a_killed_ws_process_loses_only_its_own_clients(stack, live_market, make_live_trader, ws_tier, ws_client):
     market = live_market
-    tier = ws_tier(2)
+    tier = ws_tier(2, stack)
     trades, depth = f"trades:{market.symbol}", f"depth:{market.symbol}"
     by_owner = _clients_on_every_process(tier, ws_client, [trades, depth], want=2)
     victim, survivor = list(by_owner)
@@ -299,7 +288,21 @@ def test_a_killed_ws_process_loses_only_its_own_clients(stack, live_market, make
 def test_private_channels_and_limits_hold_on_a_two_process_ws_tier(
     stack, live_market, make_live_trader, ws_tier, ws_client
 ):
-    """The same scenarios as against one daphne, with REST and WebSocket both served by the ws tier."""
-    tier = ws_tier(2)
-    scenarios.public_and_private_streams(tier, live_market, make_live_trader, ws_client)
-    scenarios.auth_failures_and_malformed_frames(tier, UserFactory(), ws_client)
+    """The live scenarios again, with both ws processes holding some of the clients."""
+    tier = ws_tier(2, stack)
+    owners: list[int] = []
+
+    def spread_client(target) -> WsClient:
+        # Alternate the processes: open until the next client lands on the other one.
+        for _ in range(30):
+            client = ws_client(target)
+            owner = tier.owner(client)
+            if not owners or owner != owners[-1]:
+                owners.append(owner)
+                return client
+            client.close()
+        raise AssertionError("the kernel kept every connection on one process")
+
+    scenarios.public_and_private_streams(stack, live_market, make_live_trader, spread_client)
+    scenarios.auth_failures_and_malformed_frames(stack, UserFactory(), spread_client)
+    assert len(set(owners)) == 2
