@@ -283,18 +283,26 @@ class _Hub:
             if not consumers:
                 continue
             raw = b"".join(ws_frame(text) for text in texts)
-            slow: list[Awaitable] = []
-            for consumer in list(consumers):
-                try:
-                    pending = consumer.push(raw, texts)
-                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
-                    logger.exception("writing to a WebSocket failed")
-                    continue
-                if pending is not None:
-                    slow.append(pending)
+            pending = self.pending
+            others: list[ExchangeConsumer] = []
+            for consumer in consumers:
+                if consumer.proto is None:
+                    others.append(consumer)
+                elif not consumer.dropped:
+                    chunks = pending.get(consumer)
+                    if chunks is None:
+                        pending[consumer] = [raw]
+                    else:
+                        chunks.append(raw)
+            if pending and not self.flush_scheduled:
+                self.flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
             sockets += len(consumers)
-            for pending in slow:  # not daphne (the tests' communicator): channels' send
-                await pending
+            for consumer in others:  # not daphne (the tests' communicator): channels' send
+                try:
+                    await consumer._send_texts(texts)
+                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                    logger.exception("sending to a WebSocket failed")
         return sockets
 
     async def _private(self, message: dict[str, Any]) -> int:

@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -184,7 +185,15 @@ async def _open_all(url: str, plan: list[tuple[str, str]], stats: dict[str, Clas
                 opened = loop.create_future()
                 reader = Reader(f"{parts.hostname}:{parts.port}", parts.path, subscribe, kind, stats[kind], opened)
                 try:
-                    await loop.create_connection(lambda r=reader: r, parts.hostname, parts.port)
+                    if kind == "slow":
+                        # A small receive buffer: the kernel holds little for a client that stopped reading.
+                        sock = socket.socket()
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                        sock.setblocking(False)
+                        await loop.sock_connect(sock, (parts.hostname, parts.port))
+                        await loop.create_connection(lambda r=reader: r, sock=sock)
+                    else:
+                        await loop.create_connection(lambda r=reader: r, parts.hostname, parts.port)
                     await asyncio.wait_for(opened, 30)
                 except (TimeoutError, OSError, ConnectionError):
                     if reader.transport is not None:
