@@ -55,6 +55,11 @@ RATE_BURST = 50.0
 GROUP_REFRESH_SECONDS = 3600.0
 # Bytes a socket may have waiting to be sent before it is closed as a slow consumer.
 SEND_QUEUE_MAX_BYTES = int(os.environ.get("WS_SEND_QUEUE_MAX_BYTES", str(1024 * 1024)))
+# The hub writes to its sockets at most this long after the first frame of a burst is
+# ready: the frames that arrive meanwhile (a batch's trades and its depth diff go out
+# as two messages) share one write per socket. Each write costs a system call that,
+# on loopback, also pays for the receiving side: the ws processes' main cost.
+WRITE_DELAY_SECONDS = float(os.environ.get("WS_WRITE_DELAY_MS", "5")) / 1000
 SLOW_CONSUMER_CODE = 4008
 SLOW_CONSUMER_REASON = "slow consumer: send queue full"
 # How long a slow consumer has to read up to the close frame before the TCP connection is cut.
@@ -224,8 +229,15 @@ class _Hub:
         else:
             chunks.append(raw)
         if not self.flush_scheduled:
-            self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        self.flush_scheduled = True
+        loop = asyncio.get_running_loop()
+        if WRITE_DELAY_SECONDS > 0:
+            loop.call_later(WRITE_DELAY_SECONDS, self.flush)
+        else:
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -295,8 +307,7 @@ class _Hub:
                     else:
                         chunks.append(raw)
             if pending and not self.flush_scheduled:
-                self.flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self.flush)
+                self._schedule_flush()
             sockets += len(consumers)
             for consumer in others:  # not daphne (the tests' communicator): channels' send
                 try:
