@@ -35,9 +35,8 @@ def raise_fd_limit() -> int:
     return hard
 
 
-def client_frame(text: str, opcode: int = 0x1) -> bytes:
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     """A masked client frame (an all-zero mask: the payload goes as is)."""
-    payload = text.encode()
     n = len(payload)
     if n < 126:
         header = bytes([0x80 | opcode, 0x80 | n])
@@ -104,7 +103,7 @@ class Reader(asyncio.Protocol):
                 return
             self.upgraded = True
             buf = buf[end + 4 :]
-            self.transport.write(client_frame(self.subscribe))
+            self.transport.write(client_frame(self.subscribe.encode()))
         pos, size = 0, len(buf)
         stats = self.stats
         while size - pos >= 2:
@@ -133,8 +132,8 @@ class Reader(asyncio.Protocol):
                     stats.disconnected += 1
                 self.closed = True
                 self.transport.close()
-            elif opcode == 0x9:  # daphne pings every 20 s and drops sockets that do not answer
-                self.transport.write(client_frame(buf[start:end].decode("latin-1"), opcode=0xA))
+            elif opcode == 0x9:  # daphne pings every 20 s and drops sockets whose pong does not echo it
+                self.transport.write(client_frame(buf[start:end], opcode=0xA))
             pos = end
         self.buf = buf[pos:] if pos < size else b""
 
