@@ -382,6 +382,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> d
         "messages_per_sec": round(delivered / elapsed, 1),
         "delivery_ratio": round(delivered / (trades * subscribers), 4) if trades and subscribers else None,
         "latency_ms": _percentiles(latencies),
+        "batch_match_commit_ms": _percentiles(sorted(x for c in classes.values() for x in c["batch_ms"])),
         "frames_delivered": frames,
         "classes": {
             kind: {

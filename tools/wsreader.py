@@ -21,6 +21,7 @@ import socket
 import time
 from array import array
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +59,8 @@ class ClassStats:
     disconnected: int = 0
     close_codes: dict[int, int] = field(default_factory=dict)
     latencies: array = field(default_factory=lambda: array("d"))
+    # sample class: a trade's commit (event_time) minus its creation (data.time): the batch's match + commit
+    batch_ms: array = field(default_factory=lambda: array("d"))
 
 
 class Reader(asyncio.Protocol):
@@ -165,8 +168,11 @@ class Reader(asyncio.Protocol):
                 stats.latencies.append(latency)
         if self.kind == "sample":
             message = json.loads(buf[start:end])
-            if message["channel"].startswith("depth:"):
-                data = message["data"]
+            data = message["data"]
+            if message["channel"].startswith("trades:") and isinstance(data, dict):
+                made = datetime.fromisoformat(data["time"].replace("Z", "+00:00")).timestamp() * 1000
+                stats.batch_ms.append(message["event_time"] - made)
+            elif message["channel"].startswith("depth:"):
                 if self.last_sequence is not None and data["first_sequence"] != self.last_sequence + 1:
                     stats.depth_gaps += 1
                 self.last_sequence = data["sequence"]
@@ -250,6 +256,7 @@ def reader_main(urls: list[str], plan: list[tuple[str, str]], ready, stop, out) 
                 "disconnected": s.disconnected,
                 "close_codes": s.close_codes,
                 "latencies": s.latencies.tobytes(),
+                "batch_ms": s.batch_ms.tobytes(),
             }
             for kind, s in stats.items()
         }
@@ -271,13 +278,15 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                     "disconnected": 0,
                     "close_codes": {},
                     "latencies": array("d"),
+                    "batch_ms": array("d"),
                 },
             )
             for key in ("sockets", "trades", "frames", "depth_gaps", "disconnected"):
                 into[key] += part[key]
             for code, n in part["close_codes"].items():
                 into["close_codes"][code] = into["close_codes"].get(code, 0) + n
-            lat = array("d")
-            lat.frombytes(part["latencies"])
-            into["latencies"].extend(lat)
+            for key in ("latencies", "batch_ms"):
+                values = array("d")
+                values.frombytes(part[key])
+                into[key].extend(values)
     return merged
