@@ -378,6 +378,10 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         # channel name -> the hub's delivery key (``publish.batch_key`` for batched trades)
         self.keys: dict[str, str] = {}
         self.proto = _daphne_protocol(self.base_send)
+        if self.proto is not None:
+            # One write per burst, each wanted at once: Nagle's algorithm would hold a
+            # write behind the client's delayed ACK of the previous one (up to 40 ms).
+            self.proto.transport.setTcpNoDelay(True)
         self.dropped = False
         self.user_id: int | None = None
         self.token_expiry = 0.0
