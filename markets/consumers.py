@@ -6,9 +6,14 @@ answered with an ``error`` op and the connection stays open.
 
 Sockets do not read the channel layer one by one: one ``_Hub`` per process (and
 event loop) is the member of every group any local socket subscribed to, reads the
-layer once and hands each group message to its local sockets. channels' per-socket
-receive machinery cost about 100 µs per socket per message; forwarding a frame
-costs about 10 µs.
+layer once and hands each group message to its local sockets. Encode once, write
+many: the hub turns a channel's frames into WebSocket frame bytes once and writes
+the same bytes to every daphne socket subscribed to it (no per-socket JSON, UTF-8 or
+autobahn framing), straight to the socket when nothing is queued for it.
+
+Each socket's send queue is bounded (``WS_SEND_QUEUE_MAX_BYTES``): a subscriber that
+cannot keep up is closed with code 4008 rather than allowed to grow the process's
+memory; the others never wait for it.
 
 Authentication is per connection with a simplejwt access token (``auth`` op). It
 lasts as long as the token: at its expiry the private channels are dropped with a
@@ -19,11 +24,13 @@ then extends it without resubscribing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import time
 import weakref
+from collections.abc import Awaitable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -46,6 +53,46 @@ RATE_PER_SECOND = 20.0
 RATE_BURST = 50.0
 # channels-redis forgets group members after ``group_expiry`` (a day by default).
 GROUP_REFRESH_SECONDS = 3600.0
+# Bytes a socket may have waiting to be sent before it is closed as a slow consumer.
+SEND_QUEUE_MAX_BYTES = int(os.environ.get("WS_SEND_QUEUE_MAX_BYTES", str(1024 * 1024)))
+# The hub writes to its sockets at most this long after the first frame of a burst is
+# ready: the frames that arrive meanwhile (a batch's trades and its depth diff go out
+# as two messages) share one write per socket. Each write costs a system call that,
+# on loopback, also pays for the receiving side: the ws processes' main cost.
+WRITE_DELAY_SECONDS = float(os.environ.get("WS_WRITE_DELAY_MS", "5")) / 1000
+SLOW_CONSUMER_CODE = 4008
+SLOW_CONSUMER_REASON = "slow consumer: send queue full"
+# How long a slow consumer has to read up to the close frame before the TCP connection is cut.
+SLOW_CONSUMER_GRACE_SECONDS = 5.0
+STATE_OPEN = 3  # autobahn's WebSocketProtocol.STATE_OPEN
+
+
+def ws_frame(text: str) -> bytes:
+    """One unmasked server text frame (RFC 6455 5.2), built once and written to many sockets."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
+def _daphne_protocol(send: Any) -> Any:
+    """The daphne (autobahn) protocol behind a consumer's ``send``, or None (tests' communicator)."""
+    # daphne passes ``partial(server.handle_reply, protocol)`` and channels' routers pass it on unchanged.
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    proto = send.args[0]
+    transport = getattr(proto, "transport", None)
+    if (
+        getattr(proto, "sendClose", None) is None
+        or getattr(proto, "_perMessageCompress", None) is not None
+        or not hasattr(transport, "_tempDataLen")
+        or getattr(transport, "TLS", False)
+    ):
+        return None  # compressed or TLS: frames must go through autobahn
+    return proto
 
 
 @database_sync_to_async
@@ -126,6 +173,14 @@ class _Hub:
         self.layer = get_channel_layer()
         self.channel = ""
         self.members: dict[str, set[ExchangeConsumer]] = {}
+        # Delivery key (a channel name, or ``publish.batch_key(channel)``) -> local sockets.
+        self.routes: dict[str, dict[ExchangeConsumer, None]] = {}
+        # Bytes for each socket from the messages read since the last flush: the hub
+        # reads every message already waiting before the loop runs the flush, so a
+        # socket gets one write per burst (a round's trades and depth diff together).
+        self.pending: dict[ExchangeConsumer, list[bytes]] = {}
+        self.flush_scheduled = False
+        self.unrecorded: list[tuple[int, float, int]] = []
         # Membership changes are rare and must reach Redis in order (a discard
         # overtaking a later add would silently unsubscribe the process).
         self.lock = asyncio.Lock()
@@ -156,6 +211,52 @@ class _Hub:
                 except Exception as exc:  # noqa: BLE001 - messages for it are ignored; it expires
                     _log_layer_error(exc)
 
+    def route(self, key: str, consumer: ExchangeConsumer, *, add: bool) -> None:
+        sockets = self.routes.get(key)
+        if add:
+            if sockets is None:
+                sockets = self.routes[key] = {}
+            sockets[consumer] = None
+        elif sockets is not None:
+            sockets.pop(consumer, None)
+            if not sockets:
+                del self.routes[key]
+
+    def queue(self, consumer: ExchangeConsumer, raw: bytes) -> None:
+        chunks = self.pending.get(consumer)
+        if chunks is None:
+            self.pending[consumer] = [raw]
+        else:
+            chunks.append(raw)
+        if not self.flush_scheduled:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        self.flush_scheduled = True
+        loop = asyncio.get_running_loop()
+        if WRITE_DELAY_SECONDS > 0:
+            loop.call_later(WRITE_DELAY_SECONDS, self.flush)
+        else:
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        pending, self.pending = self.pending, {}
+        for consumer, chunks in pending.items():
+            try:
+                consumer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                logger.exception("writing to a WebSocket failed")
+        if self.unrecorded:
+            for event_time, received_ms, sockets in self.unrecorded:
+                self.stats.record(event_time, received_ms, sockets)
+            self.unrecorded = []
+
+    def flush_one(self, consumer: ExchangeConsumer) -> None:
+        chunks = self.pending.pop(consumer, None)
+        if chunks:
+            consumer.write(b"".join(chunks))
+
     async def _read(self) -> None:
         delay = 0.05
         while True:
@@ -168,16 +269,61 @@ class _Hub:
                 continue
             delay = 0.05
             received_ms = time.time() * 1000
-            consumers = list(self.members.get(message.get("group", ""), ()))
-            for consumer in consumers:
-                try:
-                    await consumer.deliver(message)
-                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
-                    logger.exception("forwarding to a WebSocket failed")
-            if self.stats.every > 0 and consumers:
+            try:
+                if "user_id" in message:
+                    sockets = await self._private(message)
+                else:
+                    sockets = await self._public(message)
+            except Exception:  # noqa: BLE001 - the hub must outlive any bad message
+                logger.exception("fanning out a channel-layer message failed")
+                continue
+            if self.stats.every > 0 and sockets:
                 event_time = self.stats.event_time(message)
                 if event_time is not None:
-                    self.stats.record(event_time, received_ms, len(consumers))
+                    self.unrecorded.append((event_time, received_ms, sockets))
+                    if not self.flush_scheduled:
+                        self.flush()
+
+    async def _public(self, message: dict[str, Any]) -> int:
+        """Write each channel's frames, encoded once, to every local socket routed to it."""
+        by_key: dict[str, list[str]] = {}
+        for key, text in message["frames"]:
+            by_key.setdefault(key, []).append(text)
+        sockets = 0
+        for key, texts in by_key.items():
+            consumers = self.routes.get(key)
+            if not consumers:
+                continue
+            raw = b"".join(ws_frame(text) for text in texts)
+            pending = self.pending
+            others: list[ExchangeConsumer] = []
+            for consumer in consumers:
+                if consumer.proto is None:
+                    others.append(consumer)
+                elif not consumer.dropped:
+                    chunks = pending.get(consumer)
+                    if chunks is None:
+                        pending[consumer] = [raw]
+                    else:
+                        chunks.append(raw)
+            if pending and not self.flush_scheduled:
+                self._schedule_flush()
+            sockets += len(consumers)
+            for consumer in others:  # not daphne (the tests' communicator): channels' send
+                try:
+                    await consumer._send_texts(texts)
+                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                    logger.exception("sending to a WebSocket failed")
+        return sockets
+
+    async def _private(self, message: dict[str, Any]) -> int:
+        consumers = list(self.members.get(message.get("group", ""), ()))
+        for consumer in consumers:
+            try:
+                await consumer.deliver(message)
+            except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                logger.exception("forwarding to a WebSocket failed")
+        return len(consumers)
 
     async def _refresh(self) -> None:
         # channels-redis forgets group members after ``group_expiry``.
@@ -229,6 +375,14 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # channel name -> channel-layer group ("orders" -> "user.7")
         self.subscriptions: dict[str, str] = {}
+        # channel name -> the hub's delivery key (``publish.batch_key`` for batched trades)
+        self.keys: dict[str, str] = {}
+        self.proto = _daphne_protocol(self.base_send)
+        if self.proto is not None:
+            # One write per burst, each wanted at once: Nagle's algorithm would hold a
+            # write behind the client's delayed ACK of the previous one (up to 40 ms).
+            self.proto.transport.setTcpNoDelay(True)
+        self.dropped = False
         self.user_id: int | None = None
         self.token_expiry = 0.0
         self.expiry_timer: asyncio.TimerHandle | None = None
@@ -240,7 +394,11 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.expiry_timer is not None:
             self.expiry_timer.cancel()
+        self.dropped = True
         hub = _hub()
+        for key in self.keys.values():
+            hub.route(key, self, add=False)
+        self.keys = {}
         for group in set(self.subscriptions.values()):
             await hub.leave(group, self)
         self.subscriptions = {}
@@ -264,7 +422,10 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             if op == "ping":
                 await self._send({"op": "pong"})
             elif op == "subscribe":
-                await self._subscribe(self._channels(message))
+                batch = message.get("batch", False)
+                if not isinstance(batch, bool):
+                    raise MessageError("invalid_message", "batch must be true or false.")
+                await self._subscribe(self._channels(message), batch=batch)
             elif op == "unsubscribe":
                 await self._unsubscribe(self._channels(message))
             elif op == "auth":
@@ -308,7 +469,7 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             )
         return kind, symbol
 
-    async def _subscribe(self, channels: list[str]) -> None:
+    async def _subscribe(self, channels: list[str], *, batch: bool = False) -> None:
         await self._expire()
         # All or nothing: check every name before joining anything.
         parsed = {channel: self._parse(channel) for channel in channels}
@@ -346,6 +507,14 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
                 await hub.leave(group, self)
             raise MessageError("unavailable", "Subscriptions are unavailable right now; try again shortly.") from None
         self.subscriptions.update(wanted)
+        for channel, (kind, _) in parsed.items():
+            key = publish.batch_key(channel) if batch and kind == "trades" else channel
+            old = self.keys.get(channel)
+            if old != key:
+                if old is not None:
+                    hub.route(old, self, add=False)
+                hub.route(key, self, add=True)
+                self.keys[channel] = key
         await self._send({"op": "subscribed", "channels": channels})
 
     async def _unsubscribe(self, channels: list[str]) -> None:
@@ -355,10 +524,12 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         await self._send({"op": "unsubscribed", "channels": channels})
 
     async def _leave(self, channels: list[str]) -> None:
+        hub = _hub()
         for channel in channels:
             group = self.subscriptions.pop(channel)
+            hub.route(self.keys.pop(channel), self, add=False)
             if group not in self.subscriptions.values():
-                await _hub().leave(group, self)
+                await hub.leave(group, self)
 
     async def _auth(self, token: Any) -> None:
         if not isinstance(token, str) or not token or len(token) > 4096:
@@ -397,6 +568,8 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         )
 
     async def _send(self, message: dict[str, Any]) -> None:
+        if self.proto is not None:
+            _hub().flush_one(self)  # what the hub queued for this socket goes first
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
 
     # -- events from the publisher, through the hub --------------------------------------
@@ -410,6 +583,60 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
                 asyncio.ensure_future(self._expire())
                 return
         subscriptions = self.subscriptions
-        for channel, frame in event["frames"]:
-            if channel in subscriptions:
-                await self.send(text_data=frame)
+        texts = [text for channel, text in event["frames"] if channel in subscriptions]
+        if texts:
+            pending = self.push(b"".join(ws_frame(text) for text in texts), texts)
+            if pending is not None:
+                await pending
+
+    def push(self, raw: bytes, texts: list[str]) -> Awaitable | None:
+        """Write ready-made frame bytes to the socket (``texts``: the same frames, for channels' send).
+
+        Returns None when written (or dropped); an awaitable when this socket is not
+        daphne's and the frames must go through channels' ``send``.
+        """
+        if self.proto is None:
+            return self._send_texts(texts)
+        if not self.dropped:
+            _hub().queue(self, raw)
+        return None
+
+    def write(self, raw: bytes) -> None:
+        """Write bytes to daphne's socket now, or close the socket if too much is waiting already."""
+        proto = self.proto
+        if self.dropped or proto.state != STATE_OPEN:
+            return
+        transport = proto.transport
+        queued = transport._tempDataLen + len(transport.dataBuffer) - transport.offset
+        if queued and queued + len(raw) > SEND_QUEUE_MAX_BYTES:
+            # Bytes are still waiting from earlier writes and this one would pass the bound.
+            self._drop_slow(queued)
+            return
+        if not queued and transport.connected and not transport.disconnecting:
+            # Nothing waiting: straight to the socket, sparing twisted's writer registration.
+            try:
+                sent = transport.socket.send(raw)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return  # the connection is gone; twisted notices and disconnects
+            if sent < len(raw):
+                transport.write(raw[sent:])
+            return
+        transport.write(raw)
+
+    async def _send_texts(self, texts: list[str]) -> None:
+        for text in texts:
+            await self.send(text_data=text)
+
+    def _drop_slow(self, queued: int) -> None:
+        """Close a socket that cannot keep up; its queue stops growing from here."""
+        self.dropped = True
+        hub = _hub()
+        for key in self.keys.values():
+            hub.route(key, self, add=False)
+        logger.info("closing a slow WebSocket consumer (%d bytes queued)", queued)
+        proto = self.proto
+        # The close frame waits behind what is queued; a client that reads again gets it.
+        proto.closeHandshakeTimeout = SLOW_CONSUMER_GRACE_SECONDS
+        proto.sendClose(code=SLOW_CONSUMER_CODE, reason=SLOW_CONSUMER_REASON)

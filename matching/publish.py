@@ -65,6 +65,11 @@ PRIVATE_CHANNELS = ("orders", "fills", "balances")
 TICKER_REFRESH_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 10.0
 SWITCH_INTERVAL_SECONDS = 0.001
+# Depth diffs of a market are sent at most once per interval (the batches in between
+# merge into one diff), and trades batched for the clients that asked for it go out
+# once per interval. 0 sends every round's diff and batch at once.
+DEPTH_FLUSH_SECONDS = float(os.environ.get("WS_DEPTH_FLUSH_MS", "100")) / 1000
+TRADES_BATCH_SECONDS = float(os.environ.get("WS_TRADES_BATCH_MS", "100")) / 1000
 # The channel-layer message type (read by the consumers' hub, ``markets.consumers``).
 FRAMES = "ws.frames"
 
@@ -82,11 +87,16 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def batch_key(channel: str) -> str:
+    """The frames key of a channel's batched frames (``"batch": true`` subscribers get those instead)."""
+    return f"{channel}#batch"
+
+
 def epoch_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
-def frame(channel: str, event_time: int, data: dict[str, Any]) -> str:
+def frame(channel: str, event_time: int, data: dict[str, Any] | list[dict[str, Any]]) -> str:
     """One server event exactly as sent on the socket."""
     return json.dumps({"channel": channel, "event_time": event_time, "data": data}, separators=(",", ":"))
 
@@ -151,6 +161,18 @@ class _DepthChain:
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
     event_time: int = 0
+    # monotonic time before which no new diff is sent (the levels keep merging)
+    hold_until: float = 0.0
+
+
+@dataclass
+class _TradeBatch:
+    """Per market: the trades waiting for the next batched frame."""
+
+    symbol: str
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    event_time: int = 0
+    hold_until: float = 0.0
 
 
 def batch_publish(result: Any) -> None:
@@ -267,6 +289,7 @@ class Publisher:
         self._done = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chains: dict[int, _DepthChain] = {}
+        self._trade_batches: dict[int, _TradeBatch] = {}
         self._tickers: dict[int, str] = {}
         self._markets: dict[int, Market] = {}
         self._currency_codes: dict[int, str] = {}
@@ -310,10 +333,12 @@ class Publisher:
 
     def _run(self) -> None:
         while True:
+            due = self._next_flush()
+            timeout = TICKER_REFRESH_SECONDS if due is None else max(0.0, due - time.monotonic())
             try:
-                items = [self._queue.get(timeout=TICKER_REFRESH_SECONDS)]
+                items = [self._queue.get(timeout=timeout)]
             except queue.Empty:
-                items = [_IDLE]
+                items = [_IDLE if due is None else _FLUSH]
             while True:
                 try:
                     items.append(self._queue.get_nowait())
@@ -331,12 +356,32 @@ class Publisher:
                 except Exception:  # noqa: BLE001 - the thread must outlive any bug
                     logger.exception("WebSocket publisher round failed")
                     self._break(_market_ids(jobs))
-                self._done += len(jobs) + (item is not None and item is not _IDLE)
+                self._done += len(jobs) + (item is not None and item is not _IDLE and item is not _FLUSH)
                 jobs = []
+
+    def _next_flush(self) -> float | None:
+        """When the earliest held depth diff or trade batch is due (monotonic), or None."""
+        held = [c.hold_until for c in self._chains.values() if c.bids or c.asks]
+        held += [b.hold_until for b in self._trade_batches.values() if b.trades]
+        return min(held) if held else None
 
     def _control(self, item: object) -> None:
         if item is _CLOSE:
             connection.close()
+            return
+        if item is _FLUSH:
+            groups: dict[str, list[list[str]]] = {}
+            for market_id in list(self._chains):
+                self._depth_frame(market_id, groups)
+            for market_id in list(self._trade_batches):
+                self._trade_batch_frame(market_id, groups)
+            messages = self._public_messages(groups)
+            if messages:
+                try:
+                    self._send(messages)
+                except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+                    logger.exception("sending %d WebSocket messages failed", len(messages))
+                    self._break(set(self._chains))
             return
         # Idle or stopping: tell clients the sequences of batches that changed no
         # level, so a restarted matcher's first diff continues the chain.
@@ -387,6 +432,7 @@ class Publisher:
         for market_id in market_ids:
             self._chains.pop(market_id, None)
             self._tickers.pop(market_id, None)
+            self._trade_batches.pop(market_id, None)
 
     # -- building frames ----------------------------------------------------------
     def _build_market_data(self, jobs: list) -> list[tuple[str, dict]]:
@@ -399,7 +445,9 @@ class Publisher:
                 self._depth_merge(job)
                 if job.market_id not in markets:
                     markets.append(job.market_id)
-        for market_id in markets:
+        # Also the other markets' held diffs and batches that are due by now.
+        for market_id in dict.fromkeys([*markets, *self._chains, *self._trade_batches]):
+            self._trade_batch_frame(market_id, groups)
             self._depth_frame(market_id, groups)
         return self._public_messages(groups)
 
@@ -447,23 +495,37 @@ class Publisher:
         if not job.trades:
             return
         channel = f"trades:{job.symbol}"
-        groups.setdefault(public_group("trades", job.market_id), []).extend(
-            [
-                channel,
-                frame(
-                    channel,
-                    job.event_time,
-                    {
-                        "id": t.pk,
-                        "price": fmt(t.price),
-                        "quantity": fmt(t.quantity),
-                        "taker_side": t.taker_side,
-                        "time": _time_field.to_representation(t.created_at),
-                    },
-                ),
-            ]
+        items = [
+            {
+                "id": t.pk,
+                "price": fmt(t.price),
+                "quantity": fmt(t.quantity),
+                "taker_side": t.taker_side,
+                "time": _time_field.to_representation(t.created_at),
+            }
             for t in job.trades
+        ]
+        groups.setdefault(public_group("trades", job.market_id), []).extend(
+            [channel, frame(channel, job.event_time, data)] for data in items
         )
+        pending = self._trade_batches.get(job.market_id)
+        if pending is None:
+            pending = self._trade_batches[job.market_id] = _TradeBatch(symbol=job.symbol)
+        pending.trades.extend(items)
+        pending.event_time = job.event_time
+
+    def _trade_batch_frame(self, market_id: int, groups: dict, *, force: bool = False) -> None:
+        """Every trade since the last batched frame, in one frame, at most once per interval."""
+        pending = self._trade_batches.get(market_id)
+        now = time.monotonic()
+        if pending is None or not pending.trades or (now < pending.hold_until and not force):
+            return
+        channel = f"trades:{pending.symbol}"
+        groups.setdefault(public_group("trades", market_id), []).append(
+            [batch_key(channel), frame(channel, pending.event_time, pending.trades)]
+        )
+        pending.trades = []
+        pending.hold_until = now + TRADES_BATCH_SECONDS
 
     def _order_frames(self, snapshots: list[dict], event_time: int, private: dict, *, matched: bool) -> None:
         if matched:
@@ -499,10 +561,14 @@ class Publisher:
             for price, qty in levels.items():
                 side[price] = qty
 
-    def _depth_frame(self, market_id: int, groups: dict, *, empty_ok: bool = False) -> None:
+    def _depth_frame(self, market_id: int, groups: dict, *, empty_ok: bool = False, force: bool = False) -> None:
+        """The chain's merged levels as one diff, unless one went out less than an interval ago."""
         chain = self._chains.get(market_id)
         if chain is None or not (chain.bids or chain.asks or empty_ok):
             return
+        now = time.monotonic()
+        if now < chain.hold_until and not force:
+            return  # merged into the next diff (a timer in ``_run`` sends it)
         market = self._markets[market_id]
         tick, lot = chain.tick_size, chain.lot_size
         data = {
@@ -519,12 +585,15 @@ class Publisher:
         )
         chain.next_first = chain.last_sequence + 1
         chain.bids, chain.asks = {}, {}
+        chain.hold_until = now + DEPTH_FLUSH_SECONDS
 
     def _seal_frames(self) -> list[tuple[str, dict]]:
         groups: dict[str, list[list[str]]] = {}
         for market_id, chain in self._chains.items():
             if chain.next_first <= chain.last_sequence:
-                self._depth_frame(market_id, groups, empty_ok=True)
+                self._depth_frame(market_id, groups, empty_ok=True, force=True)
+        for market_id in list(self._trade_batches):
+            self._trade_batch_frame(market_id, groups, force=True)
         return self._public_messages(groups)
 
     def _ticker_frame(self, market_id: int, event_time: int, groups: dict) -> None:
@@ -625,7 +694,7 @@ async def _send_all(layer: Any, messages: list[tuple[str, dict]]) -> None:
         raise failed[0]
 
 
-_CLOSE, _SEAL, _IDLE = object(), object(), object()
+_CLOSE, _SEAL, _IDLE, _FLUSH = object(), object(), object(), object()
 _publisher: Publisher | None = None
 _publisher_lock = threading.Lock()
 

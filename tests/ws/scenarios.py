@@ -95,9 +95,15 @@ def public_and_private_streams(stack, market: Market, make_live_trader, ws_clien
 
         client.wait(caught_up, what="private updates")
         assert {f["id"]: f for f in client.data("fills")} == {f["id"]: f for f in rest_fills}
-        last_orders = {o["id"]: o for o in client.data("orders")}
-        for order_id in order_ids:
-            assert last_orders[order_id] == trader.order(order_id)
+        # Order updates come from the matcher's publisher, fills and balances from
+        # settlement's (another process): the last order states may still be on their way.
+        rest_orders = {order_id: trader.order(order_id) for order_id in order_ids}
+
+        def final_orders(client=client, rest_orders=rest_orders) -> bool:
+            last_orders = {o["id"]: o for o in client.data("orders")}
+            return all(last_orders.get(order_id) == order for order_id, order in rest_orders.items())
+
+        client.wait(final_orders, what="the orders' final states, equal to REST")
     s2_states = [o["status"] for o in ws_seller.data("orders") if o["id"] == s2["id"]]
     assert s2_states[:2] == ["new", "open"] and set(s2_states[2:]) == {"partially_filled"}, s2_states
     time.sleep(0.5)
@@ -155,7 +161,7 @@ def depth_sync(stack, market: Market, make_live_trader, ws_client, *, traders: i
     client = ws_client(stack)
     assert client.request({"op": "subscribe", "channels": [channel]})["op"] == "subscribed"
     # A client that subscribes and then never reads must not hold anyone up.
-    stalled = connect(stack.url.replace("http://", "ws://") + "/ws/v1/", max_queue=1, legacy=True)
+    stalled = connect(stack.ws_url, max_queue=1, legacy=True)
     stalled.send(json.dumps({"op": "subscribe", "channels": [channel, f"trades:{symbol}", f"ticker:{symbol}"]}))
 
     flow = [make_live_trader(stack, market, base="40", quote="1500000") for _ in range(traders)]
