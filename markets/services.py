@@ -6,6 +6,7 @@ row and its ledger entry; the matcher picks the order up after commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -16,7 +17,13 @@ from exchange_site.errors import Conflict, DomainError, NotFound
 from matching.publish import order_publish
 from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
-from wallets.services import BalanceChange, InsufficientFunds, wallet_apply_changes, wallets_lock
+from wallets.services import (
+    BalanceChange,
+    InsufficientFunds,
+    wallet_apply_changes,
+    wallet_apply_changes_bulk,
+    wallets_lock,
+)
 
 from .models import Market, Order
 from .precision import PrecisionError, q, to_steps
@@ -234,3 +241,58 @@ def orders_cancel_all(*, user_id: int, market: Market) -> int:
         if count:
             on_commit(lambda: matcher_wake(market_id=market.pk))
     return count
+
+
+def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decimal, Decimal]]) -> list[int]:
+    """Place many limit GTC orders ``(user_id, side, price, quantity)`` in one transaction.
+
+    For seeding a backlog (``bench_pipeline``): each order is validated like
+    ``order_place`` and its funds are locked through the wallet service with its own
+    ledger entry (``order_lock``, ``order:<id>``), so audits balance exactly; only the
+    per-order round trips are gone. All or nothing: one short wallet fails the lot.
+    Returns the new order ids in the given order.
+    """
+    now = timezone.now()
+    objs = []
+    for user_id, side, price, quantity in orders:
+        _validate(
+            market=market,
+            side=side,
+            type=Order.Type.LIMIT,
+            price=price,
+            quantity=quantity,
+            quote_quantity=None,
+            time_in_force=Order.TimeInForce.GTC,
+            post_only=False,
+        )
+        amount = quantity if side == Order.Side.SELL else q(price * quantity)
+        objs.append(
+            Order(
+                market_id=market.pk,
+                user_id=user_id,
+                side=side,
+                type=Order.Type.LIMIT,
+                price=price,
+                quantity=quantity,
+                locked_amount=amount,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    with transaction.atomic(durable=True):
+        Order.objects.bulk_create(objs, batch_size=5000)
+        wallet_apply_changes_bulk(
+            changes=[
+                (
+                    o.user_id,
+                    market.quote_id if o.side == Order.Side.BUY else market.base_id,
+                    LedgerEntry.Kind.ORDER_LOCK,
+                    ZERO,
+                    o.locked_amount,
+                    f"order:{o.pk}",
+                )
+                for o in objs
+            ]
+        )
+        on_commit(lambda: matcher_wake(market_id=market.pk))
+    return [o.pk for o in objs]
