@@ -1,12 +1,17 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels (``/ws/v1/``)."""
+"""ASGI entry point: the ``ws`` process (daphne), WebSocket through Channels (``/ws/v1/``).
+
+It answers HTTP too (``runexchange``, health checks), but REST is served by the
+``web`` process (gunicorn, exchange_site/wsgi.py) in production.
+"""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")
-# Web processes share a PostgreSQL connection pool between their request threads
-# (settings.DB_POOL_MAX); set DB_POOL_MAX=0 to open a connection per request instead.
+# daphne runs each request and consumer call in a thread of its own: they share a
+# PostgreSQL connection pool (settings.DB_POOL_MAX) instead of opening a connection
+# each; set DB_POOL_MAX=0 to open a connection per request instead.
 os.environ.setdefault("DB_POOL_MAX", "10")
 django_asgi_app = get_asgi_application()
 

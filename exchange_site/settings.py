@@ -106,10 +106,14 @@ ASGI_APPLICATION = "exchange_site.asgi.application"
 
 # Database ---------------------------------------------------------------------
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", BASE_DIR / "var" / "exchange.sqlite3"))
+# Every long-running process (web workers, the matcher, Celery) keeps its connection
+# for CONN_MAX_AGE seconds, checked before reuse after an error or a restart of the
+# server (CONN_HEALTH_CHECKS): opening a PostgreSQL session costs more than most queries.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -124,10 +128,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so the real processes started by integration tests share it.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_PATH", str(BASE_DIR / "var" / "test.sqlite3"))}
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-# An ASGI server runs every request in a thread of its own, so Django's per-thread
-# connections (CONN_MAX_AGE) would open a new PostgreSQL connection per request; a
-# process-wide pool hands them out instead. exchange_site/asgi.py turns it on for the
-# web processes; workers, the matcher and commands keep one connection each.
+# An ASGI server (daphne, the ``ws`` process) runs every request in a thread of its
+# own, so Django's per-thread connections (CONN_MAX_AGE) would open a new PostgreSQL
+# connection per request; a process-wide pool hands them out instead.
+# exchange_site/asgi.py turns it on; gunicorn's workers, the matcher, Celery and
+# commands keep one persistent connection per thread.
 DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "0"))
 if IS_POSTGRES and DB_POOL_MAX > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool

@@ -1,10 +1,8 @@
-"""
-WSGI config for exchange_site project.
+"""WSGI entry point: the ``web`` process (gunicorn, exchange_site/gunicorn.conf.py).
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+REST, the admin and the OpenAPI pages are served here by worker processes that each
+keep their PostgreSQL connection (settings ``CONN_MAX_AGE``); WebSockets go to the
+``ws`` process (daphne, exchange_site/asgi.py).
 """
 
 import os

@@ -25,10 +25,11 @@ def flush_redis():
 
 @pytest.fixture
 def stack(transactional_db, flush_redis):
-    """daphne + run_matcher + a Celery worker (PostgreSQL + Redis pass) on the test database."""
+    """The Procfile's web (gunicorn), ws (daphne), run_matcher and a Celery worker on the test database."""
     s = Stack(port=free_port(), env=process_env())
     try:
         s.start("web")
+        s.start("ws")
         s.start("matcher")
         s.start("worker")
         s.wait_http()

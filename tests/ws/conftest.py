@@ -30,7 +30,7 @@ def ws_client():
     clients: list[WsClient] = []
 
     def _open(target: Stack) -> WsClient:
-        client = WsClient(target.url.replace("http://", "ws://") + "/ws/v1/")
+        client = WsClient(target.ws_url)
         clients.append(client)
         return client
 

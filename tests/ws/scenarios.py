@@ -155,7 +155,7 @@ def depth_sync(stack, market: Market, make_live_trader, ws_client, *, traders: i
     client = ws_client(stack)
     assert client.request({"op": "subscribe", "channels": [channel]})["op"] == "subscribed"
     # A client that subscribes and then never reads must not hold anyone up.
-    stalled = connect(stack.url.replace("http://", "ws://") + "/ws/v1/", max_queue=1, legacy=True)
+    stalled = connect(stack.ws_url, max_queue=1, legacy=True)
     stalled.send(json.dumps({"op": "subscribe", "channels": [channel, f"trades:{symbol}", f"ticker:{symbol}"]}))
 
     flow = [make_live_trader(stack, market, base="40", quote="1500000") for _ in range(traders)]
