@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connections, models, router, transaction
+from django.db.models.base import ModelState
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +123,15 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     names = ", ".join(quote(meta.get_field(name).column) for name in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy:
+            sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+            started = time.monotonic()
+            with cursor.cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
+            if connection.queries_logged:
+                connection.queries_log.append(
+                    {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+                )
             return
         fields = [meta.get_field(name) for name in columns]
         prepared = [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)] for row in rows]
@@ -178,12 +187,38 @@ def rows_update_values(model: type[models.Model], fields: Sequence[str], rows: S
             cursor.executemany(sql, prepared)
             return
         names = [f"v{i}" for i in range(len(columns))]
-        arrays = (
-            ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns) + f", %s::{meta.pk.rel_db_type(connection)}[]"
-        )
+        arrays = ", ".join(f"%b::{c.db_type(connection)}[]" for c in columns)
         sql = (
             f"UPDATE {table} SET "
             + ", ".join(f"{quote(c.column)} = v.{n}" for c, n in zip(columns, names, strict=True))
-            + f" FROM unnest({arrays}) AS v({', '.join(names)}, pk) WHERE {table}.{pk} = v.pk"
+            + f" FROM unnest({arrays}, %b::{meta.pk.rel_db_type(connection)}[]) AS v({', '.join(names)}, pk)"
+            + f" WHERE {table}.{pk} = v.pk"
         )
-        cursor.execute(sql, [list(col) for col in zip(*rows, strict=True)])
+        params = [list(col) for col in zip(*rows, strict=True)]
+        # Django's cursors bind client-side, quoting every array element in Python (a
+        # regex per value); a server-side cursor on the same connection and transaction
+        # sends the arrays in binary, four times cheaper.
+        started = time.monotonic()
+        with psycopg.Cursor(connection.connection) as raw:
+            raw.execute(sql, params)
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+            )
+
+
+def model_from_row(model: type[models.Model], attnames: Sequence[str], row: Sequence[Any], *, db: str = "default"):
+    """A saved instance of ``model`` from a full row of ``attnames`` values, without ``__init__``.
+
+    ``Model.__init__`` costs the matcher more than matching an order (a descriptor call
+    per foreign key, signals). This is what ``from_db`` produces for a row read with
+    ``values_list(*attnames)``: plain attributes, ``_state`` saved in ``db``. Only for
+    models without ``pre_init``/``post_init`` receivers (no generic relations, no image
+    fields), and ``attnames`` must name every concrete field.
+    """
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, row, strict=True))
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = db
+    return obj

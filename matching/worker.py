@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from exchange_site.db import ids_reserve, rows_insert, rows_update_values
+from exchange_site.db import ids_reserve, model_from_row, rows_insert, rows_update_values
 from markets.candles import candles_record
 from markets.models import BookSnapshot, Market, Order, Trade
 from markets.precision import budget_units, fmt, from_steps, q, to_steps
@@ -148,7 +148,7 @@ class MarketMatcher:
             for order in new_orders:
                 self.sequence += 1
                 order.sequence = self.sequence
-                changed[order.pk] = order
+                changed[order.id] = order
                 if order.cancel_requested_at is not None:
                     self._close(order, Order.Status.CANCELED, engine.USER, changed, now)
                     continue
@@ -171,7 +171,7 @@ class MarketMatcher:
         if order.side == Order.Side.BUY and order.type == Order.Type.MARKET:
             budget = budget_units(order.locked_amount, self.tick, self.lot)
         return self.book.submit(
-            order.pk,
+            order.id,
             order.user_id,
             order.side,
             type=order.type,
@@ -195,11 +195,12 @@ class MarketMatcher:
                 maker_fee = self._fee(maker.side, quantity, quote, market.maker_fee)
                 taker_fee = self._fee(taker.side, quantity, quote, market.taker_fee)
                 trades.append(
-                    Trade(
+                    _trade(
+                        id=None,
                         market_id=market.pk,
                         sequence=self.sequence,
-                        maker_order_id=maker.pk,
-                        taker_order_id=taker.pk,
+                        maker_order_id=maker.id,
+                        taker_order_id=taker.id,
                         maker_user_id=maker.user_id,
                         taker_user_id=taker.user_id,
                         taker_side=taker.side,
@@ -216,16 +217,16 @@ class MarketMatcher:
                     order.filled_quote += quote
                 maker.status = Order.Status.PARTIALLY_FILLED
                 maker.updated_at = now
-                changed[maker.pk] = maker
+                changed[maker.id] = maker
             elif kind is Filled:
-                order = taker if event.order_id == taker.pk else self.resting.pop(event.order_id)
+                order = taker if event.order_id == taker.id else self.resting.pop(event.order_id)
                 self._close(order, Order.Status.FILLED, "", changed, now)
             elif kind is Rested:
                 taker.status = Order.Status.PARTIALLY_FILLED if taker.filled_quantity else Order.Status.OPEN
                 taker.updated_at = now
-                self.resting[taker.pk] = taker
+                self.resting[taker.id] = taker
             elif kind is Canceled:
-                order = taker if event.order_id == taker.pk else self.resting.pop(event.order_id)
+                order = taker if event.order_id == taker.id else self.resting.pop(event.order_id)
                 status = Order.Status.CANCELED if event.reason in _CANCELED_BY else Order.Status.EXPIRED
                 self._close(order, status, event.reason, changed, now)
             elif kind is Rejected:
@@ -241,8 +242,8 @@ class MarketMatcher:
         order.cancel_reason = reason
         order.closed_sequence = self.sequence
         order.updated_at = now
-        self.resting.pop(order.pk, None)
-        changed[order.pk] = order
+        self.resting.pop(order.id, None)
+        changed[order.id] = order
 
     @staticmethod
     def _fee(side: str, quantity: Decimal, quote: Decimal, rate: Decimal) -> Decimal:
@@ -304,7 +305,7 @@ class MarketMatcher:
                             o.cancel_reason,
                             o.reject_reason,
                             o.updated_at,
-                            o.pk,
+                            o.id,
                         )
                         for o in result.orders
                     ],
@@ -322,7 +323,12 @@ class MarketMatcher:
 
 
 def _order_from_row(row: tuple) -> Order:
-    order = Order(*row)
-    order._state.adding = False
-    order._state.db = "default"
-    return order
+    return model_from_row(Order, _ORDER_COLUMNS, row)
+
+
+def _trade(**values: object) -> Trade:
+    # The model's own constructor costs more than the rest of a trade's handling.
+    trade = model_from_row(Trade, (), ())
+    trade.__dict__.update(values)
+    trade._state.adding = True
+    return trade

@@ -97,7 +97,7 @@ def bench_pipeline(
     env = process_env(MATCHER_BATCH_SIZE=str(settings.MATCHER_BATCH_SIZE))
     commands = {f"matcher-{i}": "python manage.py run_matcher" for i in range(markets)}
     with Harness(env=env, log_dir=ROOT / "var" / "bench_pipeline", commands=commands) as harness:
-        worker = harness.start("worker", "--concurrency", str(concurrency), "-l", "warning")
+        worker = harness.start("worker", "--concurrency", str(concurrency))
         matchers = [harness.start(f"matcher-{i}", "--market", b.market.symbol) for i, b in enumerate(bench)]
         harness.wait_log("worker", "ready", timeout=120)
         for i, b in enumerate(bench):

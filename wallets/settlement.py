@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.selectors import fee_account
-from exchange_site.db import on_commit
+from exchange_site.db import model_from_row, on_commit
 from markets.models import Market, Order, Trade
 
 from .models import LedgerEntry, SettlementCursor
@@ -110,7 +110,7 @@ def market_settle(*, market_id: int, max_sequences: int | None = None) -> Settle
             .order_by("sequence", "id")
             .values_list(*_TRADE_COLUMNS)
         )
-        trades = [Trade(*row) for row in trade_rows]
+        trades = [model_from_row(Trade, _TRADE_COLUMNS, row) for row in trade_rows]
         closed = list(
             Order.objects.filter(market_id=market_id, closed_sequence__gt=start, closed_sequence__lte=end)
             .order_by("closed_sequence", "id")
