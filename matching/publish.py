@@ -49,7 +49,6 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection
 from django.utils import timezone
-from rest_framework import serializers
 
 from markets.candles import EPOCH
 from markets.models import Currency, Market, Order, Trade
@@ -68,7 +67,6 @@ SWITCH_INTERVAL_SECONDS = 0.001
 # The channel-layer message type (read by the consumers' hub, ``markets.consumers``).
 FRAMES = "ws.frames"
 
-_time_field = serializers.DateTimeField()
 _ORDER_ATTNAMES = [f.attname for f in Order._meta.concrete_fields]
 
 
@@ -492,7 +490,7 @@ class Publisher:
                         "price": fmt(t.price),
                         "quantity": fmt(t.quantity),
                         "taker_side": t.taker_side,
-                        "time": _time_field.to_representation(t.created_at),
+                        "time": _time(t.created_at),
                     },
                 ),
             ]
@@ -583,7 +581,7 @@ class Publisher:
             users = {trade.taker_user_id, trade.maker_user_id}
             for user_id in sorted(users):
                 data = fill_for(trade, user_id)
-                data["time"] = _time_field.to_representation(data["time"])
+                data["time"] = _time(data["time"])
                 private.setdefault(user_id, []).append(["fills", frame("fills", job.event_time, data)])
 
     def _balance_frames(self, wallet_times: dict[int, int], private: dict) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from markets.models import Order
 from markets.serializers_trading import OrderOut
-from matching.publish import _order_values, order_data
+from matching.publish import _order_values, _time, order_data
 from tests.factories import MarketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +45,11 @@ def test_publisher_order_rendering_matches_the_rest_serializer(variant):
     Order.objects.filter(pk=order.pk).update(updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     order = Order.objects.select_related("market").get(pk=order.pk)
     assert order_data(_order_values(order), market.symbol) == dict(OrderOut(order).data)
+
+
+def test_publisher_time_rendering_matches_drf():
+    from rest_framework import serializers
+
+    field = serializers.DateTimeField()
+    for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 12, 3, 5, 28, 50, 314000, tzinfo=UTC)):
+        assert _time(moment) == field.to_representation(moment)
