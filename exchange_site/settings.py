@@ -267,6 +267,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 # Exchange ---------------------------------------------------------------------
 FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal")
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
+SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
