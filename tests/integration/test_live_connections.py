@@ -1,7 +1,7 @@
 """Web processes reuse their PostgreSQL and Redis connections across requests.
 
-The ``web`` process (gunicorn) keeps one persistent connection per worker, opened when
-the worker starts (``CONN_MAX_AGE``, ``post_worker_init``). The ``ws`` process (daphne)
+The ``web`` process (granian, WSGI) keeps one persistent connection per worker thread,
+opened by the thread's first request (``CONN_MAX_AGE``). The ``ws`` process (daphne)
 runs every request in a thread of its own, so it hands out connections from a pool
 (``DB_POOL_MAX``); without it each request opened (and tore down) a PostgreSQL session,
 and without the shared cache client each rate-limit check opened a Redis connection:
@@ -59,8 +59,8 @@ def _connections_opened(process: str, live_market, make_live_trader, **env: str)
 
 def test_the_web_server_opens_no_database_or_redis_connection_per_request(live_market, make_live_trader):
     sessions, connections = _connections_opened("web", live_market, make_live_trader)
-    # Each worker's connections were opened at start and in the warm-up; what is left is
-    # at most a publisher thread reconnecting after its idle close (one per worker).
+    # Each worker thread's connection was opened in the warm-up; what is left is at most
+    # a publisher thread reconnecting after its idle close (one per worker).
     assert sessions <= 2, f"{sessions} PostgreSQL sessions for {REQUESTS} requests"
     assert connections <= 2, f"{connections} Redis connections for {REQUESTS} requests"
 
