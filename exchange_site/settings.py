@@ -131,8 +131,8 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # An ASGI server (daphne, the ``ws`` process) runs every request in a thread of its
 # own, so Django's per-thread connections (CONN_MAX_AGE) would open a new PostgreSQL
 # connection per request; a process-wide pool hands them out instead.
-# exchange_site/asgi.py turns it on; gunicorn's workers, the matcher, Celery and
-# commands keep one persistent connection per thread.
+# exchange_site/asgi.py turns it on; the web server's threads (granian), the matcher,
+# Celery and commands keep one persistent connection per thread.
 DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "0"))
 if IS_POSTGRES and DB_POOL_MAX > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool

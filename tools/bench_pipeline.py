@@ -28,7 +28,7 @@ from django.db import connection
 
 from markets.models import Market, Trade
 from markets.services import orders_place_bulk
-from matching.soak import soak_market_create
+from tools.soak import soak_market_create
 from tools.harness import ROOT, Harness, process_env
 from wallets.models import SettlementCursor
 

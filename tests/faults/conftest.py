@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from tests.integration.stack import LOG_DIR, ROOT, process_env
+from tests.integration.stack import process_env
+from tools.harness import Harness, Process
 
 
 @pytest.fixture
@@ -24,59 +21,36 @@ def flush_redis():
 
 
 class MatcherProcess:
-    """One ``run_matcher`` subprocess with its own log file, in its own process group."""
+    """One ``run_matcher`` (the Procfile's ``matcher`` line) under its own name and log file."""
 
-    def __init__(self, name: str, *args: str) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path: Path = LOG_DIR / f"faults-{name}.log"
-        self.log_path.write_bytes(b"")
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "manage.py", "run_matcher", *args],
-                cwd=ROOT,
-                env=process_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    def __init__(self, harness: Harness, name: str, *args: str) -> None:
+        harness.commands[name] = harness.commands["matcher"]
+        self.process: Process = harness.start(name, *args)
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        assert self.process.popen is not None
+        return self.process.popen
 
     @property
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.output
 
     def wait_for(self, text: str, timeout: float = 45) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"run_matcher exited with {self.proc.returncode}:\n{self.output}")
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen in time:\n{self.output}")
+        self.process.wait_log(text, timeout=timeout)
 
     def signal(self, sig: int) -> None:
-        os.killpg(self.proc.pid, sig)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
+        self.process.signal(sig)
 
 
 @pytest.fixture
-def matchers(transactional_db, flush_redis):
+def matchers(transactional_db, flush_redis, tmp_path):
     """Start ``run_matcher`` processes by name; every one is killed at the end of the test."""
-    started: list[MatcherProcess] = []
+    harness = Harness(env=process_env(), log_dir=tmp_path, log_prefix="faults-")
 
     def _start(name: str, *args: str) -> MatcherProcess:
-        proc = MatcherProcess(name, *args)
-        started.append(proc)
-        return proc
+        return MatcherProcess(harness, name, *args)
 
     yield _start
-    for proc in started:
-        try:
-            proc.signal(signal.SIGCONT)
-        except ProcessLookupError:
-            pass
-        proc.stop()
+    for name in list(harness.procs):
+        harness.kill(name, signal.SIGKILL)

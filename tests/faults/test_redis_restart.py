@@ -14,16 +14,8 @@ import sys
 import httpx
 import pytest
 
-from matching.soak import (
-    PrivateRedis,
-    Processes,
-    SoakConfig,
-    access_token,
-    free_port,
-    process_env,
-    soak_market_create,
-    soak_run,
-)
+from tools.harness import PrivateRedis, process_env
+from tools.soak import SoakConfig, access_token, soak_harness, soak_market_create, soak_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -52,13 +44,11 @@ def web_on_private_redis(transactional_db, tmp_path):
     setup = soak_market_create(traders=1, tag="RW1")
     redis = PrivateRedis(tmp_path)
     redis.start()
-    procs = Processes(
-        port=free_port(), env=process_env(redis_url=redis.url), market=setup.market.symbol, log_dir=tmp_path
-    )
+    procs = soak_harness(env=process_env(redis_url=redis.url), market=setup.market.symbol, log_dir=tmp_path)
     try:
         procs.start("web")
-        procs.wait_http()
-        http = httpx.Client(base_url=procs.url, timeout=30)
+        procs.wait_http("web")
+        http = httpx.Client(base_url=procs.url(), timeout=30)
         http.headers["Authorization"] = f"Bearer {access_token(setup.users[0])}"
         body = {"market": setup.market.symbol, "side": "buy", "type": "limit", "price": "99", "quantity": "0.1"}
         assert http.post("/api/v1/orders", json=body).status_code == 201
@@ -76,7 +66,7 @@ def test_web_process_keeps_answering_while_redis_is_down_and_takes_orders_again_
     assert http.get("/api/v1/time").status_code == 200
     redis.start()
     assert http.post("/api/v1/orders", json=body).status_code == 201
-    assert procs.pid("web") == web_pid and procs.procs["web"].poll() is None
+    assert procs.pid("web") == web_pid and procs.get("web").running
 
 
 def test_order_placement_answers_201_or_a_clean_503_in_the_error_format_while_redis_is_down(web_on_private_redis):

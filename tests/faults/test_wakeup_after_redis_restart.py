@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from matching import wakeup
-from matching.soak import PrivateRedis
+from tools.harness import PrivateRedis
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 

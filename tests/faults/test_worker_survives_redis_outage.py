@@ -14,7 +14,8 @@ from django.db import connection, transaction
 
 from exchange_site.celery import app
 from markets.models import Market
-from matching.soak import PrivateRedis, Processes, free_port, process_env, soak_market_create
+from tools.harness import PrivateRedis, process_env
+from tools.soak import soak_harness, soak_market_create
 from wallets.models import SettlementCursor
 from wallets.tasks import settle_market
 
@@ -49,7 +50,7 @@ def test_worker_keeps_running_when_redis_dies_under_a_running_settlement_task(tr
     SettlementCursor.objects.get_or_create(market=market)
     redis = PrivateRedis(tmp_path)
     redis.start()
-    procs = Processes(port=free_port(), env=process_env(redis_url=redis.url), market=market.symbol, log_dir=tmp_path)
+    procs = soak_harness(env=process_env(redis_url=redis.url), market=market.symbol, log_dir=tmp_path)
     try:
         worker = procs.start("worker")
         Market.objects.filter(pk=market.pk).update(last_sequence=1)
@@ -63,7 +64,7 @@ def test_worker_keeps_running_when_redis_dies_under_a_running_settlement_task(tr
             redis.start()
         until(lambda: SettlementCursor.objects.get(market=market).settled_sequence == 1, 30, "the first settlement")
         time.sleep(2)
-        assert worker.poll() is None, f"the worker died; see {tmp_path / 'worker.log'}"
+        assert worker.running, f"the worker died; see {tmp_path / 'worker.log'}"
 
         Market.objects.filter(pk=market.pk).update(last_sequence=2)
         send(redis.url, market.pk)

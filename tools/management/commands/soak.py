@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from matching.soak import FAULTS, SoakConfig, SoakRefused, soak_run
+from tools.soak import FAULTS, SoakConfig, SoakRefused, soak_run
 
 
 def _faults(value: str) -> tuple[str, ...]:
@@ -16,7 +16,8 @@ def _faults(value: str) -> tuple[str, ...]:
 
 class Command(BaseCommand):
     help = (
-        "Start daphne, run_matcher, a Celery worker and beat on the configured PostgreSQL + Redis, let "
+        "Start the Procfile's web server, run_matcher, a Celery worker and beat on the configured "
+        "PostgreSQL + Redis, let "
         "simulated traders trade over HTTP (loopback only) while processes are SIGKILLed and restarted, "
         "then check that no accepted order was lost, no trade settled twice and audit_ledger passes. "
         "Prints one JSON line; exits 1 on any problem."
