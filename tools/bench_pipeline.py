@@ -28,8 +28,8 @@ from django.db import connection
 
 from markets.models import Market, Trade
 from markets.services import orders_place_bulk
-from tools.soak import soak_market_create
 from tools.harness import ROOT, Harness, process_env
+from tools.soak import soak_market_create
 from wallets.models import SettlementCursor
 
 Log = Callable[[str], None]
