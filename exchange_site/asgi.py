@@ -1,7 +1,7 @@
 """ASGI entry point: the ``ws`` process (daphne), WebSocket through Channels (``/ws/v1/``).
 
 It answers HTTP too (``runexchange``, health checks), but REST is served by the
-``web`` process (gunicorn, exchange_site/wsgi.py) in production.
+``web`` process (granian, exchange_site/web.py) in production.
 """
 
 import os

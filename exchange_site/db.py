@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connections, models, router, transaction
+from django.db.models.base import ModelState
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +104,121 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert plain rows (values already in database form, in ``columns`` order) in one go.
+
+    PostgreSQL gets one ``COPY ... FROM STDIN``: no model instances, no per-row SQL,
+    several times cheaper than ``bulk_create`` for thousands of rows. Other backends get
+    one ``executemany`` INSERT. Values must be what the column stores (Decimal, str,
+    int, aware datetime); no defaults are filled in and no ids are returned (take them
+    from ``ids_reserve`` first when the caller needs them).
+    """
+    if not rows:
+        return
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+            started = time.monotonic()
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if connection.queries_logged:
+                connection.queries_log.append(
+                    {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+                )
+            return
+        fields = [meta.get_field(name) for name in columns]
+        prepared = [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)] for row in rows]
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({placeholders})", prepared)
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """Take ``count`` primary keys from the table's sequence (PostgreSQL), for ``rows_insert``.
+
+    On other backends the ids continue from the current maximum; that is only safe for
+    a single writer of the table (the matcher is the only writer of trades).
+    """
+    if count <= 0:
+        return []
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + count))
+
+
+def rows_update_values(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Like ``rows_update`` for plain rows ``(*values, pk)``: one statement on PostgreSQL.
+
+    PostgreSQL gets one ``UPDATE ... FROM unnest(arrays)``, which costs the server one
+    plan and one executor run instead of one per row. Values must be in database form
+    (what ``rows_insert`` takes). Other backends get one ``executemany`` UPDATE.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk = quote(meta.pk.column)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            prepared = [
+                [c.get_db_prep_save(v, connection) for c, v in zip(columns, row[:-1], strict=True)] + [row[-1]]
+                for row in rows
+            ]
+            sql = f"UPDATE {table} SET " + ", ".join(f"{quote(c.column)} = %s" for c in columns) + f" WHERE {pk} = %s"
+            cursor.executemany(sql, prepared)
+            return
+        names = [f"v{i}" for i in range(len(columns))]
+        arrays = ", ".join(f"%b::{c.db_type(connection)}[]" for c in columns)
+        sql = (
+            f"UPDATE {table} SET "
+            + ", ".join(f"{quote(c.column)} = v.{n}" for c, n in zip(columns, names, strict=True))
+            + f" FROM unnest({arrays}, %b::{meta.pk.rel_db_type(connection)}[]) AS v({', '.join(names)}, pk)"
+            + f" WHERE {table}.{pk} = v.pk"
+        )
+        params = [list(col) for col in zip(*rows, strict=True)]
+        # Django's cursors bind client-side, quoting every array element in Python (a
+        # regex per value); a server-side cursor on the same connection and transaction
+        # sends the arrays in binary, four times cheaper.
+        started = time.monotonic()
+        with psycopg.Cursor(connection.connection) as raw:
+            raw.execute(sql, params)
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+            )
+
+
+def model_from_row(model: type[models.Model], attnames: Sequence[str], row: Sequence[Any], *, db: str = "default"):
+    """A saved instance of ``model`` from a full row of ``attnames`` values, without ``__init__``.
+
+    ``Model.__init__`` costs the matcher more than matching an order (a descriptor call
+    per foreign key, signals). This is what ``from_db`` produces for a row read with
+    ``values_list(*attnames)``: plain attributes, ``_state`` saved in ``db``. Only for
+    models without ``pre_init``/``post_init`` receivers (no generic relations, no image
+    fields), and ``attnames`` must name every concrete field.
+    """
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, row, strict=True))
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = db
+    return obj

@@ -140,8 +140,8 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # An ASGI server (daphne, the ``ws`` process) runs every request in a thread of its
 # own, so Django's per-thread connections (CONN_MAX_AGE) would open a new PostgreSQL
 # connection per request; a process-wide pool hands them out instead.
-# exchange_site/asgi.py turns it on; gunicorn's workers, the matcher, Celery and
-# commands keep one persistent connection per thread.
+# exchange_site/asgi.py turns it on; the web server's threads (granian), the matcher,
+# Celery and commands keep one persistent connection per thread.
 DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "0"))
 if IS_POSTGRES and DB_POOL_MAX > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
@@ -313,7 +313,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # Exchange ---------------------------------------------------------------------
 FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal")
-MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "500"))
+MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
+SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)

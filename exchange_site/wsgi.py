@@ -1,6 +1,6 @@
-"""WSGI entry point: the ``web`` process (gunicorn, exchange_site/gunicorn.conf.py).
+"""WSGI entry point: the ``web`` process (granian, started by exchange_site/web.py).
 
-REST, the admin and the OpenAPI pages are served here by worker processes that each
+REST, the admin and the OpenAPI pages are served here by worker threads that each
 keep their PostgreSQL connection (settings ``CONN_MAX_AGE``); WebSockets go to the
 ``ws`` process (daphne, exchange_site/asgi.py).
 """

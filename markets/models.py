@@ -190,8 +190,9 @@ class Order(models.Model):
     RESTING_STATUSES = (Status.OPEN, Status.PARTIALLY_FILLED)
     CLOSED_STATUSES = (Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED)
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # db_index=False: a composite index below starts with this column (one index less per write).
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False)
     client_order_id = models.CharField(max_length=64, null=True, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=6, choices=Type.choices)
@@ -244,12 +245,13 @@ class Order(models.Model):
 
 
 class Trade(models.Model):
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    # db_index=False: a composite index below starts with this column (one index less per write).
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades", db_index=False)
     sequence = models.BigIntegerField(help_text="Sequence of the matcher command that produced it.")
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="maker_trades")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="taker_trades")
-    maker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    taker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    maker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    taker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     taker_side = models.CharField(max_length=4, choices=Order.Side.choices)
     price = MoneyField()
     quantity = MoneyField()

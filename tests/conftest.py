@@ -8,6 +8,18 @@ from tests.factories import PASSWORD, MarketFactory, UserFactory
 RELAXED_RATES = {"auth_ip": "1000000/m", "auth_account": "1000000/m", "trading": "1000000/m"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No persistent connections in the test process itself (the processes it starts keep theirs).
+
+    Channels' ``database_sync_to_async`` runs ORM calls in short-lived threads; a
+    persistent connection there would outlive the test and block dropping the test DB.
+    """
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        database["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _relaxed_rate_limits(settings):
     """Most tests log in and trade far faster than a person; rate-limit tests tighten this."""

@@ -9,7 +9,7 @@ written next to the logs at run time, with the traders' access tokens in rotatio
 
 For each endpoint the JSON line holds requests a second, p50/p99 latency, non-2xx and
 5xx counts and the web processes' CPU milliseconds per request (``/proc`` utime +
-stime of the gunicorn master and its workers, before and after), and each rate as a
+stime of the web server's main process and its workers, before and after), and each rate as a
 ratio to ``GET /time`` in the same run: the ratio is what stays comparable between a
 quiet box and a shared one.
 
@@ -73,7 +73,7 @@ class BenchConfig:
     traders: int = 40
     only: tuple[str, ...] = ENDPOINTS
     web_workers: int | None = None
-    web_threads: int | None = None
+    web_threads: int | None = None  # WEB_THREADS: Python threads per worker
     web_command: str | None = None
     log_dir: Path | None = None
 
@@ -306,10 +306,10 @@ def _cancel_supply(market_id: int, tokens_by_user: dict[int, str]) -> list[tuple
 def _web_description(config: BenchConfig, env: dict[str, str]) -> str:
     if config.web_command:
         return config.web_command
-    workers = env.get("WEB_WORKERS") or str(2 * (os.cpu_count() or 1))
-    threads = int(env.get("WEB_THREADS") or 1)
-    kind = f"gthread x{threads}" if threads > 1 else "sync"
-    return f"gunicorn {kind}, {workers} workers"
+    from exchange_site.web import settings_from_env
+
+    sizing = settings_from_env(env)
+    return f"granian wsgi, {sizing['workers']} workers x {sizing['blocking_threads']} threads"
 
 
 def bench_rest_run(config: BenchConfig, *, log: Log) -> dict:

@@ -25,7 +25,7 @@ def flush_redis():
 
 @pytest.fixture
 def stack(transactional_db, flush_redis):
-    """The Procfile's web (gunicorn), ws (daphne), run_matcher and a Celery worker on the test database."""
+    """The Procfile's web (granian), ws (daphne), run_matcher and a Celery worker on the test database."""
     s = Stack(port=free_port(), env=process_env())
     try:
         s.start("web")

@@ -59,13 +59,12 @@ class Stack:
         self.harness.stop_all()
 
     def wait_http(self, timeout: float = 60) -> None:
-        name = "web" if "web" in self.harness.procs else "runexchange"
         for proc in self.harness.procs.values():
             if not proc.running:
                 raise RuntimeError(f"{proc.name} exited with {proc.returncode}; see {proc.log_path}")
-        self.harness.wait_http(name, timeout=timeout)
-        if "ws" in self.harness.procs:
-            self.harness.wait_http("ws", timeout=timeout)
+        for name in ("web", "runexchange", "ws"):
+            if name in self.harness.procs:
+                self.harness.wait_http(name, timeout=timeout)
 
     def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return self.harness.manage(*args, timeout=timeout)

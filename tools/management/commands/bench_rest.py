@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--only", type=_names, default=ENDPOINTS, help=f"Comma-separated subset of {', '.join(ENDPOINTS)}."
         )
         parser.add_argument("--web-workers", type=int, default=None, help="WEB_WORKERS for the web process.")
-        parser.add_argument("--web-threads", type=int, default=None, help="WEB_THREADS (2+ makes gthread workers).")
+        parser.add_argument("--web-threads", type=int, default=None, help="WEB_THREADS for the web process.")
         parser.add_argument(
             "--web-command",
             default=None,
