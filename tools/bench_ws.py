@@ -112,7 +112,7 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
 
 # -- setup --------------------------------------------------------------------------
 def _setup(traders: int):
-    from matching.soak import access_token, soak_market_create
+    from tools.soak import access_token, soak_market_create
 
     setup = soak_market_create(
         traders=traders,
