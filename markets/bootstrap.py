@@ -24,8 +24,7 @@ from accounts.models import User
 from accounts.selectors import fee_account
 from exchange_site.errors import DomainError
 
-from .models import Currency, Market
-from .services_ops import MAX_FEE
+from .models import FEE_HARD_CAP, Currency, Market
 
 CODE_RE = re.compile(r"[A-Z0-9]{2,10}")
 MAX_PRECISION = settings.MONEY_DECIMAL_PLACES
@@ -83,7 +82,7 @@ def bootstrap_spec_clean(raw: Any) -> dict[str, dict[str, dict[str, Any]]]:
     """Validate a spec ``{"currencies": {CODE: {...}}, "markets": {"BASE-QUOTE": {...}}}``.
 
     Tick sizes must fit the quote currency's precision, lot sizes and minimum quantities
-    the base currency's; fee rates are between 0 and ``MAX_FEE``.
+    the base currency's; fee rates are between 0 and ``MAX_TRADING_FEE``.
     """
     spec = _keys("spec", raw, {"currencies", "markets"}, set())
     currencies: dict[str, dict[str, Any]] = {}
@@ -128,8 +127,9 @@ def bootstrap_spec_clean(raw: Any) -> dict[str, dict[str, dict[str, Any]]]:
             "min_qty": _decimal(f"{where} min_qty", mspec.get("min_qty", "0"), places=base_places),
             "min_notional": _decimal(f"{where} min_notional", mspec.get("min_notional", "0"), places=quote_places),
         }
+        fee_cap = min(settings.MAX_TRADING_FEE, FEE_HARD_CAP)
         for key, default in (("maker_fee", "0.001"), ("taker_fee", "0.002")):
-            clean[key] = _decimal(f"{where} {key}", mspec.get(key, default), places=MAX_PRECISION, maximum=MAX_FEE)
+            clean[key] = _decimal(f"{where} {key}", mspec.get(key, default), places=MAX_PRECISION, maximum=fee_cap)
         if clean["min_qty"] % clean["lot_size"]:
             raise BootstrapError(f"{where}: min_qty must be a multiple of lot_size.")
         markets[symbol] = clean
@@ -163,13 +163,15 @@ def exchange_bootstrap(*, spec: dict[str, dict[str, dict[str, Any]]]) -> Bootstr
             base, quote = symbol.split("-")
             market = Market.objects.filter(symbol=symbol).first()
             if market is None:
-                Market.objects.create(
+                market = Market(
                     symbol=symbol,
                     base=Currency.objects.get(code=base),
                     quote=Currency.objects.get(code=quote),
                     status=Market.Status.OPEN,
                     **wanted,
                 )
+                market.full_clean()  # the model's money rules, the same the settings services apply
+                market.save()
                 report.created.append(f"market {symbol}")
                 continue
             diff = _differences(market, wanted)
