@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -181,7 +181,7 @@ def _publish(
     current = cache.get_many([depth_key(symbol), trades_key(symbol)])
     depth_now = current.get(depth_key(symbol))
     if depth_now is not None and depth_now[0] > sequence:
-        logger.warning("market %s: cache holds sequence %d, newer than %d; not replaced", symbol, depth_now[0], sequence)
+        logger.warning("market %s: cache holds sequence %d > %d; not replaced", symbol, depth_now[0], sequence)
         return
 
     entries: dict[str, Any] = {}
