@@ -140,8 +140,8 @@ def ticker_bodies_cached(*, symbols: list[str], now: float | None = None) -> dic
 # -- market rows ---------------------------------------------------------------------
 
 _local_lock = threading.Lock()
-# (version, loaded at (monotonic), {symbol: Market} in symbol order)
-_local: tuple[str, float, dict[str, Market]] | None = None
+# (version, loaded at (monotonic), {symbol: Market} in symbol order, {pk: Market})
+_local: tuple[str, float, dict[str, Market], dict[int, Market]] | None = None
 
 
 def _version() -> str | None:
@@ -157,23 +157,34 @@ def _version() -> str | None:
         return None
 
 
-def markets_by_symbol() -> dict[str, Market]:
-    """Every market (with base and quote), by symbol in symbol order; one cache read when current.
-
-    The rows are shared by the requests of this process: read them, never change them.
-    """
+def _markets() -> tuple[dict[str, Market], dict[int, Market]]:
     global _local
     # The version is read before the rows: a change committed meanwhile bumps it again.
     version = _version()
     local = _local
     if version is not None and local is not None and local[0] == version:
         if time.monotonic() - local[1] < _LOCAL_MAX_AGE:
-            return local[2]
-    markets = {m.symbol: m for m in Market.objects.select_related("base", "quote").order_by("symbol")}
+            return local[2], local[3]
+    by_symbol = {m.symbol: m for m in Market.objects.select_related("base", "quote").order_by("symbol")}
+    by_id = {m.pk: m for m in by_symbol.values()}
     if version is not None:
         with _local_lock:
-            _local = (version, time.monotonic(), markets)
-    return markets
+            _local = (version, time.monotonic(), by_symbol, by_id)
+    return by_symbol, by_id
+
+
+def markets_by_symbol() -> dict[str, Market]:
+    """Every market (with base and quote), by symbol in symbol order; one cache read when current.
+
+    The rows are shared by the requests of this process: read them, never change them
+    (``last_sequence`` in them is not kept current).
+    """
+    return _markets()[0]
+
+
+def market_by_id(*, market_id: int) -> Market | None:
+    """The market with ``market_id`` from the process cache, or None."""
+    return _markets()[1].get(market_id)
 
 
 def market_by_symbol(*, symbol: str) -> Market | None:
