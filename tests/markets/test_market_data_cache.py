@@ -171,6 +171,21 @@ def test_a_halt_and_a_fee_change_show_at_once(api, market, book):
     assert response.json()["error"]["code"] == "market_halted"
 
 
+def test_a_hit_sends_the_same_bytes_and_headers_as_the_database_answer(api, market, book):
+    alice, _, matcher = book
+    place(alice, "buy", "100.00", "0.5")
+    matcher.run_batch()
+    miss = api.get("/api/v1/markets/BTC-USDT/depth")
+    market_data_publish(
+        MarketMatcher(market.pk).run_batch()
+        or BatchResult(market=market, first_sequence=2, sequence=1, time=timezone.now(), book_bids=[["100", "0.5"]])
+    )
+    hit = api.get("/api/v1/markets/BTC-USDT/depth")
+    assert cache.get(depth_key("BTC-USDT")) is not None
+    assert hit.content == miss.content
+    assert dict(hit.headers) == dict(miss.headers)
+
+
 def test_unknown_market_is_still_not_found_with_a_bad_limit(api, market):
     response = api.get("/api/v1/markets/NOPE-USDT/depth?limit=0")
     assert response.status_code == 404
