@@ -178,7 +178,7 @@ def _publish(
 ) -> None:
     """Write the market's entries as of ``sequence``; ``trades`` None means read them afresh."""
     symbol = market.symbol
-    current = cache.get_many([depth_key(symbol), trades_key(symbol)])
+    current = cache.get_many([depth_key(symbol), trades_key(symbol), trades_default_key(symbol)])
     depth_now = current.get(depth_key(symbol))
     if depth_now is not None and depth_now[0] > sequence:
         logger.warning("market %s: cache holds sequence %d > %d; not replaced", symbol, depth_now[0], sequence)
@@ -198,7 +198,12 @@ def _publish(
     else:
         rows = _trades_recent(market.pk)
     entries[trades_key(symbol)] = (sequence, rows)
-    entries[trades_default_key(symbol)] = (sequence, json_bytes(rows[:TRADES_DEFAULT]))
+    body_now = current.get(trades_default_key(symbol))
+    if trades_now is not None and rows is trades_now[1] and body_now is not None and body_now[0] == trades_now[0]:
+        body = body_now[1]  # no new trade: the rendered list stands
+    else:
+        body = json_bytes(rows[:TRADES_DEFAULT])
+    entries[trades_default_key(symbol)] = (sequence, body)
 
     entries[depth_key(symbol)] = (sequence, bids[:DEPTH_LEVELS], asks[:DEPTH_LEVELS])
     depth = {"symbol": symbol, "sequence": sequence, "bids": bids[:DEPTH_DEFAULT], "asks": asks[:DEPTH_DEFAULT]}
