@@ -44,6 +44,11 @@ def _cached(body: bytes) -> HttpResponse:
     return HttpResponse(body, content_type="application/json")
 
 
+def _cacheable(symbol: str) -> bool:
+    # A symbol that could be a cache key without warnings (printable ASCII, no space).
+    return selectors.symbol_valid(symbol) and symbol.isascii() and symbol.isprintable() and " " not in symbol
+
+
 def _default_limit(request: Request) -> bool:
     return request.query_params.get("limit") in (None, "")
 
@@ -89,13 +94,13 @@ class DepthView(PublicView):
     def get(self, request: Request, symbol: str) -> HttpResponse:
         # Only existing markets have entries, so a hit needs no market lookup; otherwise
         # the market is checked before the limit, as always (404 before 400).
-        if _default_limit(request) and selectors.symbol_valid(symbol):
+        if _default_limit(request) and _cacheable(symbol):
             body = selectors_cached.depth_body_cached(symbol=symbol, limit=selectors_cached.DEPTH_DEFAULT)
             if body is not None:
                 return _cached(body)
         market = selectors.market_get(symbol=symbol)
         limit = page_limit(request, default=selectors_cached.DEPTH_DEFAULT, maximum=500)
-        body = selectors_cached.depth_body_cached(symbol=symbol, limit=limit)
+        body = selectors_cached.depth_body_cached(symbol=symbol, limit=limit) if _cacheable(symbol) else None
         if body is not None:
             return _cached(body)
         return Response(DepthSerializer(selectors.depth_get(market=market, limit=limit)).data)
@@ -109,13 +114,13 @@ class RecentTradeListView(PublicView):
         summary="Recent trades, newest first",
     )
     def get(self, request: Request, symbol: str) -> HttpResponse:
-        if _default_limit(request) and selectors.symbol_valid(symbol):
+        if _default_limit(request) and _cacheable(symbol):
             body = selectors_cached.trades_body_cached(symbol=symbol, limit=selectors_cached.TRADES_DEFAULT)
             if body is not None:
                 return _cached(body)
         market = selectors.market_get(symbol=symbol)
         limit = page_limit(request, default=selectors_cached.TRADES_DEFAULT, maximum=1000)
-        body = selectors_cached.trades_body_cached(symbol=symbol, limit=limit)
+        body = selectors_cached.trades_body_cached(symbol=symbol, limit=limit) if _cacheable(symbol) else None
         if body is not None:
             return _cached(body)
         trades = selectors.trade_list_recent(market=market, limit=limit)
@@ -142,7 +147,7 @@ class CandleListView(PublicView):
 class TickerView(PublicView):
     @extend_schema(tags=TAG, responses={200: TickerSerializer, 404: NOT_FOUND}, summary="24 h ticker")
     def get(self, request: Request, symbol: str) -> HttpResponse:
-        if selectors.symbol_valid(symbol):
+        if _cacheable(symbol):
             body = selectors_cached.ticker_bodies_cached(symbols=[symbol]).get(symbol)
             if body is not None:
                 return _cached(body)
