@@ -17,6 +17,7 @@ after that.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -166,6 +167,58 @@ def _trades_recent(market_id: int) -> list[dict[str, Any]]:
     return _trade_rows(list(reversed(Trade.objects.filter(market_id=market_id).order_by("-id")[:TRADES_KEPT])))
 
 
+# market id -> (sequence, valid until (epoch s), ticker) as of the last batch seen here.
+_latest: dict[int, tuple[int, float, dict[str, Any]]] = {}
+
+
+def _ticker_prepare(
+    *,
+    market: Market,
+    first_sequence: int,
+    sequence: int,
+    bids: list[list[str]],
+    asks: list[list[str]],
+    trades: list[Trade] | None,
+    now: datetime,
+) -> tuple[int, float, dict[str, Any]]:
+    """Move the market's 24 h window to this batch and build its ticker; ``trades`` None reloads."""
+    window = _windows.get(market.pk)
+    with localcontext(prec=EXACT_PRECISION):
+        if window is None or trades is None or window.sequence != first_sequence - 1:
+            # The database already holds this batch's candles.
+            window = _window_load(market.pk, sequence, now)
+        else:
+            for trade in trades:
+                window.add(trade.created_at, trade.price, trade.quantity, trade.quote_quantity)
+            window.sequence = sequence
+        window.expire(now)
+        _windows[market.pk] = window
+        ticker = ticker_build(
+            symbol=market.symbol,
+            last_close=window.last_close,
+            figures=window.figures(),
+            best_bid=bids[0][0] if bids else None,
+            best_ask=asks[0][0] if asks else None,
+        )
+    prepared = (sequence, window.valid_until(), ticker)
+    _latest[market.pk] = prepared
+    return prepared
+
+
+def state_clear() -> None:
+    """Forget every market's running figures (the next batch reloads them from the database)."""
+    _windows.clear()
+    _latest.clear()
+
+
+def ticker_latest(*, market_id: int) -> dict[str, Any] | None:
+    """The ticker this process built at the market's last batch, while still exact; else None."""
+    entry = _latest.get(market_id)
+    if entry is None or time.time() > entry[1]:
+        return None
+    return entry[2]
+
+
 def _publish(
     *,
     market: Market,
@@ -209,37 +262,50 @@ def _publish(
     depth = {"symbol": symbol, "sequence": sequence, "bids": bids[:DEPTH_DEFAULT], "asks": asks[:DEPTH_DEFAULT]}
     entries[depth_default_key(symbol)] = (sequence, json_bytes(depth))
 
-    window = _windows.get(market.pk)
-    with localcontext(prec=EXACT_PRECISION):
-        if window is None or trades is None or window.sequence != first_sequence - 1:
-            # The database already holds this batch's candles.
-            window = _window_load(market.pk, sequence, now)
-        else:
-            for trade in trades:
-                window.add(trade.created_at, trade.price, trade.quantity, trade.quote_quantity)
-            window.sequence = sequence
-        window.expire(now)
-        _windows[market.pk] = window
-        ticker = ticker_build(
-            symbol=symbol,
-            last_close=window.last_close,
-            figures=window.figures(),
-            best_bid=bids[0][0] if bids else None,
-            best_ask=asks[0][0] if asks else None,
+    prepared = _latest.get(market.pk)
+    if prepared is None or prepared[0] != sequence or trades is None:
+        prepared = _ticker_prepare(
+            market=market,
+            first_sequence=first_sequence,
+            sequence=sequence,
+            bids=bids,
+            asks=asks,
+            trades=trades,
+            now=now,
         )
-    entries[ticker_key(symbol)] = (window.valid_until(), json_bytes(ticker))
+    _, valid_until, ticker = prepared
+    entries[ticker_key(symbol)] = (valid_until, json_bytes(ticker))
     cache.set_many(entries, timeout=None)
 
 
 def _forget(market: Market) -> None:
     """After a failure, leave nothing that could be wrong: readers fall back to the database."""
     _windows.pop(market.pk, None)
+    _latest.pop(market.pk, None)
     try:
         symbol = market.symbol
         keys = [depth_key(symbol), depth_default_key(symbol), trades_key(symbol), trades_default_key(symbol)]
         cache.delete_many([*keys, ticker_key(symbol)])
     except Exception:  # noqa: BLE001 - the cache is down: nothing to forget there either
         logger.warning("market %s: could not drop its cached market data", market.symbol, exc_info=True)
+
+
+def market_data_prepare(result: BatchResult) -> None:
+    """First after-batch hook: the batch's ticker in memory (no I/O), for the WebSocket publisher too."""
+    try:
+        _ticker_prepare(
+            market=result.market,
+            first_sequence=result.first_sequence,
+            sequence=result.sequence,
+            bids=result.book_bids,
+            asks=result.book_asks,
+            trades=result.trades,
+            now=result.committed_at or timezone.now(),
+        )
+    except Exception:
+        _windows.pop(result.market.pk, None)
+        _latest.pop(result.market.pk, None)
+        raise
 
 
 def market_data_publish(result: BatchResult) -> None:
@@ -264,6 +330,7 @@ def market_data_warm(matcher: MarketMatcher) -> None:
     tick, lot = matcher.tick, matcher.lot
     bids, asks = matcher.book.depth(DEPTH_LEVELS)
     _windows.pop(matcher.market_id, None)
+    _latest.pop(matcher.market_id, None)
     try:
         _publish(
             market=matcher.market,
@@ -280,9 +347,15 @@ def market_data_warm(matcher: MarketMatcher) -> None:
 
 
 def hooks_register() -> None:
-    """Register with the matcher's loop (idempotent), right after the WebSocket publisher."""
+    """Register with the matcher's loop (idempotent).
+
+    The ticker is prepared first (in memory, so the WebSocket publisher sends the same
+    one); the cache is written right after the WebSocket publisher queued the batch.
+    """
     from .runner import after_batch, after_start
 
+    if market_data_prepare not in after_batch:
+        after_batch.insert(0, market_data_prepare)
     if market_data_publish not in after_batch:
         position = 0
         for index, hook in enumerate(after_batch):

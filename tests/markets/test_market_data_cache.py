@@ -13,7 +13,7 @@ from markets import selectors
 from markets.selectors_cached import depth_key, ticker_bodies_cached, ticker_key
 from markets.serializers_public import DepthSerializer, PublicTradeSerializer
 from markets.services_ops import market_halt, market_set_fees
-from matching.market_data import market_data_publish, market_data_warm
+from matching.market_data import market_data_prepare, market_data_publish, market_data_warm, ticker_latest
 from matching.worker import BatchResult, MarketMatcher
 from tests.factories import fund
 
@@ -37,9 +37,10 @@ def place(client, side: str, price: str, quantity: str):
 
 
 def batch(matcher: MarketMatcher) -> BatchResult:
-    """One committed batch and the matcher's after-batch publication of market data."""
+    """One committed batch and the matcher's after-batch hooks for market data."""
     result = matcher.run_batch()
     assert result is not None
+    market_data_prepare(result)
     market_data_publish(result)
     return result
 
@@ -96,6 +97,7 @@ def test_cached_answers_equal_the_database_after_each_batch(api, market, book, d
     assert len(result.trades) == 3
     cached = api_answers(api, django_assert_num_queries)
     assert cached == database_answers(market)
+    assert ticker_latest(market_id=market.pk) == cached["ticker"], "the WebSocket ticker is the same object"
     assert cached["depth"]["sequence"] == result.sequence
     assert cached["ticker"]["volume"] == "0.6"
 
