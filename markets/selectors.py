@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
@@ -15,8 +16,10 @@ from exchange_site.errors import NotFound
 from .candles import CANDLE_COLUMNS, EXACT_PRECISION, INTERVALS, Bar, CandleRow, bucket_start, candles_fold
 from .models import BookSnapshot, Candle, Currency, Market, Trade
 from .precision import fmt
+from .selectors_cached import json_bytes, markets_by_symbol, ticker_bodies_cached
 
 TICKER_WINDOW = timedelta(hours=24)
+SYMBOL_MAX_LENGTH = Market._meta.get_field("symbol").max_length
 # 1-minute rows read per query while folding candles.
 _CANDLE_CHUNK = 2000
 
@@ -29,11 +32,14 @@ def market_list() -> QuerySet[Market]:
     return Market.objects.select_related("base", "quote").order_by("symbol")
 
 
+def symbol_valid(symbol: str) -> bool:
+    """Whether ``symbol`` could name a market (PostgreSQL refuses NUL in text outright)."""
+    return 0 < len(symbol) <= SYMBOL_MAX_LENGTH and "\x00" not in symbol
+
+
 def market_get(*, symbol: str) -> Market:
-    """Return the market, or raise ``NotFound`` (404 ``not_found``)."""
-    # PostgreSQL refuses NUL in text outright; such a symbol cannot exist anyway.
-    valid = 0 < len(symbol) <= Market._meta.get_field("symbol").max_length and "\x00" not in symbol
-    market = market_list().filter(symbol=symbol).first() if valid else None
+    """Return the market (from the process cache of markets), or raise ``NotFound`` (404 ``not_found``)."""
+    market = markets_by_symbol().get(symbol) if symbol_valid(symbol) else None
     if market is None:
         raise NotFound(f"Unknown market {symbol!r}.", details={"symbol": symbol})
     return market
@@ -48,7 +54,9 @@ def depth_get(*, market: Market, limit: int) -> dict[str, Any]:
     """
     snapshot = BookSnapshot.objects.filter(market=market).first()
     if snapshot is None:
-        return {"symbol": market.symbol, "sequence": market.last_sequence, "bids": [], "asks": []}
+        # Read afresh: the market row may come from the process cache.
+        sequence = Market.objects.filter(pk=market.pk).values_list("last_sequence", flat=True).first()
+        return {"symbol": market.symbol, "sequence": sequence or 0, "bids": [], "asks": []}
     return {
         "symbol": market.symbol,
         "sequence": snapshot.sequence,
@@ -139,6 +147,19 @@ def ticker_list(*, now: datetime | None = None) -> list[dict[str, Any]]:
     return [_ticker(m, windows[m.pk], _money(m.last_close), snapshots.get(m.pk)) for m in markets]
 
 
+def tickers_body() -> bytes:
+    """Every market's ticker as the API's JSON array, by symbol: cached objects, the database for the rest."""
+    markets = markets_by_symbol()
+    bodies = ticker_bodies_cached(symbols=list(markets))
+    missing = [m for symbol, m in markets.items() if symbol not in bodies]
+    if len(missing) == 1:
+        bodies[missing[0].symbol] = json_bytes(ticker_get(market=missing[0]))
+    elif missing:
+        for ticker in ticker_list():
+            bodies.setdefault(ticker["symbol"], json_bytes(ticker))
+    return b"[" + b",".join(bodies[symbol] for symbol in markets if symbol in bodies) + b"]"
+
+
 def _last_close(market: Market) -> Decimal | None:
     return Candle.objects.filter(market=market).order_by("-open_time").values_list("close", flat=True).first()
 
@@ -155,8 +176,49 @@ def _ticker(
     snapshot: tuple[list, list] | None,
 ) -> dict[str, Any]:
     bids, asks = snapshot if snapshot is not None else ([], [])
+    figures = None
+    if window:
+        with localcontext(prec=EXACT_PRECISION):
+            figures = TickerFigures(
+                open=window[0][1],
+                high=max(row[2] for row in window),
+                low=min(row[3] for row in window),
+                close=window[-1][4],
+                volume=sum((row[5] for row in window), Decimal(0)),
+                quote_volume=sum((row[6] for row in window), Decimal(0)),
+            )
+    return ticker_build(
+        symbol=market.symbol,
+        last_close=last_close,
+        figures=figures,
+        best_bid=bids[0][0] if bids else None,
+        best_ask=asks[0][0] if asks else None,
+    )
+
+
+@dataclass(slots=True)
+class TickerFigures:
+    """The 24 h window's figures: first open, extremes, last close and volumes."""
+
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+
+
+def ticker_build(
+    *,
+    symbol: str,
+    last_close: Decimal | None,
+    figures: TickerFigures | None,
+    best_bid: str | None,
+    best_ask: str | None,
+) -> dict[str, Any]:
+    """Format a ticker; shared by the database read and the matcher's running figures."""
     ticker: dict[str, Any] = {
-        "symbol": market.symbol,
+        "symbol": symbol,
         "last_price": fmt(last_close),
         "open_price": None,
         "high": None,
@@ -164,13 +226,13 @@ def _ticker(
         "volume": "0",
         "quote_volume": "0",
         "change_percent": "0",
-        "best_bid": bids[0][0] if bids else None,
-        "best_ask": asks[0][0] if asks else None,
+        "best_bid": best_bid,
+        "best_ask": best_ask,
     }
-    if not window:
+    if figures is None:
         return ticker
-    open_price = window[0][1]
-    last_price = window[-1][4]
+    open_price = figures.open
+    last_price = figures.close
     with localcontext(prec=EXACT_PRECISION):
         change = Decimal(0)
         if open_price:
@@ -181,10 +243,10 @@ def _ticker(
             change = change.copy_abs()
         ticker.update(
             open_price=fmt(open_price),
-            high=fmt(max(row[2] for row in window)),
-            low=fmt(min(row[3] for row in window)),
-            volume=fmt(sum((row[5] for row in window), Decimal(0))),
-            quote_volume=fmt(sum((row[6] for row in window), Decimal(0))),
+            high=fmt(figures.high),
+            low=fmt(figures.low),
+            volume=fmt(figures.volume),
+            quote_volume=fmt(figures.quote_volume),
             change_percent=format(change, "f"),
         )
     return ticker

@@ -7,13 +7,21 @@ from django.db.models import Q, QuerySet
 from exchange_site.errors import DomainError, NotFound
 
 from .models import Market, Order, Trade
+from .selectors_cached import market_by_id, market_by_symbol
 
 
 def market_get_by_symbol(*, symbol: str) -> Market:
-    market = Market.objects.select_related("base", "quote").filter(symbol=symbol).first()
+    """The market (from the process cache of markets), or a ``validation_error``."""
+    market = market_by_symbol(symbol=symbol) if isinstance(symbol, str) else None
     if market is None:
         raise DomainError(f"Unknown market {symbol!r}.", code="validation_error", details={"market": symbol})
     return market
+
+
+def market_get_by_id(*, market_id: int) -> Market:
+    """The market of a row already read (from the process cache of markets)."""
+    market = market_by_id(market_id=market_id)
+    return market if market is not None else Market.objects.select_related("base", "quote").get(pk=market_id)
 
 
 def orders_for_user(*, user_id: int, market: str | None = None, status: str | None = None) -> QuerySet[Order]:

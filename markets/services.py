@@ -149,31 +149,31 @@ def order_place(
         "post_only": post_only,
         "self_trade_prevention": self_trade_prevention,
     }
-    if client_order_id:
-        existing = Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
-        if existing is not None:
-            return _existing_for_retry(existing, payload)
-
-    _validate(
-        market=market,
-        side=side,
-        type=type,
-        price=price,
-        quantity=quantity,
-        quote_quantity=quote_quantity,
-        time_in_force=time_in_force,
-        post_only=post_only,
-    )
+    # A retry (same client_order_id) gets the order it placed, whatever changed since (a
+    # halt, spent funds): looked up only when the insert clashes or the order is refused,
+    # so a first placement pays no query for it.
     try:
+        _validate(
+            market=market,
+            side=side,
+            type=type,
+            price=price,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            time_in_force=time_in_force,
+            post_only=post_only,
+        )
         with transaction.atomic(durable=True):
             order = _lock_and_insert(user_id=user_id, market=market, payload=payload, client_order_id=client_order_id)
             # Before the wake-up: the owner's `new` frame is queued ahead of the matcher's.
             on_commit(lambda: order_publish(order))
             on_commit(lambda: matcher_wake(market_id=market.pk))
-    except IntegrityError:
-        # Two requests with one client_order_id raced; the other one won.
-        existing = Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first()
-        if client_order_id and existing is not None:
+    except (IntegrityError, DomainError):
+        # Two requests with one client_order_id raced (the other one won), or a retry.
+        existing = (
+            Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first() if client_order_id else None
+        )
+        if existing is not None:
             return _existing_for_retry(existing, payload)
         raise
     return order, True

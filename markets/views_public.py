@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from exchange_site.api import page_limit
 
-from . import selectors
+from . import selectors, selectors_cached
 from .candles import EPOCH
 from .serializers_public import (
     CandleQuerySerializer,
@@ -36,6 +37,20 @@ def _limit_param(default: int, maximum: int) -> OpenApiParameter:
     return OpenApiParameter(
         "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description=f"1..{maximum}, default {default}."
     )
+
+
+def _cached(body: bytes) -> HttpResponse:
+    """Send bytes the matcher rendered with the API's own renderer (same body, same type)."""
+    return HttpResponse(body, content_type="application/json")
+
+
+def _cacheable(symbol: str) -> bool:
+    # A symbol that could be a cache key without warnings (printable ASCII, no space).
+    return selectors.symbol_valid(symbol) and symbol.isascii() and symbol.isprintable() and " " not in symbol
+
+
+def _default_limit(request: Request) -> bool:
+    return request.query_params.get("limit") in (None, "")
 
 
 class PublicView(APIView):
@@ -76,9 +91,18 @@ class DepthView(PublicView):
         responses={200: DepthSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
         summary="Order book snapshot",
     )
-    def get(self, request: Request, symbol: str) -> Response:
+    def get(self, request: Request, symbol: str) -> HttpResponse:
+        # Only existing markets have entries, so a hit needs no market lookup; otherwise
+        # the market is checked before the limit, as always (404 before 400).
+        if _default_limit(request) and _cacheable(symbol):
+            body = selectors_cached.depth_body_cached(symbol=symbol, limit=selectors_cached.DEPTH_DEFAULT)
+            if body is not None:
+                return _cached(body)
         market = selectors.market_get(symbol=symbol)
-        limit = page_limit(request, default=50, maximum=500)
+        limit = page_limit(request, default=selectors_cached.DEPTH_DEFAULT, maximum=500)
+        body = selectors_cached.depth_body_cached(symbol=symbol, limit=limit) if _cacheable(symbol) else None
+        if body is not None:
+            return _cached(body)
         return Response(DepthSerializer(selectors.depth_get(market=market, limit=limit)).data)
 
 
@@ -89,9 +113,16 @@ class RecentTradeListView(PublicView):
         responses={200: PublicTradeSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
         summary="Recent trades, newest first",
     )
-    def get(self, request: Request, symbol: str) -> Response:
+    def get(self, request: Request, symbol: str) -> HttpResponse:
+        if _default_limit(request) and _cacheable(symbol):
+            body = selectors_cached.trades_body_cached(symbol=symbol, limit=selectors_cached.TRADES_DEFAULT)
+            if body is not None:
+                return _cached(body)
         market = selectors.market_get(symbol=symbol)
-        limit = page_limit(request, default=100, maximum=1000)
+        limit = page_limit(request, default=selectors_cached.TRADES_DEFAULT, maximum=1000)
+        body = selectors_cached.trades_body_cached(symbol=symbol, limit=limit) if _cacheable(symbol) else None
+        if body is not None:
+            return _cached(body)
         trades = selectors.trade_list_recent(market=market, limit=limit)
         return Response(PublicTradeSerializer(trades, many=True).data)
 
@@ -115,11 +146,15 @@ class CandleListView(PublicView):
 
 class TickerView(PublicView):
     @extend_schema(tags=TAG, responses={200: TickerSerializer, 404: NOT_FOUND}, summary="24 h ticker")
-    def get(self, request: Request, symbol: str) -> Response:
+    def get(self, request: Request, symbol: str) -> HttpResponse:
+        if _cacheable(symbol):
+            body = selectors_cached.ticker_bodies_cached(symbols=[symbol]).get(symbol)
+            if body is not None:
+                return _cached(body)
         return Response(selectors.ticker_get(market=selectors.market_get(symbol=symbol)))
 
 
 class TickerListView(PublicView):
     @extend_schema(tags=TAG, responses=TickerSerializer(many=True), summary="Every market's 24 h ticker")
-    def get(self, request: Request) -> Response:
-        return Response(selectors.ticker_list())
+    def get(self, request: Request) -> HttpResponse:
+        return _cached(selectors.tickers_body())

@@ -55,6 +55,7 @@ from markets.models import Currency, Market, Order, Trade
 from markets.precision import fmt, from_steps, q
 from markets.selectors import ticker_get
 from markets.serializers_trading import fill_for
+from matching.market_data import ticker_latest
 
 logger = logging.getLogger(__name__)
 
@@ -628,7 +629,8 @@ class Publisher:
 
     def _ticker_frame(self, market_id: int, event_time: int, groups: dict) -> None:
         market = self._market(market_id)
-        data = ticker_get(market=market)
+        # The matcher's running 24 h figures when this process matches the market.
+        data = ticker_latest(market_id=market_id) or ticker_get(market=market)
         key = json.dumps(data, sort_keys=True)
         if self._tickers.get(market_id) == key:
             return

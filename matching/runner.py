@@ -20,6 +20,17 @@ logger = logging.getLogger(__name__)
 
 # Called after each committed batch (settlement trigger, WebSocket publisher).
 after_batch: list[Callable[[BatchResult], None]] = []
+# Called once a market's book is rebuilt in this process (the market-data cache warms up).
+after_start: list[Callable[[MarketMatcher], None]] = []
+
+
+def _started(matcher: MarketMatcher) -> MarketMatcher:
+    for hook in after_start:
+        try:
+            hook(matcher)
+        except Exception:  # noqa: BLE001 - a failed warm-up must never stop matching
+            logger.exception("after-start hook %r failed", hook)
+    return matcher
 
 
 # Markets whose last settlement trigger was absorbed by an already queued run. Tried
@@ -88,7 +99,7 @@ class MatcherPool:
         self.log = log
         markets = resolve_markets(self.symbols)
         self.locks = acquire_locks(markets, wait=wait, log=log)
-        self.matchers = [MarketMatcher(m.pk) for m in markets]
+        self.matchers = [_started(MarketMatcher(m.pk)) for m in markets]
         self._last_discovery = time.monotonic()
 
     def discover(self) -> None:
@@ -101,7 +112,7 @@ class MatcherPool:
             lock = MarketLock(market.pk)
             if lock.try_acquire():
                 self.locks.append(lock)
-                self.matchers.append(MarketMatcher(market.pk))
+                self.matchers.append(_started(MarketMatcher(market.pk)))
                 self.log(f"matching new market {market.symbol}")
             else:
                 lock.release()

@@ -75,6 +75,9 @@ class BatchResult:
     orders: list[Order] = field(default_factory=list)
     depth_bids: dict[int, int] = field(default_factory=dict)
     depth_asks: dict[int, int] = field(default_factory=dict)
+    # The committed book snapshot (``[[price, qty], ...]`` best first), for the REST cache.
+    book_bids: list[list[str]] = field(default_factory=list)
+    book_asks: list[list[str]] = field(default_factory=list)
 
 
 class MarketMatcher:
@@ -326,6 +329,7 @@ class MarketMatcher:
                 "bids": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
                 "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
             }
+            result.book_bids, result.book_asks = snapshot["bids"], snapshot["asks"]
             # One UPDATE; the row exists after the market's first batch (one matcher per market).
             if not BookSnapshot.objects.filter(market_id=self.market_id).update(**snapshot):
                 BookSnapshot.objects.create(market_id=self.market_id, **snapshot)

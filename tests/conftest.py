@@ -27,6 +27,11 @@ def _relaxed_rate_limits(settings):
 
     settings.EXCHANGE_THROTTLE_RATES = dict(RELAXED_RATES)
     cache.clear()
+    # The matcher's running 24 h windows live in this process; the rolled-back database
+    # reuses primary keys, so a market of an earlier test must not lend its figures.
+    from matching import market_data
+
+    market_data.state_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -56,16 +56,17 @@ def wallets_lock(*, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Wa
         return {}
     user_ids = {u for u, _ in wanted}
     currency_ids = {c for _, c in wanted}
-    existing = set(
-        Wallet.objects.filter(user_id__in=user_ids, currency_id__in=currency_ids).values_list("user_id", "currency_id")
-    )
-    missing = wanted - existing
+    rows = Wallet.objects.select_for_update().filter(user_id__in=user_ids, currency_id__in=currency_ids).order_by("pk")
+    # Nearly always every wallet exists: one locking read. Otherwise create the missing
+    # ones (a concurrent creator wins harmlessly) and lock again, still in pk order.
+    locked = {(w.user_id, w.currency_id): w for w in rows}
+    missing = wanted - locked.keys()
     if missing:
         Wallet.objects.bulk_create(
             [Wallet(user_id=u, currency_id=c) for u, c in sorted(missing)], ignore_conflicts=True
         )
-    rows = Wallet.objects.select_for_update().filter(user_id__in=user_ids, currency_id__in=currency_ids).order_by("pk")
-    return {(w.user_id, w.currency_id): w for w in rows if (w.user_id, w.currency_id) in wanted}
+        locked = {(w.user_id, w.currency_id): w for w in rows.all()}
+    return {key: wallet for key, wallet in locked.items() if key in wanted}
 
 
 class _Changed:
