@@ -15,7 +15,7 @@ from markets.serializers_public import DepthSerializer, PublicTradeSerializer
 from markets.services_ops import market_halt, market_set_fees
 from matching.market_data import market_data_prepare, market_data_publish, market_data_warm, ticker_latest
 from matching.worker import BatchResult, MarketMatcher
-from tests.factories import fund
+from tests.factories import UserFactory, fund
 
 pytestmark = pytest.mark.django_db
 
@@ -159,10 +159,14 @@ def test_a_ticker_entry_is_used_only_while_its_24h_window_is_exact(market, book)
 def test_a_halt_and_a_fee_change_show_at_once(api, market, book):
     alice, _, _ = book
     assert api.get("/api/v1/markets/BTC-USDT").json()["status"] == "open"
-    market_set_fees(market_id=market.pk, maker_fee=selectors.Decimal("0.003"), taker_fee=selectors.Decimal("0.004"))
+    staff = UserFactory(is_staff=True)
+    # Raised fees apply at once (a lowered fee would wait for a second person's approval).
+    market_set_fees(
+        actor=staff, market_id=market.pk, maker_fee=selectors.Decimal("0.003"), taker_fee=selectors.Decimal("0.004")
+    )
     body = api.get("/api/v1/markets/BTC-USDT").json()
     assert (body["maker_fee"], body["taker_fee"]) == ("0.003", "0.004")
-    market_halt(market_id=market.pk)
+    market_halt(actor=staff, market_id=market.pk, reason="test")
     assert api.get("/api/v1/markets/BTC-USDT").json()["status"] == "halted"
     response = alice.post(
         "/api/v1/orders",

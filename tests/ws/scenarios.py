@@ -68,11 +68,16 @@ def public_and_private_streams(stack, market: Market, make_live_trader, ws_clien
         if "event_time" in message:
             assert message["event_time"] <= arrived * 1000 + 5
 
-    # Depth: the diffs rebuild the committed book from empty.
+    # Depth: the diffs rebuild the committed book from empty. Diffs are coalesced per
+    # flush interval, so the last one may arrive after the trades and the ticker.
+    snapshot = stack_get(stack, f"/api/v1/markets/{symbol}/depth?limit=500")
+    public.wait(
+        lambda: any(d["sequence"] >= snapshot["sequence"] for d in public.data(f"depth:{symbol}")),
+        what="the depth diff of the snapshot's sequence",
+    )
     book = LocalBook({"sequence": 0, "bids": [], "asks": []})
     for diff in public.data(f"depth:{symbol}"):
         book.apply(diff)
-    snapshot = stack_get(stack, f"/api/v1/markets/{symbol}/depth?limit=500")
     assert book.sequence == snapshot["sequence"]
     assert book.levels() == (snapshot["bids"], snapshot["asks"])
 
