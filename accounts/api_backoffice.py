@@ -11,7 +11,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,8 +20,8 @@ from exchange_site.errors import NotFound
 
 from . import two_factor_resets as services
 from .models import TwoFactorReset, User
-from .roles import can_reset_two_factor
-from .selectors import two_factor_enabled
+from .permissions import staff_permission
+from .roles import RESET_TWO_FACTOR
 from .serializers import StrictCharField
 
 TAGS = ["back office"]
@@ -68,29 +67,10 @@ class ResetStatusQueryIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=["", *TwoFactorReset.Status.values], required=False, allow_blank=True)
 
 
-class CanResetTwoFactor(BasePermission):
-    """Staff with ``accounts.reset_two_factor`` (the back-office role) and 2FA switched on."""
-
-    message = "This needs the back_office role and two-factor authentication."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return can_reset_two_factor(request.user) and two_factor_enabled(user=request.user)
-
-
-class CanViewTwoFactorResets(BasePermission):
-    """Back office and compliance: staff who may view 2FA resets, with 2FA switched on."""
-
-    message = "This needs a back-office or compliance role and two-factor authentication."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(
-            user.is_authenticated
-            and user.is_active
-            and user.is_staff
-            and user.has_perm("accounts.view_twofactorreset")
-            and two_factor_enabled(user=user)
-        )
+CanResetTwoFactor = staff_permission(RESET_TWO_FACTOR, "This needs the back_office role and two-factor authentication.")
+CanViewTwoFactorResets = staff_permission(
+    "accounts.view_twofactorreset", "This needs a back-office or compliance role and two-factor authentication."
+)
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

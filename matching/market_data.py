@@ -290,18 +290,23 @@ def _forget(market: Market) -> None:
         logger.warning("market %s: could not drop its cached market data", market.symbol, exc_info=True)
 
 
+def _batch_figures(result: BatchResult) -> dict[str, Any]:
+    """What the ticker and the cache writers take from a committed batch."""
+    return {
+        "market": result.market,
+        "first_sequence": result.first_sequence,
+        "sequence": result.sequence,
+        "bids": result.book_bids,
+        "asks": result.book_asks,
+        "trades": result.trades,
+        "now": result.committed_at or timezone.now(),
+    }
+
+
 def market_data_prepare(result: BatchResult) -> None:
     """First after-batch hook: the batch's ticker in memory (no I/O), for the WebSocket publisher too."""
     try:
-        _ticker_prepare(
-            market=result.market,
-            first_sequence=result.first_sequence,
-            sequence=result.sequence,
-            bids=result.book_bids,
-            asks=result.book_asks,
-            trades=result.trades,
-            now=result.committed_at or timezone.now(),
-        )
+        _ticker_prepare(**_batch_figures(result))
     except Exception:
         _windows.pop(result.market.pk, None)
         _latest.pop(result.market.pk, None)
@@ -311,15 +316,7 @@ def market_data_prepare(result: BatchResult) -> None:
 def market_data_publish(result: BatchResult) -> None:
     """After-batch hook: publish the batch's depth, trades and ticker to the cache."""
     try:
-        _publish(
-            market=result.market,
-            first_sequence=result.first_sequence,
-            sequence=result.sequence,
-            bids=result.book_bids,
-            asks=result.book_asks,
-            trades=result.trades,
-            now=result.committed_at or timezone.now(),
-        )
+        _publish(**_batch_figures(result))
     except Exception:
         _forget(result.market)
         raise

@@ -11,13 +11,12 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import can_review_withdrawals
-from accounts.selectors import two_factor_enabled
+from accounts.permissions import staff_permission
+from accounts.roles import APPROVE_WITHDRAWAL
 from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut, cursor_page
 from exchange_site.errors import NotFound
@@ -182,29 +181,12 @@ UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired acces
 BAD_QUERY = _error("`validation_error`: unknown status or currency, bad `limit` or `cursor`.")
 
 
-class IsBackOfficeReviewer(BasePermission):
-    """Staff with the back-office role (``wallets.approve_withdrawal``) and 2FA switched on."""
-
-    message = "This needs the back_office role and two-factor authentication."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return can_review_withdrawals(request.user) and two_factor_enabled(user=request.user)
-
-
-class CanViewWithdrawals(BasePermission):
-    """Back office and compliance: staff who may view withdrawals, with 2FA switched on."""
-
-    message = "This needs a back-office or compliance role and two-factor authentication."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(
-            user.is_authenticated
-            and user.is_active
-            and user.is_staff
-            and user.has_perm("wallets.view_withdrawal")
-            and two_factor_enabled(user=user)
-        )
+IsBackOfficeReviewer = staff_permission(
+    APPROVE_WITHDRAWAL, "This needs the back_office role and two-factor authentication."
+)
+CanViewWithdrawals = staff_permission(
+    "wallets.view_withdrawal", "This needs a back-office or compliance role and two-factor authentication."
+)
 
 
 # -- trader endpoints -------------------------------------------------------------------
