@@ -61,6 +61,8 @@ SEND_QUEUE_MAX_BYTES = int(os.environ.get("WS_SEND_QUEUE_MAX_BYTES", str(1024 * 
 # on loopback, also pays for the receiving side: the ws processes' main cost.
 WRITE_DELAY_SECONDS = float(os.environ.get("WS_WRITE_DELAY_MS", "5")) / 1000
 SLOW_CONSUMER_CODE = 4008
+# Order versions one socket remembers (its owner's most recently changed orders).
+ORDER_VERSIONS_REMEMBERED = 1000
 SLOW_CONSUMER_REASON = "slow consumer: send queue full"
 # How long a slow consumer has to read up to the close frame before the TCP connection is cut.
 SLOW_CONSUMER_GRACE_SECONDS = 5.0
@@ -383,6 +385,10 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             # write behind the client's delayed ACK of the previous one (up to 40 ms).
             self.proto.transport.setTcpNoDelay(True)
         self.dropped = False
+        # order id -> the newest version sent on ``orders``: a new order's push (web
+        # process) can arrive after the matcher's update (another process); never send
+        # an older state after a newer one.
+        self.order_versions: dict[int, int] = {}
         self.user_id: int | None = None
         self.token_expiry = 0.0
         self.expiry_timer: asyncio.TimerHandle | None = None
@@ -583,11 +589,27 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
                 asyncio.ensure_future(self._expire())
                 return
         subscriptions = self.subscriptions
-        texts = [text for channel, text in event["frames"] if channel in subscriptions]
+        texts = [
+            item[1]
+            for item in event["frames"]
+            if item[0] in subscriptions and (len(item) < 3 or self._order_newer(item[2]))
+        ]
         if texts:
             pending = self.push(b"".join(ws_frame(text) for text in texts), texts)
             if pending is not None:
                 await pending
+
+    def _order_newer(self, version: list[int]) -> bool:
+        """Whether an ``orders`` frame (``[order_id, version]``) is not older than the last one sent."""
+        order_id, stamp = version
+        last = self.order_versions.pop(order_id, None)
+        if last is not None and stamp < last:
+            self.order_versions[order_id] = last
+            return False
+        self.order_versions[order_id] = stamp
+        if len(self.order_versions) > ORDER_VERSIONS_REMEMBERED:
+            del self.order_versions[next(iter(self.order_versions))]
+        return True
 
     def push(self, raw: bytes, texts: list[str]) -> Awaitable | None:
         """Write ready-made frame bytes to the socket (``texts``: the same frames, for channels' send).

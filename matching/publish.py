@@ -20,8 +20,9 @@ diff, then the ticker that counts them. Groups:
 - ``user.<user_id>``: that user's ``orders``, ``fills`` and ``balances`` frames.
 
 A message is ``{"type": "ws.frames", "group": ..., "frames": [[channel, frame], ...]}``
-(plus ``user_id`` for a user's group); the consumers' per-process hub hands each
-frame to the local sockets subscribed to its channel.
+(plus ``user_id`` for a user's group; an ``orders`` frame also carries ``[order_id,
+version]``); the consumers' per-process hub hands each frame to the local sockets
+subscribed to its channel.
 
 Depth diffs form a chain per market: each diff's ``first_sequence`` is the previous
 diff's ``sequence + 1``. A batch that changed no level sends no diff; the next diff
@@ -146,6 +147,12 @@ def _time(value: datetime | None) -> str | None:
         return None
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _version(updated_at: datetime) -> int:
+    """An order state's version for the sockets: its ``updated_at`` in epoch microseconds."""
+    delta = updated_at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def order_data(values: dict[str, Any], symbol: str) -> dict[str, Any]:
@@ -572,7 +579,9 @@ class Publisher:
             snapshots = [values for values in snapshots if values["id"] not in self._matched_orders]
         for values in snapshots:
             data = order_data(values, self._market(values["market_id"]).symbol)
-            private.setdefault(values["user_id"], []).append(["orders", frame("orders", event_time, data)])
+            # The third item lets each socket drop a state older than one it already sent.
+            version = [values["id"], _version(values["updated_at"])]
+            private.setdefault(values["user_id"], []).append(["orders", frame("orders", event_time, data), version])
 
     def _depth_merge(self, job: _BatchJob) -> None:
         chain = self._chains.get(job.market_id)

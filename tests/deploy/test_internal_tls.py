@@ -258,8 +258,7 @@ def test_an_order_is_matched_and_settled_with_every_internal_connection_over_tls
     try:
         for name in PROCESSES:
             # Each process names itself to PostgreSQL, so pg_stat_ssl shows who is connected how.
-            stack.env = {**env, "DATABASE_URL": tls_services.postgres.url(DATABASE, application_name=f"tls-{name}")}
-            stack.start(name)
+            stack.start(name, env={"DATABASE_URL": tls_services.postgres.url(DATABASE, application_name=f"tls-{name}")})
         stack.wait_http()
         seller, buyer = login(stack.url, seller_email), login(stack.url, buyer_email)
         sell = seller.post(

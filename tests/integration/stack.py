@@ -49,8 +49,9 @@ class Stack:
     def procs(self) -> dict[str, Process]:
         return self.harness.procs
 
-    def start(self, name: str, *args: str) -> Process:
-        return self.harness.start(name, *(args or DEFAULT_ARGS.get(name, ())))
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
+        """Start a process; ``env`` adds to (or overrides) the stack's environment for it alone."""
+        return self.harness.start(name, *(args or DEFAULT_ARGS.get(name, ())), env=env)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         self.harness.kill(name, sig)

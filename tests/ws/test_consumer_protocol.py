@@ -258,3 +258,32 @@ def test_error_answers_are_json_objects_with_op_code_message():
         await ws.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_an_older_order_state_arriving_late_is_not_sent_after_a_newer_one():
+    """The web process's `new` push can reach the socket after the matcher's `filled` one."""
+    from channels.layers import get_channel_layer
+
+    from matching import publish
+
+    user = UserFactory()
+    group = publish.user_group(user.pk)
+
+    def frame(status: str, version: int) -> list:
+        text = json.dumps({"channel": "orders", "event_time": 1, "data": {"id": 7, "status": status}})
+        return ["orders", text, [7, version]]
+
+    async def scenario():
+        ws = await opened()
+        assert await ask(ws, {"op": "auth", "token": access_token(user)}) == {"op": "authenticated"}
+        assert (await ask(ws, {"op": "subscribe", "channels": ["orders"]}))["op"] == "subscribed"
+        layer = get_channel_layer()
+        for status, version in (("filled", 200), ("new", 100), ("filled", 200)):
+            message = {"type": publish.FRAMES, "group": group, "user_id": user.pk, "frames": [frame(status, version)]}
+            await layer.group_send(group, message)
+        received = [(await ws.receive_json_from(timeout=5))["data"]["status"] for _ in range(2)]
+        assert received == ["filled", "filled"]
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    asyncio.run(scenario())
