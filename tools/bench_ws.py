@@ -2,7 +2,7 @@
 
 Unless ``--url`` names a running stack, it starts the real one on the configured
 ``DATABASE_URL`` / ``REDIS_URL`` from the Procfile through ``tools.harness``: ``web``
-(gunicorn, ``--web`` workers), ``ws`` (``manage.py run_ws``, ``--ws-processes`` daphne
+(granian, ``--web`` workers), ``ws`` (``manage.py run_ws``, ``--ws-processes`` daphne
 processes on one port), ``matcher`` for the bench market and a Celery ``worker``. It creates a fresh
 market and funded traders (custody deposit service), opens ``--subscribers`` WebSocket
 clients on ``trades:<market>`` and ``depth:<market>`` in a few reader processes
@@ -58,7 +58,7 @@ def add_arguments(parser: Any) -> None:
         help="nice level of the order-placing clients (they stand in for the traders' own machines)",
     )
     parser.add_argument("--rest-nice", type=int, default=0, help="nice level of the REST processes")
-    parser.add_argument("--web", type=int, default=2, help="gunicorn workers of the REST (web) process")
+    parser.add_argument("--web", type=int, default=2, help="worker processes of the REST (web) process (WEB_WORKERS)")
     parser.add_argument("--ws-url", default="", help="with --url: the ws process's http:// URL, if not the same")
     parser.add_argument("--ws-processes", type=int, default=int(os.environ.get("WS_PROCESSES", "2")))
     parser.add_argument(
@@ -126,7 +126,7 @@ def _setup(traders: int):
 
 
 def _start_stack(symbol: str, opt: dict[str, Any], log: Any) -> tuple[list[str], list[str], Harness]:
-    """The Procfile's web (gunicorn), ws (run_ws), matcher and worker, through the harness."""
+    """The Procfile's web (granian), ws (run_ws), matcher and worker, through the harness."""
     env = process_env(
         **RAISED_THROTTLES,
         WS_PUBLISH_STATS_SECONDS="5",
@@ -418,7 +418,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> d
     if opt["url"]:
         result["stack"] = f"external {rest_urls[0]} (ws {ws_urls[0]})"
     else:
-        tiers = f"run_ws x{opt['ws_processes']} + gunicorn web x{opt['web']}"
+        tiers = f"run_ws x{opt['ws_processes']} + granian web x{opt['web']}"
         result["stack"] = f"{tiers} + run_matcher + celery worker -c 2; {backend} + {layer}"
     return result
 
