@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exchange_site.api import cursor_page
+from exchange_site.api import checked_id, cursor_page, error_doc, valid_input
 from exchange_site.errors import NotFound
 
 from . import two_factor_resets as services
@@ -26,7 +26,6 @@ from .serializers import StrictCharField
 
 TAGS = ["back office"]
 # Largest id the databases store; a bigger path id is simply not found.
-MAX_ID = 2**63 - 1
 
 
 class ResetUserOut(serializers.Serializer):
@@ -73,22 +72,6 @@ CanViewTwoFactorResets = staff_permission(
 )
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
-
-
-def _checked_id(pk: int, what: str) -> int:
-    if not 0 < pk <= MAX_ID:
-        raise NotFound(f"{what} not found.")
-    return pk
-
-
 def _resets() -> Any:
     return TwoFactorReset.objects.select_related("user", "proposed_by", "decided_by")
 
@@ -98,8 +81,8 @@ def _out(reset: TwoFactorReset) -> dict[str, Any]:
 
 
 _COMMON = {
-    401: _error("`not_authenticated`."),
-    403: _error("`permission_denied`: needs the back_office role and 2FA."),
+    401: error_doc("`not_authenticated`."),
+    403: error_doc("`permission_denied`: needs the back_office role and 2FA."),
 }
 
 
@@ -115,10 +98,10 @@ class TwoFactorResetsView(APIView):
             OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
             OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
         ],
-        responses={200: TwoFactorResetPageOut, 400: _error("`validation_error`."), **_COMMON},
+        responses={200: TwoFactorResetPageOut, 400: error_doc("`validation_error`."), **_COMMON},
     )
     def get(self, request: Request) -> Response:
-        query = _valid(ResetStatusQueryIn, request.query_params)
+        query = valid_input(ResetStatusQueryIn, request.query_params)
         qs = _resets()
         if query.get("status"):
             qs = qs.filter(status=query["status"])
@@ -134,15 +117,15 @@ class TwoFactorResetProposeView(APIView):
         request=ResetProposeIn,
         responses={
             201: TwoFactorResetOut,
-            400: _error("`validation_error`: missing reason, system account."),
+            400: error_doc("`validation_error`: missing reason, system account."),
             **_COMMON,
-            404: _error("`not_found`: no such user."),
-            409: _error("`self_approval` (one's own account), `two_factor_not_enabled`, `reset_already_proposed`."),
+            404: error_doc("`not_found`: no such user."),
+            409: error_doc("`self_approval` (one's own account), `two_factor_not_enabled`, `reset_already_proposed`."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(ResetProposeIn, request.data)
-        user = User.objects.filter(pk=_checked_id(pk, "User")).first()
+        data = valid_input(ResetProposeIn, request.data)
+        user = User.objects.filter(pk=checked_id(pk, "User")).first()
         if user is None:
             raise NotFound("User not found.")
         reset = services.two_factor_reset_propose(actor=request.user, user=user, reason=data["reason"])
@@ -151,10 +134,10 @@ class TwoFactorResetProposeView(APIView):
 
 _DECISION = {
     200: TwoFactorResetOut,
-    400: _error("`validation_error`: missing or bad reason or comment."),
+    400: error_doc("`validation_error`: missing or bad reason or comment."),
     **_COMMON,
-    404: _error("`not_found`."),
-    409: _error("`self_approval` (proposer or the user concerned), `already_decided`."),
+    404: error_doc("`not_found`."),
+    409: error_doc("`self_approval` (proposer or the user concerned), `already_decided`."),
 }
 
 
@@ -168,9 +151,9 @@ class TwoFactorResetApproveView(APIView):
         responses=_DECISION,
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(ResetApproveIn, request.data)
+        data = valid_input(ResetApproveIn, request.data)
         reset = services.two_factor_reset_approve(
-            actor=request.user, reset_id=_checked_id(pk, "2FA reset"), comment=data.get("comment", "")
+            actor=request.user, reset_id=checked_id(pk, "2FA reset"), comment=data.get("comment", "")
         )
         return Response(_out(reset))
 
@@ -182,8 +165,8 @@ class TwoFactorResetRejectView(APIView):
         tags=TAGS, summary="Reject a colleague's proposal with a reason", request=ResetRejectIn, responses=_DECISION
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(ResetRejectIn, request.data)
+        data = valid_input(ResetRejectIn, request.data)
         reset = services.two_factor_reset_reject(
-            actor=request.user, reset_id=_checked_id(pk, "2FA reset"), reason=data["reason"]
+            actor=request.user, reset_id=checked_id(pk, "2FA reset"), reason=data["reason"]
         )
         return Response(_out(reset))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from exchange_site.api import error_doc, valid_input
 from exchange_site.throttles import AuthAccountThrottle, AuthIPThrottle
 
 from . import services
@@ -33,16 +32,6 @@ from .serializers import (
 TAGS = ["accounts"]
 
 
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
-
-
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -54,11 +43,11 @@ class RegisterView(APIView):
         request=RegisterIn,
         responses={
             201: UserOut,
-            400: _error("`validation_error`: bad email, email already registered, weak password."),
+            400: error_doc("`validation_error`: bad email, email already registered, weak password."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RegisterIn, request)
+        data = valid_input(RegisterIn, request.data)
         user = services.user_register(email=data["email"], password=data["password"])
         return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
 
@@ -74,12 +63,12 @@ class TokenObtainView(APIView):
         request=TokenObtainIn,
         responses={
             200: TokenPairOut,
-            400: _error("`validation_error`."),
-            401: _error("`not_authenticated` (wrong email or password), `otp_required`, `invalid_otp`."),
+            400: error_doc("`validation_error`."),
+            401: error_doc("`not_authenticated` (wrong email or password), `otp_required`, `invalid_otp`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(TokenObtainIn, request)
+        data = valid_input(TokenObtainIn, request.data)
         pair = services.token_obtain(email=data["email"], password=data["password"], otp=data.get("otp"))
         return Response(TokenPairOut(pair).data)
 
@@ -95,8 +84,8 @@ class TokenRefreshView(APIView):
         request=RefreshIn,
         responses={
             200: TokenPairOut,
-            400: _error("`validation_error`."),
-            401: _error(
+            400: error_doc("`validation_error`."),
+            401: error_doc(
                 "`not_authenticated`: invalid, expired or revoked refresh token; `refresh_token_reused`: the token "
                 "was already rotated away, so its whole session was revoked; `session_expired`: the session reached "
                 "its absolute lifetime."
@@ -104,7 +93,7 @@ class TokenRefreshView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RefreshIn, request)
+        data = valid_input(RefreshIn, request.data)
         pair = services.token_refresh(refresh=data["refresh"])
         return Response(TokenPairOut(pair).data)
 
@@ -116,19 +105,19 @@ class LogoutView(APIView):
         request=RefreshIn,
         responses={
             205: OpenApiResponse(description="Revoked; no body."),
-            400: _error("`validation_error`: invalid, expired, foreign or already revoked refresh token."),
-            401: _error("`not_authenticated`."),
+            400: error_doc("`validation_error`: invalid, expired, foreign or already revoked refresh token."),
+            401: error_doc("`not_authenticated`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RefreshIn, request)
+        data = valid_input(RefreshIn, request.data)
         services.token_revoke(user=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
 class MeView(APIView):
     @extend_schema(
-        tags=TAGS, summary="The logged-in account", responses={200: MeOut, 401: _error("`not_authenticated`.")}
+        tags=TAGS, summary="The logged-in account", responses={200: MeOut, 401: error_doc("`not_authenticated`.")}
     )
     def get(self, request: Request) -> Response:
         user = request.user
@@ -150,14 +139,14 @@ class TwoFactorSetupView(APIView):
         request=PasswordIn,
         responses={
             200: TwoFactorSetupOut,
-            400: _error("`validation_error`: missing or malformed password."),
-            401: _error(PASSWORD_ERRORS),
-            409: _error("`two_factor_already_enabled`."),
-            429: _error("`throttled`."),
+            400: error_doc("`validation_error`: missing or malformed password."),
+            401: error_doc(PASSWORD_ERRORS),
+            409: error_doc("`two_factor_already_enabled`."),
+            429: error_doc("`throttled`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordIn, request)
+        data = valid_input(PasswordIn, request.data)
         services.password_verify(user=request.user, password=data["password"])
         setup = services.two_factor_setup(user=request.user)
         return Response(
@@ -176,14 +165,14 @@ class TwoFactorConfirmView(APIView):
         request=PasswordOtpIn,
         responses={
             200: TwoFactorConfirmOut,
-            400: _error("`invalid_otp`; `validation_error` (also when no setup was started)."),
-            401: _error(PASSWORD_ERRORS),
-            409: _error("`two_factor_already_enabled`."),
-            429: _error("`throttled`."),
+            400: error_doc("`invalid_otp`; `validation_error` (also when no setup was started)."),
+            401: error_doc(PASSWORD_ERRORS),
+            409: error_doc("`two_factor_already_enabled`."),
+            429: error_doc("`throttled`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordOtpIn, request)
+        data = valid_input(PasswordOtpIn, request.data)
         services.password_verify(user=request.user, password=data["password"])
         codes = services.two_factor_confirm(user=request.user, otp=data["otp"])
         pair = services.token_issue(user=request.user)
@@ -203,14 +192,14 @@ class TwoFactorDisableView(APIView):
         request=PasswordOtpIn,
         responses={
             200: TwoFactorDisableOut,
-            400: _error("`validation_error`: missing or malformed password or otp."),
-            401: _error(PASSWORD_ERRORS + " `invalid_otp`: wrong, used or throttled code."),
-            409: _error("`two_factor_not_enabled`."),
-            429: _error("`throttled`."),
+            400: error_doc("`validation_error`: missing or malformed password or otp."),
+            401: error_doc(PASSWORD_ERRORS + " `invalid_otp`: wrong, used or throttled code."),
+            409: error_doc("`two_factor_not_enabled`."),
+            429: error_doc("`throttled`."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordOtpIn, request)
+        data = valid_input(PasswordOtpIn, request.data)
         services.password_verify(user=request.user, password=data["password"])
         services.two_factor_disable(user=request.user, otp=data["otp"])
         return Response(TwoFactorDisableOut({"two_factor_enabled": False}).data)

@@ -12,14 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from markets.precision import fmt
 
-from .errors import DomainError
+from .errors import DomainError, NotFound
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -133,3 +133,26 @@ def cursor_page(request: Request, queryset: QuerySet, serialize: Callable[[list]
     more = len(rows) > limit
     rows = rows[:limit]
     return Response({"results": serialize(rows), "next": _encode_cursor(rows[-1].id) if more and rows else None})
+
+
+# Largest id a bigint primary key can hold: a larger one in a path is "not found", never a 5xx.
+MAX_ID = 2**63 - 1
+
+
+def checked_id(pk: int, what: str) -> int:
+    """A path id that can exist, or ``NotFound`` naming ``what``."""
+    if not 0 < pk <= MAX_ID:
+        raise NotFound(f"{what} not found.")
+    return pk
+
+
+def valid_input(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validated input, or the API's ``validation_error`` (raised by DRF, mapped once)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def error_doc(description: str) -> OpenApiResponse:
+    """An OpenAPI response for an error answer in the API's error format."""
+    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')

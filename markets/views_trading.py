@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exchange_site.api import cursor_page
+from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
@@ -20,14 +20,10 @@ MARKET_PARAM = OpenApiParameter("market", str, required=False)
 PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
-
-
-UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
-BAD_QUERY = _error("`validation_error`: unknown market, bad `status`, `limit` or `cursor`.")
-NOT_MINE = _error("`not_found`: no such order of mine (another user's order is not found either).")
-THROTTLED = _error("`throttled`: too many orders or cancels; see the `Retry-After` header.")
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = error_doc("`validation_error`: unknown market, bad `status`, `limit` or `cursor`.")
+NOT_MINE = error_doc("`not_found`: no such order of mine (another user's order is not found either).")
+THROTTLED = error_doc("`throttled`: too many orders or cancels; see the `Retry-After` header.")
 
 
 # One serializer for every order: DRF builds a serializer's fields on first use, which
@@ -56,12 +52,12 @@ class OrdersView(APIView):
         responses={
             201: OrderOut,
             200: OrderOut,
-            400: _error(
+            400: error_doc(
                 "`validation_error`, `invalid_price`, `invalid_quantity`, `min_notional`, `insufficient_funds`, "
                 "`market_halted`."
             ),
             401: UNAUTHENTICATED,
-            409: _error("`duplicate_client_order_id`: the client_order_id is taken by another payload."),
+            409: error_doc("`duplicate_client_order_id`: the client_order_id is taken by another payload."),
             429: THROTTLED,
         },
         operation_id="order_place",
@@ -106,7 +102,7 @@ class OrdersView(APIView):
         parameters=[OpenApiParameter("market", str, required=True)],
         responses={
             202: inline_serializer("CancelAll", {"canceled": serializers.IntegerField()}),
-            400: _error("`validation_error`: `market` missing or unknown."),
+            400: error_doc("`validation_error`: `market` missing or unknown."),
             401: UNAUTHENTICATED,
             429: THROTTLED,
         },
@@ -139,7 +135,7 @@ class OrderView(APIView):
             202: OrderOut,
             401: UNAUTHENTICATED,
             404: NOT_MINE,
-            409: _error("`order_not_cancelable`: the order is already closed."),
+            409: error_doc("`order_not_cancelable`: the order is already closed."),
             429: THROTTLED,
         },
         operation_id="order_cancel",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,14 +18,12 @@ from rest_framework.views import APIView
 from accounts.permissions import staff_permission
 from accounts.roles import APPROVE_WITHDRAWAL
 from accounts.serializers import StrictCharField
-from exchange_site.api import MoneyIn, MoneyOut, cursor_page
-from exchange_site.errors import NotFound
+from exchange_site.api import MoneyIn, MoneyOut, checked_id, cursor_page, error_doc, valid_input
 
 from . import withdrawals as services
 from .models import Withdrawal, WithdrawalEvent
 from .selectors import currency_get
 from .selectors_withdrawals import (
-    MAX_ID,
     withdrawal_get_for_review,
     withdrawal_status_parse,
     withdrawals_for_review,
@@ -145,22 +143,6 @@ class StatusQueryIn(serializers.Serializer):
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
-
-
-def _checked_id(pk: int) -> int:
-    if not 0 < pk <= MAX_ID:
-        raise NotFound("Withdrawal not found.")
-    return pk
-
-
 def _reload_for_staff(withdrawal: Withdrawal) -> dict[str, Any]:
     return StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=withdrawal.pk)).data
 
@@ -177,8 +159,8 @@ PAGE_PARAMETERS = [
         "status", OpenApiTypes.STR, enum=["", *Withdrawal.Status.values], description="Empty: every status."
     ),
 ]
-UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
-BAD_QUERY = _error("`validation_error`: unknown status or currency, bad `limit` or `cursor`.")
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = error_doc("`validation_error`: unknown status or currency, bad `limit` or `cursor`.")
 
 
 IsBackOfficeReviewer = staff_permission(
@@ -199,16 +181,16 @@ class WithdrawalsView(APIView):
         request=WithdrawalRequestIn,
         responses={
             201: WithdrawalOut,
-            400: _error(
+            400: error_doc(
                 "`validation_error`, `otp_required`, `invalid_otp`, `insufficient_funds`, `withdrawals_disabled`, "
                 "`min_withdrawal`."
             ),
             401: UNAUTHENTICATED,
-            403: _error("`two_factor_required`: switch 2FA on first; `permission_denied`: account cannot withdraw."),
+            403: error_doc("`two_factor_required`: switch 2FA on first; `permission_denied`: account cannot withdraw."),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _valid(WithdrawalRequestIn, request.data)
+        data = valid_input(WithdrawalRequestIn, request.data)
         currency = currency_get(code=data["currency"])
         withdrawal = services.withdrawal_request(
             user=request.user,
@@ -227,7 +209,7 @@ class WithdrawalsView(APIView):
         responses={200: WithdrawalPageOut, 400: BAD_QUERY, 401: UNAUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
-        query = _valid(StatusQueryIn, request.query_params)
+        query = valid_input(StatusQueryIn, request.query_params)
         currency = currency_get(code=query["currency"]) if query.get("currency") else None
         qs = withdrawals_for_user(
             user=request.user, currency=currency, status=withdrawal_status_parse(status=query.get("status"))
@@ -243,12 +225,12 @@ class WithdrawalCancelView(APIView):
         responses={
             200: WithdrawalOut,
             401: UNAUTHENTICATED,
-            404: _error("`not_found` (also for another user's withdrawal)."),
-            409: _error("`invalid_status`."),
+            404: error_doc("`not_found` (also for another user's withdrawal)."),
+            409: error_doc("`invalid_status`."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        withdrawal = services.withdrawal_cancel(user=request.user, withdrawal_id=_checked_id(pk))
+        withdrawal = services.withdrawal_cancel(user=request.user, withdrawal_id=checked_id(pk, "Withdrawal"))
         return Response(_reload_for_user(request, withdrawal))
 
 
@@ -267,11 +249,11 @@ class BackofficeWithdrawalsView(APIView):
             200: StaffWithdrawalPageOut,
             400: BAD_QUERY,
             401: UNAUTHENTICATED,
-            403: _error("`permission_denied`."),
+            403: error_doc("`permission_denied`."),
         },
     )
     def get(self, request: Request) -> Response:
-        query = _valid(StatusQueryIn, request.query_params)
+        query = valid_input(StatusQueryIn, request.query_params)
         qs = withdrawals_for_review(status=withdrawal_status_parse(status=query.get("status")))
         return cursor_page(request, qs, lambda rows: StaffWithdrawalOut(rows, many=True).data)
 
@@ -286,21 +268,21 @@ class BackofficeWithdrawalView(APIView):
         responses={
             200: StaffWithdrawalOut,
             401: UNAUTHENTICATED,
-            403: _error("`permission_denied`."),
-            404: _error("`not_found`."),
+            403: error_doc("`permission_denied`."),
+            404: error_doc("`not_found`."),
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=_checked_id(pk))).data)
+        return Response(StaffWithdrawalOut(withdrawal_get_for_review(withdrawal_id=checked_id(pk, "Withdrawal"))).data)
 
 
 _DECISION_ERRORS = {
     200: StaffWithdrawalOut,
-    400: _error("`validation_error`: missing or bad comment, reason or txid."),
+    400: error_doc("`validation_error`: missing or bad comment, reason or txid."),
     401: UNAUTHENTICATED,
-    403: _error("`permission_denied`: needs the back_office role and 2FA."),
-    404: _error("`not_found`."),
-    409: _error("`self_approval`, `already_decided` or `invalid_status`."),
+    403: error_doc("`permission_denied`: needs the back_office role and 2FA."),
+    404: error_doc("`not_found`."),
+    409: error_doc("`self_approval`, `already_decided` or `invalid_status`."),
 }
 
 
@@ -314,9 +296,9 @@ class BackofficeApproveView(APIView):
         responses=_DECISION_ERRORS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(ApproveIn, request.data)
+        data = valid_input(ApproveIn, request.data)
         withdrawal = services.withdrawal_approve(
-            actor=request.user, withdrawal_id=_checked_id(pk), comment=data.get("comment", "")
+            actor=request.user, withdrawal_id=checked_id(pk, "Withdrawal"), comment=data.get("comment", "")
         )
         return Response(_reload_for_staff(withdrawal))
 
@@ -331,9 +313,9 @@ class BackofficeRejectView(APIView):
         responses=_DECISION_ERRORS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(RejectIn, request.data)
+        data = valid_input(RejectIn, request.data)
         withdrawal = services.withdrawal_reject(
-            actor=request.user, withdrawal_id=_checked_id(pk), reason=data["reason"]
+            actor=request.user, withdrawal_id=checked_id(pk, "Withdrawal"), reason=data["reason"]
         )
         return Response(_reload_for_staff(withdrawal))
 
@@ -348,6 +330,8 @@ class BackofficeSentView(APIView):
         responses=_DECISION_ERRORS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(SentIn, request.data)
-        withdrawal = services.withdrawal_mark_sent(actor=request.user, withdrawal_id=_checked_id(pk), txid=data["txid"])
+        data = valid_input(SentIn, request.data)
+        withdrawal = services.withdrawal_mark_sent(
+            actor=request.user, withdrawal_id=checked_id(pk, "Withdrawal"), txid=data["txid"]
+        )
         return Response(_reload_for_staff(withdrawal))

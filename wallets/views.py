@@ -8,13 +8,13 @@ import hmac
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exchange_site.api import cursor_page
+from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
 
 from . import selectors
@@ -40,12 +40,8 @@ PAGE_PARAMETERS = [
 CURRENCY_FILTER = OpenApiParameter("currency", OpenApiTypes.STR, description="Only this currency code.")
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
-
-
-UNAUTHENTICATED = _error("`not_authenticated`: missing, invalid or expired access token.")
-BAD_QUERY = _error("`validation_error`: unknown currency, bad `limit` or `cursor`.")
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
+BAD_QUERY = error_doc("`validation_error`: unknown currency, bad `limit` or `cursor`.")
 
 
 def _optional_currency(request: Request):
@@ -84,7 +80,7 @@ class DepositAddressView(APIView):
         parameters=[OpenApiParameter("currency", OpenApiTypes.STR, required=True)],
         responses={
             200: DepositAddressSerializer,
-            400: _error("`validation_error` (currency missing or unknown), `deposits_disabled`."),
+            400: error_doc("`validation_error` (currency missing or unknown), `deposits_disabled`."),
             401: UNAUTHENTICATED,
         },
         summary="My deposit address for a currency (allocated on the first ask)",
@@ -121,10 +117,12 @@ class CustodyDepositView(APIView):
         request=CustodyDepositSerializer,
         responses={
             200: DepositSerializer,
-            400: _error("`validation_error`, `deposits_disabled`, `unknown_address`."),
-            401: _error("`invalid_signature`: missing or wrong X-Custody-Signature; nothing is read or written."),
-            409: _error("`conflict`: the output (txid, output_index) is already known with another amount or address."),
-            413: _error("`validation_error`: body larger than the upload limit."),
+            400: error_doc("`validation_error`, `deposits_disabled`, `unknown_address`."),
+            401: error_doc("`invalid_signature`: missing or wrong X-Custody-Signature; nothing is read or written."),
+            409: error_doc(
+                "`conflict`: the output (txid, output_index) is already known with another amount or address."
+            ),
+            413: error_doc("`validation_error`: body larger than the upload limit."),
         },
         parameters=[
             OpenApiParameter(
