@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from matching import publish
@@ -223,6 +223,18 @@ def test_clients_on_two_ws_processes_get_the_same_events(stack, live_market, mak
         assert client.events(depth) == first.events(depth)
 
 
+def _reconnect(ws_client, tier, attempts: int = 10):
+    """Open a client, retrying a failed handshake as a real client's reconnect loop does."""
+    for attempt in range(attempts):
+        try:
+            return ws_client(tier)
+        except (OSError, InvalidHandshake):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def test_a_killed_ws_process_loses_only_its_own_clients(stack, live_market, make_live_trader, ws_tier, ws_client):
     market = live_market
     tier = ws_tier(2, stack)
@@ -251,8 +263,9 @@ def test_a_killed_ws_process_loses_only_its_own_clients(stack, live_market, make
         os.kill(victim, signal.SIGKILL)
         for client in by_owner[victim]:
             client.wait(lambda c=client: c.closed, what="the dropped connection")
-        # They reconnect (the kernel now only offers the live processes) and resync by the recipe.
-        back = ws_client(tier)
+        # They reconnect and resync by the recipe. Like any client after a dropped connection,
+        # they retry a handshake that fails while the launcher replaces the killed process.
+        back = _reconnect(ws_client, tier)
         _subscribe(back, [trades, depth])
         back.wait(lambda: len(back.events(depth)) >= 1, timeout=30, what="a diff after reconnecting")
         snapshot = scenarios.stack_get(stack, f"/api/v1/markets/{market.symbol}/depth?limit=500")
