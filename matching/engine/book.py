@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from heapq import heappush
 
 from .events import (
     BUY,
@@ -30,38 +31,38 @@ from .events import (
     CANCEL_MAKER,
     CANCEL_TAKER,
     DUPLICATE_ORDER_ID,
+    EXPIRED,
     FOK,
     FOK_UNFILLABLE,
     GTC,
+    GTD,
     INSUFFICIENT_BUDGET,
     INVALID_ORDER,
-    IOC,
     IOC_REMAINDER,
     LIMIT,
-    MARKET,
     NO_LIQUIDITY,
     POST_ONLY_WOULD_TAKE,
     SELF_TRADE,
     SELL,
+    STOP_WOULD_TRIGGER,
     UNKNOWN_ORDER,
     USER,
     Canceled,
     CancelRejected,
     Filled,
     OrderInfo,
+    OrderState,
     Rejected,
     Rested,
     RestingOrder,
     Trade,
+    Triggered,
 )
+from .lifecycle import Lifecycle
+from .validate import _STPS, _TIFS, _normalize
 
 _new = tuple.__new__
 _type = type  # ``submit`` has a parameter called ``type``
-
-_SIDES = {BUY: BUY, SELL: SELL}
-_TYPES = {LIMIT: LIMIT, MARKET: MARKET}
-_TIFS = {GTC: GTC, IOC: IOC, FOK: FOK}
-_STPS = {CANCEL_TAKER: CANCEL_TAKER, CANCEL_MAKER: CANCEL_MAKER, CANCEL_BOTH: CANCEL_BOTH}
 
 # A level is compacted when it holds more than this many dead entries and they
 # are more than half of the deque.
@@ -137,17 +138,39 @@ def _is_int(value: object) -> bool:
     return _type(value) is int
 
 
-class OrderBook:
+class OrderBook(Lifecycle):
     """The order book of one market.  See ``docs/ENGINE.md`` for the rules."""
 
-    __slots__ = ("_bids", "_asks", "_index", "_published")
+    __slots__ = (
+        "_bids",
+        "_asks",
+        "_index",
+        "_published",
+        "_last",
+        "_now",
+        "_stops",
+        "_stop_heaps",
+        "_stop_seq",
+        "_oco",
+        "_expiry",
+        "_expiry_limit",
+    )
 
     def __init__(self) -> None:
         self._bids = _Side(BUY)
         self._asks = _Side(SELL)
-        self._index: dict[int, list] = {}  # order id -> [remaining, id, owner, level]
+        # order id -> [remaining, id, owner, level] (+ [attrs] when not a default GTC order)
+        self._index: dict[int, list] = {}
         # totals last reported by pop_changes, per side, by key
         self._published: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._last: int | None = None  # last trade price
+        self._now: int | None = None  # the latest time given to ``expire``
+        self._stops: dict = {}  # waiting stop id -> (StopState, arrival seq)
+        self._stop_heaps: tuple[list, list] = ([], [])  # buy: (stop, seq, id); sell: (-stop, seq, id)
+        self._stop_seq = 0
+        self._oco: dict[int, int] = {}  # leg id -> other leg id, both ways
+        self._expiry: list[tuple[int, int]] = []  # heap of (expire_time, order id), lazily cleaned
+        self._expiry_limit = 64
 
     # ------------------------------------------------------------------ queries
 
@@ -228,10 +251,13 @@ class OrderBook:
     # ----------------------------------------------------------------- commands
 
     def cancel(self, order_id: int) -> list:
+        """Take an order out of the book, or a waiting stop out of its queue (and its OCO pair)."""
         if _type(order_id) is not int:
             return [_new(CancelRejected, (order_id, UNKNOWN_ORDER))]
         o = self._index.pop(order_id, None)
         if o is None:
+            if self._stops and order_id in self._stops:
+                return self._cancel_stop(order_id)
             return [_new(CancelRejected, (order_id, UNKNOWN_ORDER))]
         q = o[0]
         o[0] = 0
@@ -259,9 +285,22 @@ class OrderBook:
                     lvl.extend(live)
                     dead = 0
                 lvl.dead = dead
+        if self._oco and order_id in self._oco:
+            return self._cancel_pair([_new(Canceled, (order_id, USER, q))], order_id, USER)
         return [_new(Canceled, (order_id, USER, q))]
 
-    def restore(self, order_id: int, owner: int, side: str, price: int, quantity: int) -> None:
+    def restore(
+        self,
+        order_id: int,
+        owner: int,
+        side: str,
+        price: int,
+        quantity: int,
+        time_in_force: str = GTC,
+        post_only: bool = False,
+        stp: str = CANCEL_TAKER,
+        expire_time: int | None = None,
+    ) -> None:
         """Append a resting order at the back of its level without matching.
 
         Used to rebuild a book from orders given in priority order.  Raises
@@ -271,17 +310,24 @@ class OrderBook:
             raise ValueError("restore: order_id, owner, price and quantity must be int")
         if price <= 0 or quantity <= 0:
             raise ValueError("restore: price and quantity must be positive")
+        if time_in_force not in (GTC, GTD) or (time_in_force == GTD) != _is_int(expire_time):
+            raise ValueError("restore: time_in_force GTC, or GTD with an int expire_time")
+        if post_only is not True and post_only is not False or stp not in _STPS:
+            raise ValueError("restore: bad post_only or stp")
         if side == BUY:
             own, opp, key = self._bids, self._asks, price
         elif side == SELL:
             own, opp, key = self._asks, self._bids, -price
         else:
             raise ValueError(f"restore: bad side {side!r}")
-        if order_id in self._index:
+        if order_id in self._index or order_id in self._stops:
             raise ValueError(f"restore: duplicate order id {order_id}")
         if opp.keys and opp.keys[-1] >= -key:
             raise ValueError(f"restore: order {order_id} at {price} would cross the book")
-        self._rest(order_id, owner, own, price, key, quantity)
+        tif = _TIFS[time_in_force]
+        stp_c = _STPS[stp]
+        attrs = None if tif is GTC and not post_only and stp_c is CANCEL_TAKER else (tif, post_only, stp_c, expire_time)
+        self._rest(order_id, owner, own, price, key, quantity, attrs)
 
     def submit(
         self,
@@ -295,6 +341,9 @@ class OrderBook:
         time_in_force: str = GTC,
         post_only: bool = False,
         stp: str = CANCEL_TAKER,
+        stop_price: int | None = None,
+        trigger_immediately: bool = False,
+        expire_time: int | None = None,
     ) -> list:
         # Fast path: a plain GTC limit order with the default STP mode.
         if (
@@ -303,6 +352,8 @@ class OrderBook:
             and post_only is False
             and stp == "cancel_taker"
             and quote_budget is None
+            and stop_price is None
+            and expire_time is None
             and _type(price) is int
             and _type(quantity) is int
             and _type(order_id) is int
@@ -323,7 +374,8 @@ class OrderBook:
             else:
                 return [_new(Rejected, (order_id, INVALID_ORDER))]
             index = self._index
-            if order_id in index:
+            stops = self._stops
+            if order_id in index or (stops and order_id in stops):
                 return [_new(Rejected, (order_id, DUPLICATE_ORDER_ID))]
             events: list = []
             okeys = opp.keys
@@ -367,6 +419,7 @@ class OrderBook:
                             quantity = 0
                             break
                     if done:
+                        self._last = lprice
                         opp.dirty.add(k)
                         if done == total:
                             okeys.pop()
@@ -383,10 +436,10 @@ class OrderBook:
                             lvl.total = total - done
                     if quantity == 0:
                         append(_new(Filled, (order_id,)))
-                        return events
+                        return self._after(events, 0) if stops else events
                     if self_trade:
                         append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
-                        return events
+                        return self._after(events, 0) if stops else events
                     if not okeys or okeys[-1] < lim:
                         break
             # Rest the order (inlined ``_rest`` and ``_Side.new_level``).
@@ -409,7 +462,7 @@ class OrderBook:
             index[order_id] = o
             own.dirty.add(key)
             events.append(_new(Rested, (order_id, side, price, quantity)))
-            return events
+            return self._after(events, 0) if stops and len(events) > 1 else events
         # Fast path: a market order by quantity with the default options.
         if (
             type == "market"
@@ -418,13 +471,16 @@ class OrderBook:
             and time_in_force == "GTC"
             and post_only is False
             and stp == "cancel_taker"
+            and stop_price is None
+            and expire_time is None
             and _type(quantity) is int
             and _type(order_id) is int
             and _type(owner) is int
             and quantity > 0
             and (side == "buy" or side == "sell")
         ):
-            if order_id in self._index:
+            stops = self._stops
+            if order_id in self._index or (stops and order_id in stops):
                 return [_new(Rejected, (order_id, DUPLICATE_ORDER_ID))]
             if side == "buy":
                 opp = self._asks
@@ -443,22 +499,84 @@ class OrderBook:
                 events.append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
             else:
                 events.append(_new(Canceled, (order_id, NO_LIQUIDITY, quantity)))
-            return events
+            return self._after(events, 0) if stops else events
         return self._submit_general(
-            order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp
+            order_id,
+            owner,
+            side,
+            type,
+            price,
+            quantity,
+            quote_budget,
+            time_in_force,
+            post_only,
+            stp,
+            stop_price,
+            trigger_immediately,
+            expire_time,
         )
 
     # ---------------------------------------------------------------- internals
 
-    def _rest(self, order_id: int, owner: int, own: _Side, price: int, key: int, quantity: int) -> None:
+    def _rest(
+        self, order_id: int, owner: int, own: _Side, price: int, key: int, quantity: int, attrs: tuple | None = None
+    ) -> None:
+        """Rest at the back of the level; ``attrs`` = (tif, post_only, stp, expire_time) unless all default."""
         lvl = own.levels.get(key)
         if lvl is None:
             lvl = own.new_level(price, key)
-        o = [quantity, order_id, owner, lvl]
+        if attrs is None:
+            o = [quantity, order_id, owner, lvl]
+        else:
+            o = [quantity, order_id, owner, lvl, attrs]
+            if attrs[3] is not None:
+                self._expire_at(attrs[3], order_id)
         lvl.append(o)
         lvl.total += quantity
         self._index[order_id] = o
         own.dirty.add(key)
+
+    def _expire_at(self, when: int, order_id: int) -> None:
+        heap = self._expiry
+        heappush(heap, (when, order_id))
+        if len(heap) > self._expiry_limit:
+            self._compact_expiry()
+
+    def _unlink(self, o: list) -> int:
+        """Take a resting order (already out of the index) off its level; its remaining lots."""
+        q = o[0]
+        o[0] = 0
+        lvl = o[3]
+        side = lvl.side
+        side.dirty.add(lvl.key)
+        total = lvl.total - q
+        if total == 0:
+            side.remove_level(lvl)
+        else:
+            lvl.total = total
+            if lvl[0] is o:
+                lvl.popleft()
+                if lvl.dead:
+                    while lvl[0][0] == 0:
+                        lvl.popleft()
+                        lvl.dead -= 1
+            elif lvl[-1] is o:
+                lvl.pop()
+            else:
+                lvl.dead += 1
+                if lvl.dead > _COMPACT_MIN_DEAD and lvl.dead * 2 > len(lvl):
+                    live = [x for x in lvl if x[0]]
+                    lvl.clear()
+                    lvl.extend(live)
+                    lvl.dead = 0
+        return q
+
+    def _state_of(self, o: list) -> OrderState:
+        lvl = o[3]
+        if len(o) > 4:
+            tif, post_only, stp, expire = o[4]
+            return OrderState(o[1], o[2], lvl.side.name, lvl.price, o[0], tif, post_only, stp, expire)
+        return OrderState(o[1], o[2], lvl.side.name, lvl.price, o[0])
 
     def _submit_general(
         self,
@@ -472,105 +590,149 @@ class OrderBook:
         time_in_force: object,
         post_only: object,
         stp: object,
+        stop_price: object = None,
+        trigger_immediately: object = False,
+        expire_time: object = None,
     ) -> list:
         """Full validation and every order type; canonicalises the constants."""
-        rejected = [_new(Rejected, (order_id, INVALID_ORDER))]
         if _type(order_id) is not int or _type(owner) is not int:
-            return rejected
-        try:
-            side_c = _SIDES.get(side)  # type: ignore[call-overload]
-            type_c = _TYPES.get(type_)  # type: ignore[call-overload]
-            tif = _TIFS.get(time_in_force)  # type: ignore[call-overload]
-            stp_c = _STPS.get(stp)  # type: ignore[call-overload]
-        except TypeError:  # unhashable argument
-            return rejected
-        if side_c is None or type_c is None or tif is None or stp_c is None:
-            return rejected
-        if post_only is not True and post_only is not False:
-            return rejected
-        if quantity is not None and (_type(quantity) is not int or quantity <= 0):  # type: ignore[operator]
-            return rejected
-        if quote_budget is not None and (_type(quote_budget) is not int or quote_budget <= 0):  # type: ignore[operator]
-            return rejected
-        is_buy = side_c == BUY
-        if type_c == LIMIT:
-            if _type(price) is not int or price <= 0 or quantity is None or quote_budget is not None:  # type: ignore[operator]
-                return rejected
-            if post_only and tif != GTC:
-                return rejected
-        else:
-            if price is not None or post_only or tif == FOK:
-                return rejected
-            if quantity is None and quote_budget is None:
-                return rejected
-            if quote_budget is not None and not is_buy:
-                return rejected
-        if order_id in self._index:
+            return [_new(Rejected, (order_id, INVALID_ORDER))]
+        norm = _normalize(
+            side,
+            type_,
+            price,
+            quantity,
+            quote_budget,
+            time_in_force,
+            post_only,
+            stp,
+            stop_price,
+            trigger_immediately,
+            expire_time,
+        )
+        if norm is None:
+            return [_new(Rejected, (order_id, INVALID_ORDER))]
+        side_c, type_c, base, tif, stp_c = norm
+        if order_id in self._index or order_id in self._stops:
             return [_new(Rejected, (order_id, DUPLICATE_ORDER_ID))]
-        if is_buy:
+        now = self._now
+        if tif is GTD and now is not None and expire_time <= now:  # type: ignore[operator]
+            return [_new(Canceled, (order_id, EXPIRED, 0 if quantity is None else quantity))]
+        events: list = []
+        if base is not type_c:  # a stop order
+            last = self._last
+            if last is not None and (last >= stop_price if side_c is BUY else last <= stop_price):  # type: ignore[operator]
+                if not trigger_immediately:
+                    return [_new(Rejected, (order_id, STOP_WOULD_TRIGGER))]
+                events.append(_new(Triggered, (order_id, side_c, stop_price, last)))
+            else:
+                return [
+                    self._add_stop(
+                        order_id,
+                        owner,
+                        side_c,
+                        type_c,
+                        stop_price,  # type: ignore[arg-type]
+                        price,  # type: ignore[arg-type]
+                        quantity,  # type: ignore[arg-type]
+                        quote_budget,  # type: ignore[arg-type]
+                        tif,
+                        stp_c,
+                        expire_time,  # type: ignore[arg-type]
+                    )
+                ]
+        self._enter(
+            events, order_id, owner, side_c, base, price, quantity, quote_budget, tif, post_only, stp_c, expire_time
+        )  # type: ignore[arg-type]
+        if self._stops and len(events) > 1:
+            self._after(events, 0)
+        return events
+
+    def _enter(
+        self,
+        events: list,
+        order_id: int,
+        owner: int,
+        side_c: str,
+        type_c: str,
+        price: int | None,
+        quantity: int | None,
+        quote_budget: int | None,
+        tif: str,
+        post_only: bool,
+        stp_c: str,
+        expire_time: int | None,
+    ) -> None:
+        """A valid limit or market order meets the book; its events are appended to ``events``."""
+        append = events.append
+        if side_c is BUY:
             own, opp = self._bids, self._asks
         else:
             own, opp = self._asks, self._bids
-        events: list = []
         okeys = opp.keys
         if type_c == LIMIT:
-            sign = own.sign
-            key = sign * price  # type: ignore[operator]
+            attrs = (
+                None if tif is GTC and not post_only and stp_c is CANCEL_TAKER else (tif, post_only, stp_c, expire_time)
+            )
+            key = own.sign * price  # type: ignore[operator]
             crosses = bool(okeys) and okeys[-1] >= -key
             if post_only:
                 if crosses:
-                    return [_new(Rejected, (order_id, POST_ONLY_WOULD_TAKE))]
-                self._rest(order_id, owner, own, price, key, quantity)  # type: ignore[arg-type]
-                return [_new(Rested, (order_id, side_c, price, quantity))]
+                    append(_new(Rejected, (order_id, POST_ONLY_WOULD_TAKE)))
+                    return
+                self._rest(order_id, owner, own, price, key, quantity, attrs)  # type: ignore[arg-type]
+                append(_new(Rested, (order_id, side_c, price, quantity)))
+                return
             if tif == FOK and not self._fok_fillable(opp, -key, quantity, owner, stp_c):  # type: ignore[arg-type]
-                return [_new(Canceled, (order_id, FOK_UNFILLABLE, quantity))]
+                append(_new(Canceled, (order_id, FOK_UNFILLABLE, quantity)))
+                return
             stop = 0
             if crosses:
                 quantity, stop = self._match(events, order_id, owner, side_c, opp, -key, quantity, stp_c)  # type: ignore[arg-type]
             if quantity == 0:
-                events.append(_new(Filled, (order_id,)))
+                append(_new(Filled, (order_id,)))
             elif stop:
-                events.append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
-            elif tif == GTC:
-                self._rest(order_id, owner, own, price, key, quantity)  # type: ignore[arg-type]
-                events.append(_new(Rested, (order_id, side_c, price, quantity)))
+                append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
+            elif tif == GTC or tif == GTD:
+                self._rest(order_id, owner, own, price, key, quantity, attrs)  # type: ignore[arg-type]
+                append(_new(Rested, (order_id, side_c, price, quantity)))
             else:  # IOC (FOK was checked to fill completely)
-                events.append(_new(Canceled, (order_id, IOC_REMAINDER, quantity)))
-            return events
+                append(_new(Canceled, (order_id, IOC_REMAINDER, quantity)))
+            return
         # market order
         if not okeys:
-            return [_new(Canceled, (order_id, NO_LIQUIDITY, 0 if quantity is None else quantity))]
+            append(_new(Canceled, (order_id, NO_LIQUIDITY, 0 if quantity is None else quantity)))
+            return
         if quote_budget is None:
             # every key is >= okeys[0], so that is "no limit"
             quantity, stop = self._match(events, order_id, owner, side_c, opp, okeys[0], quantity, stp_c)  # type: ignore[arg-type]
             if quantity == 0:
-                events.append(_new(Filled, (order_id,)))
+                append(_new(Filled, (order_id,)))
             elif stop:
-                events.append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
+                append(_new(Canceled, (order_id, SELF_TRADE, quantity)))
             else:
-                events.append(_new(Canceled, (order_id, NO_LIQUIDITY, quantity)))
-            return events
-        left, stop, traded = self._match_budget(events, order_id, owner, opp, quantity, quote_budget, stp_c)  # type: ignore[arg-type]
+                append(_new(Canceled, (order_id, NO_LIQUIDITY, quantity)))
+            return
+        left, stop, traded = self._match_budget(events, order_id, owner, opp, quantity, quote_budget, stp_c)
         if quantity is None:
             # budget only: ``remaining`` is reported as 0
             if stop == 1:
-                events.append(_new(Canceled, (order_id, SELF_TRADE, 0)))
+                append(_new(Canceled, (order_id, SELF_TRADE, 0)))
             elif stop == 2:
                 if traded:
-                    events.append(_new(Filled, (order_id,)))
+                    append(_new(Filled, (order_id,)))
                 else:
-                    events.append(_new(Canceled, (order_id, INSUFFICIENT_BUDGET, 0)))
+                    append(_new(Canceled, (order_id, INSUFFICIENT_BUDGET, 0)))
             else:
-                events.append(_new(Canceled, (order_id, NO_LIQUIDITY, 0)))
+                append(_new(Canceled, (order_id, NO_LIQUIDITY, 0)))
         elif left == 0:
-            events.append(_new(Filled, (order_id,)))
+            append(_new(Filled, (order_id,)))
         elif stop == 1:
-            events.append(_new(Canceled, (order_id, SELF_TRADE, left)))
+            append(_new(Canceled, (order_id, SELF_TRADE, left)))
         elif stop == 2:
-            events.append(_new(Canceled, (order_id, INSUFFICIENT_BUDGET, left)))
+            append(_new(Canceled, (order_id, INSUFFICIENT_BUDGET, left)))
         else:
-            events.append(_new(Canceled, (order_id, NO_LIQUIDITY, left)))
-        return events
+            append(_new(Canceled, (order_id, NO_LIQUIDITY, left)))
 
     def _fok_fillable(self, opp: _Side, lim: int, quantity: int, owner: int, stp: str) -> bool:
         """Could ``quantity`` be filled right now against ``opp`` up to key ``lim``?
@@ -619,6 +781,7 @@ class OrderBook:
             price = lvl.price
             total = lvl.total
             done = 0  # lots taken out of this level (fills and STP cancels)
+            cancels = 0  # of which STP cancels
             while True:
                 m = lvl[0]
                 mq = m[0]
@@ -634,6 +797,7 @@ class OrderBook:
                     m[0] = 0
                     del index[m[1]]
                     done += mq
+                    cancels += mq
                     append(_new(Canceled, (m[1], SELF_TRADE, mq)))
                     if stp is CANCEL_BOTH:
                         stop = 1
@@ -658,6 +822,8 @@ class OrderBook:
                     qty = 0
                     break
             if done:
+                if done != cancels:
+                    self._last = price
                 odirty.add(k)
                 if done == total:
                     okeys.pop()
@@ -691,6 +857,7 @@ class OrderBook:
             price = lvl.price
             total = lvl.total
             done = 0
+            cancels = 0
             while True:
                 m = lvl[0]
                 mq = m[0]
@@ -709,6 +876,7 @@ class OrderBook:
                     m[0] = 0
                     del index[m[1]]
                     done += mq
+                    cancels += mq
                     append(_new(Canceled, (m[1], SELF_TRADE, mq)))
                     if stp is CANCEL_BOTH:
                         stop = 1
@@ -738,6 +906,8 @@ class OrderBook:
                 if done == total:
                     break
             if done:
+                if done != cancels:
+                    self._last = price
                 odirty.add(k)
                 if done == total:
                     okeys.pop()
