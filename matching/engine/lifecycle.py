@@ -131,7 +131,6 @@ class Lifecycle:
             book.restore_oco(limit_id, stop_id)  # type: ignore[attr-defined]
         book.restore_last_price(state.last_price)  # type: ignore[attr-defined]
         book.restore_clock(state.now)  # type: ignore[attr-defined]
-        book.pop_changes()  # type: ignore[attr-defined]
         return book  # type: ignore[return-value]
 
     def restore_stop(

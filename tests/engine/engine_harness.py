@@ -1,11 +1,14 @@
 """Drive the engine and the reference model side by side and check everything.
 
 After every command: identical events, identical resting orders (same priority
-order), identical best bid/ask and depth, plus invariants that do not depend on
-the reference: the book is never crossed, every submitted order ends the call
-in exactly one terminal state, quantity is conserved for every order, no trade
-has the same owner on both sides, a budget is never overspent, and the level
-changes reported by ``pop_changes`` keep a mirror of the depth exact.
+order, same attributes), identical waiting stops and OCO pairs, identical best
+bid/ask, depth and last price, plus invariants that do not depend on the
+reference, checked by replaying the events alone into a mirror of the book (as
+the matcher runner does): every order that enters ends in exactly one terminal
+state, quantity is conserved for every order, a trade is always at the maker's
+price with two different owners, a budget is never overspent, the book is never
+crossed, and the level changes reported by ``pop_changes`` keep a depth mirror
+exact.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from __future__ import annotations
 from engine_reference import RefBook
 
 from matching.engine import (
-    BUY,
-    LIMIT,
-    MARKET,
+    Amended,
+    AmendRejected,
     Canceled,
+    CancelRejected,
     Filled,
     OrderBook,
     Rejected,
     Rested,
+    StopRested,
     Trade,
+    Triggered,
 )
 
 TERMINAL = (Rested, Filled, Canceled, Rejected)
@@ -31,117 +36,205 @@ def _shape(events: list) -> list[tuple]:
     return [(type(e).__name__, tuple(e)) for e in events]
 
 
+class _Entry:
+    """An order meeting the book during one call: the submitted one, a triggered stop, an amended one."""
+
+    def __init__(self, order_id: int, owner: int, quantity: int | None, budget: int | None) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.quantity = quantity
+        self.budget = budget
+        self.lots = 0
+        self.spent = 0
+        self.done = False
+
+
 class Harness:
     def __init__(self) -> None:
         self.book = OrderBook()
         self.ref = RefBook()
         self.mirror: tuple[dict[int, int], dict[int, int]] = ({}, {})  # built from pop_changes
-        self.orig: dict[int, int] = {}  # resting id -> quantity it rested with
-        self.maker_filled: dict[int, int] = {}  # resting id -> lots filled since it rested
+        self.orders: dict[int, list] = {}  # built from the events: id -> [owner, side, price, lots left]
+        self.waiting: dict[int, tuple] = {}  # built from the events: waiting stop id -> its StopState
         self.steps = 0
         self.trades = 0
+        self.triggers = 0
+        self.amends = 0
+        self.expiries = 0
 
     # ------------------------------------------------------------- commands
+
+    def _both(self, name: str, *args, **kwargs) -> list:
+        got = getattr(self.book, name)(*args, **kwargs)
+        want = getattr(self.ref, name)(*args, **kwargs)
+        assert _shape(got) == _shape(want), f"{name}{args}{kwargs}\n engine: {got}\n    ref: {want}"
+        return got
 
     def submit(
         self,
         order_id,
         owner,
         side,
-        type=LIMIT,
+        type="limit",  # noqa: A002
         price=None,
-        quantity=None,  # noqa: A002
+        quantity=None,
         quote_budget=None,
         time_in_force="GTC",
         post_only=False,
         stp="cancel_taker",
+        stop_price=None,
+        trigger_immediately=False,
+        expire_time=None,
     ) -> list:
         args = (order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp)
-        before = {o.order_id: o for o in self.book.orders()}
-        got = self.book.submit(*args)
-        want = self.ref.submit(*args)
-        assert _shape(got) == _shape(want), f"submit{args}\n engine: {got}\n    ref: {want}"
-        self._check_submit(args, got, before)
+        got = self._both("submit", *args, stop_price, trigger_immediately, expire_time)
+        first = got[0]
+        if isinstance(first, StopRested):
+            assert len(got) == 1
+            self.waiting[order_id] = self.book.get_stop(order_id)
+        elif isinstance(first, Triggered):
+            self._replay(got, None, arrival=(owner, quantity, quote_budget))
+        elif not isinstance(first, Rejected):
+            self._replay(got, _Entry(order_id, owner, quantity, quote_budget))
+        else:
+            assert len(got) == 1
+        self.check()
+        return got
+
+    def submit_oco(self, limit_id, stop_id, owner, side, quantity, price, stop_price, stop_limit_price=None, **kw):
+        got = self._both(
+            "submit_oco", limit_id, stop_id, owner, side, quantity, price, stop_price, stop_limit_price, **kw
+        )
+        refused = isinstance(got[0], Rejected) or all(isinstance(e, Canceled) and e.reason == "expired" for e in got)
+        if refused:
+            assert len(got) == 2
+        else:
+            self._replay(got, _Entry(limit_id, owner, quantity, None))
         self.check()
         return got
 
     def cancel(self, order_id) -> list:
-        got = self.book.cancel(order_id)
-        want = self.ref.cancel(order_id)
-        assert _shape(got) == _shape(want), f"cancel({order_id})\n engine: {got}\n    ref: {want}"
-        if isinstance(got[0], Canceled):
-            c = got[0]
-            assert self.maker_filled.pop(c.order_id) + c.remaining == self.orig.pop(c.order_id)
+        got = self._both("cancel", order_id)
+        if not isinstance(got[0], CancelRejected):
+            self._replay(got, None)
+        self.check()
+        return got
+
+    def amend(self, order_id, quantity=None, price=None) -> list:
+        got = self._both("amend", order_id, quantity, price)
+        if not isinstance(got[0], AmendRejected):
+            self.amends += 1
+            self._replay(got, None)
+        self.check()
+        return got
+
+    def expire(self, now) -> list:
+        got = self._both("expire", now)
+        self.expiries += len(got)
+        self._replay(got, None)
         self.check()
         return got
 
     def restart(self) -> None:
-        """Rebuild the engine from its resting orders, as the worker does after a restart."""
+        """Rebuild the engine from its snapshot, as the runner does from the database after a restart."""
+        self.book = OrderBook.load(self.book.snapshot())
+        self.mirror = ({}, {})
+        self.check()
+
+    def restart_piecewise(self) -> None:
+        """Rebuild with the one-by-one restore calls the runner makes from database rows."""
+        old = self.book
         fresh = OrderBook()
-        for o in self.book.orders():
+        for o in old.snapshot().orders:
             fresh.restore(*o)
+        for st in old.stops():
+            fresh.restore_stop(*st)
+        for limit_id, stop_id in old.oco_pairs():
+            fresh.restore_oco(limit_id, stop_id)
+        fresh.restore_last_price(old.last_price())
+        fresh.restore_clock(old.snapshot().now)
         self.book = fresh
         self.mirror = ({}, {})
         self.check()
 
     # --------------------------------------------------------------- checks
 
-    def _check_submit(self, args, events, before) -> None:
-        order_id, owner, side, type_, price, quantity, budget = args[:7]
-        last = events[-1]
-        assert isinstance(last, TERMINAL) and last.order_id == order_id, events
-        terminal = [e for e in events if isinstance(e, TERMINAL) and e.order_id == order_id]
-        assert len(terminal) == 1, events
-        if isinstance(last, Rejected):
-            assert len(events) == 1
-            return
-        taker_lots = 0
-        spent = 0
-        for e in events[:-1]:
-            if isinstance(e, Trade):
+    def _replay(self, events: list, active: _Entry | None, arrival: tuple | None = None) -> None:
+        """Apply ``events`` to the event-built mirror, checking each one is possible."""
+        orders, waiting = self.orders, self.waiting
+        for e in events:
+            if isinstance(e, Triggered):
+                self.triggers += 1
+                assert active is None or active.done, f"trigger before the previous entry ended: {events}"
+                st = waiting.pop(e.order_id, None)
+                if st is None:  # triggered on arrival
+                    owner, qty, budget = arrival
+                else:
+                    owner, qty, budget = st.owner, st.quantity, st.quote_budget
+                    assert (e.side, e.stop_price) == (st.side, st.stop_price)
+                assert e.last_price >= e.stop_price if e.side == "buy" else e.last_price <= e.stop_price
+                active = _Entry(e.order_id, owner, qty, budget)
+            elif isinstance(e, Amended):
+                assert e.order_id in orders
+                if e.priority_kept:
+                    assert orders[e.order_id][2] == e.price and e.quantity <= orders[e.order_id][3]
+                    orders[e.order_id][3] = e.quantity
+                else:
+                    active = _Entry(e.order_id, orders.pop(e.order_id)[0], e.quantity, None)
+            elif isinstance(e, Trade):
                 self.trades += 1
-                assert e.taker_id == order_id
+                assert active is not None and not active.done and e.taker_id == active.order_id, events
+                maker = orders[e.maker_id]
                 assert e.maker_owner != e.taker_owner, f"self-trade {e}"
-                assert e.maker_owner == before[e.maker_id].owner
-                assert e.price == before[e.maker_id].price, "trade not at the maker's price"
-                assert e.quantity > 0
-                taker_lots += e.quantity
-                spent += e.price * e.quantity
-                self.maker_filled[e.maker_id] += e.quantity
+                assert e.maker_owner == maker[0] and e.price == maker[2], "trade not at the maker's price"
+                assert 0 < e.quantity <= maker[3]
+                maker[3] -= e.quantity
+                active.lots += e.quantity
+                active.spent += e.price * e.quantity
+            elif isinstance(e, Rested):
+                assert active is not None and e.order_id == active.order_id and not active.done
+                assert active.lots + e.quantity == active.quantity
+                orders[e.order_id] = [active.owner, e.side, e.price, e.quantity]
+                active.done = True
+            elif isinstance(e, StopRested):
+                waiting[e.order_id] = self.book.get_stop(e.order_id)
             elif isinstance(e, Filled):
-                assert self.maker_filled.pop(e.order_id) == self.orig.pop(e.order_id)
+                if active is not None and e.order_id == active.order_id and not active.done:
+                    assert active.quantity is None or active.lots == active.quantity
+                    active.done = True
+                else:
+                    assert orders.pop(e.order_id)[3] == 0
             elif isinstance(e, Canceled):
-                assert e.reason == "self_trade"
-                assert self.maker_filled.pop(e.order_id) + e.remaining == self.orig.pop(e.order_id)
-                assert before[e.order_id].owner == owner
-            else:
-                raise AssertionError(f"unexpected event {e}")
-        if budget is not None:
-            assert spent <= budget, "quote budget overspent"
-        if quantity is None:  # budget-only market buy
-            if isinstance(last, Filled):
-                ask = self.book.best_ask()
-                assert taker_lots > 0 and ask is not None and budget - spent < ask
-            else:
-                assert last.remaining == 0
-            return
-        if isinstance(last, Rested):
-            assert type_ == LIMIT and last.price == price and last.side == side
-            assert taker_lots + last.quantity == quantity
-            self.orig[order_id] = last.quantity
-            self.maker_filled[order_id] = 0
-        elif isinstance(last, Filled):
-            assert taker_lots == quantity
-        else:
-            assert taker_lots + last.remaining == quantity
-            if type_ == MARKET and last.reason == "no_liquidity":
-                assert self.book.best_ask() is None if side == BUY else self.book.best_bid() is None
+                if e.order_id in orders:
+                    assert orders.pop(e.order_id)[3] == e.remaining
+                elif e.order_id in waiting:
+                    st = waiting.pop(e.order_id)
+                    assert e.remaining == (st.quantity or 0)
+                elif active is not None and e.order_id == active.order_id and not active.done:
+                    if active.quantity is None:
+                        assert e.remaining == 0
+                    else:
+                        assert active.lots + e.remaining == active.quantity
+                    active.done = True
+                else:  # the stop leg of an OCO whose limit leg traded on arrival
+                    assert e.reason == "oco_other_leg", events
+            elif isinstance(e, Rejected):
+                assert active is not None and e.order_id == active.order_id and not active.done
+                active.done = True
+            if active is not None and active.budget is not None:
+                assert active.spent <= active.budget, "quote budget overspent"
+        assert active is None or active.done, f"an entry without a terminal event: {events}"
 
     def check(self) -> None:
         self.steps += 1
         book, ref = self.book, self.ref
-        snap = [tuple(o) for o in book.orders()]
+        state = book.snapshot()
+        snap = [tuple(o) for o in state.orders]
         assert snap == ref.snapshot()
+        assert [tuple(o)[:5] for o in book.orders()] == [s[:5] for s in snap]
+        assert [tuple(s) for s in state.stops] == ref.stop_snapshot()
+        assert sorted(state.oco) == sorted(ref.pairs)
+        assert (state.last_price, state.now) == (ref.last, ref.now)
         assert len(book) == len(snap)
         bid, ask = book.best_bid(), book.best_ask()
         assert (bid, ask) == (ref.best_bid(), ref.best_ask())
@@ -150,10 +243,13 @@ class Harness:
         bids, asks = ref.depth_all()
         assert book.depth(3) == (bids[:3], asks[:3])
         assert book.depth(10**6) == (bids, asks)
-        for order_id, owner, side, price, qty in snap:
+        for order_id, owner, side, price, qty, *_ in snap:
             assert tuple(book.get(order_id)) == (owner, side, price, qty)
-            assert self.orig[order_id] == self.maker_filled[order_id] + qty, "quantity not conserved"
-        assert set(self.orig) == {o[0] for o in snap}
+            assert self.orders[order_id] == [owner, side, price, qty], "the events do not add up to the book"
+        assert set(self.orders) == {o[0] for o in snap}
+        assert set(self.waiting) == {s.order_id for s in state.stops}
+        for s in state.stops:
+            assert book.get_stop(s.order_id) == s and book.get(s.order_id) is None
         changes = book.pop_changes()
         for mirror, diff, levels in zip(self.mirror, changes, (bids, asks), strict=True):
             for price, qty in diff.items():
