@@ -4,6 +4,7 @@
     python -m matching.engine.bench --ops 200000 --seed 1 --resting 1000000
     python -m matching.engine.bench --ops 200000 --seed 1 --record stream.txt
     python -m matching.engine.bench --replay stream.txt
+    python -m matching.engine.bench --ops 200000 --seed 1 --mix stops   # 10% stops, 5% amends
 
 Prints exactly one JSON line on stdout; progress goes to stderr.  The command
 stream is generated (or loaded) before the clock starts and only the engine
@@ -23,9 +24,25 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 from .book import OrderBook
-from .events import BUY, LIMIT, MARKET, SELL, Canceled, Filled, Rested, Trade
+from .events import (
+    BUY,
+    GTC,
+    LIMIT,
+    MARKET,
+    SELL,
+    STOP_LIMIT,
+    STOP_MARKET,
+    Canceled,
+    Filled,
+    Rested,
+    StopRested,
+    Trade,
+    Triggered,
+)
 
 # A command: ("L", id, owner, side, price, qty) | ("M", id, owner, side, qty) | ("C", id)
+# | ("S", id, owner, side, stop_price, price or None, qty) (stop-limit, or stop-market without a price)
+# | ("A", id, qty, price) (amend; either may be None)
 Command = tuple
 
 START_MID = 100_000  # ticks
@@ -36,13 +53,29 @@ CHUNK = 256  # commands per clock reading; their events are kept (untimed) only 
 PROGRESS_EVERY = 2.0  # seconds between progress lines on stderr
 
 
-def generate(ops: int, seed: int, owners: int = OWNERS, progress: bool = False) -> list[Command]:
-    """The seeded workload: 70% limit GTC, 10% market by quantity, 20% cancels.
+# Shares of each command per mix: limit, market, stop, amend; the rest are cancels.
+MIXES = {
+    "standard": (0.70, 0.10, 0.0, 0.0),
+    "stops": (0.60, 0.10, 0.10, 0.05),
+}
+STOP_OFFSET = 30  # a stop is placed 1..STOP_OFFSET ticks beyond the last trade price
 
-    Cancels name an order that is actually resting at that point of the stream:
-    the stream is generated while driving a scratch ``OrderBook`` so the set of
-    resting ids is known (a cancel with nothing resting is ``("C", 0)``, a no-op).
+
+def generate(ops: int, seed: int, owners: int = OWNERS, progress: bool = False, mix: str = "standard") -> list[Command]:
+    """The seeded workload; ``standard``: 70% limit GTC, 10% market by quantity, 20% cancels.
+
+    ``stops``: 60% limit, 10% market, 10% stop orders (half stop-limit, half
+    stop-market, 1-30 ticks beyond the last trade price), 5% amends of a resting
+    order (half fewer lots, keeping priority; half a new price, losing it), 15%
+    cancels (of resting orders and waiting stops alike).
+
+    Cancels and amends name an order that is actually resting (or waiting) at
+    that point of the stream: the stream is generated while driving a scratch
+    ``OrderBook`` so the set of ids is known (a cancel with nothing resting is
+    ``("C", 0)``, a no-op).
     """
+    if mix != "standard":
+        return _generate_mix(ops, seed, owners, progress, mix)
     rng = random.Random(seed)
     rand = rng.random
     randint = rng.randint
@@ -100,6 +133,106 @@ def generate(ops: int, seed: int, owners: int = OWNERS, progress: bool = False) 
     return cmds
 
 
+def _generate_mix(ops: int, seed: int, owners: int, progress: bool, mix: str) -> list[Command]:
+    """``generate`` for the mixes with stops and amends (kept apart: the standard stream stays as it was)."""
+    p_limit, p_market, p_stop, p_amend = MIXES[mix]
+    c_market = p_limit + p_market
+    c_stop = c_market + p_stop
+    c_amend = c_stop + p_amend
+    rng = random.Random(seed)
+    rand = rng.random
+    randint = rng.randint
+    book = OrderBook()
+    live: list[int] = []  # resting orders and waiting stops
+    pos: dict[int, int] = {}
+    resting: set[int] = set()  # of which resting in the book (amendable)
+
+    def add(oid: int) -> None:
+        if oid not in pos:
+            pos[oid] = len(live)
+            live.append(oid)
+
+    def drop(oid: int) -> None:
+        resting.discard(oid)
+        i = pos.pop(oid, None)
+        if i is None:
+            return
+        last = live.pop()
+        if last != oid:
+            live[i] = last
+            pos[last] = i
+
+    def apply(events: list) -> None:
+        for ev in events:
+            cls = ev.__class__
+            if cls is Rested:
+                add(ev[0])
+                resting.add(ev[0])
+            elif cls is StopRested:
+                add(ev[0])
+            elif cls is Filled or cls is Canceled or cls is Triggered:
+                drop(ev[0])
+
+    cmds: list[Command] = []
+    mid = START_MID
+    next_id = 1
+    last_report = time.monotonic()
+    for n in range(ops):
+        mid += 1 if rand() < 0.5 else -1
+        r = rand()
+        if r < c_stop:
+            oid = next_id
+            next_id += 1
+            owner = randint(1, owners)
+            side = BUY if rand() < 0.5 else SELL
+            qty = randint(1, MAX_QTY)
+            if r < p_limit:
+                price = max(1, mid + randint(-BAND, BAND))
+                cmds.append(("L", oid, owner, side, price, qty))
+                apply(book.submit(oid, owner, side, LIMIT, price, qty))
+            elif r < c_market:
+                cmds.append(("M", oid, owner, side, qty))
+                apply(book.submit(oid, owner, side, MARKET, None, qty))
+            else:
+                ref = book.last_price() or mid
+                offset = randint(1, STOP_OFFSET)
+                stop = ref + offset if side == BUY else max(1, ref - offset)
+                price = None
+                if rand() < 0.5:  # stop-limit a few ticks through its stop
+                    price = stop + randint(0, 10) if side == BUY else max(1, stop - randint(0, 10))
+                cmds.append(("S", oid, owner, side, stop, price, qty))
+                apply(_submit_stop(book, oid, owner, side, stop, price, qty))
+        elif r < c_amend:
+            if resting:
+                oid = live[randint(0, len(live) - 1)]
+                if oid in resting:
+                    info = book.get(oid)
+                    if rand() < 0.5 and info.quantity > 1:
+                        qty, price = randint(1, info.quantity - 1), None
+                    else:
+                        qty, price = randint(1, MAX_QTY), max(1, info.price + randint(-5, 5))
+                    cmds.append(("A", oid, qty, price))
+                    apply(book.amend(oid, qty, price))
+                    continue
+            cmds.append(("C", 0))
+        elif live:
+            oid = live[randint(0, len(live) - 1)]
+            drop(oid)
+            apply(book.cancel(oid))
+            cmds.append(("C", oid))
+        else:
+            cmds.append(("C", 0))
+        if progress and n % 4096 == 0 and time.monotonic() - last_report > PROGRESS_EVERY:
+            last_report = time.monotonic()
+            print(f"bench: generated {n}/{ops} commands", file=sys.stderr)
+    return cmds
+
+
+def _submit_stop(book: OrderBook, oid: int, owner: int, side: str, stop: int, price: int | None, qty: int) -> list:
+    kind = STOP_MARKET if price is None else STOP_LIMIT
+    return book.submit(oid, owner, side, kind, price, qty, None, GTC, False, "cancel_taker", stop)
+
+
 def write_stream(cmds: Iterable[Command], out: TextIO) -> None:
     """Write commands in the replay format (owners are not recorded)."""
     for c in cmds:
@@ -108,6 +241,10 @@ def write_stream(cmds: Iterable[Command], out: TextIO) -> None:
             out.write(f"L {c[1]} {c[3]} {c[4]} {c[5]}\n")
         elif kind == "M":
             out.write(f"M {c[1]} {c[3]} {c[4]}\n")
+        elif kind == "S":
+            out.write(f"S {c[1]} {c[3]} {c[4]} {'-' if c[5] is None else c[5]} {c[6]}\n")
+        elif kind == "A":
+            out.write(f"A {c[1]} {'-' if c[2] is None else c[2]} {'-' if c[3] is None else c[3]}\n")
         else:
             out.write(f"C {c[1]}\n")
 
@@ -116,7 +253,9 @@ def parse_stream(lines: Iterable[str]) -> list[Command]:
     """Parse the replay format; every order gets its own owner (= its id).
 
     ``L <id> <buy|sell> <price_ticks> <qty_lots>``, ``M <id> <buy|sell> <qty_lots>``,
-    ``C <id>``.  Blank lines and lines starting with ``#`` are skipped.
+    ``C <id>``, ``S <id> <buy|sell> <stop_ticks> <price_ticks|-> <qty_lots>`` (a stop-limit,
+    or with ``-`` a stop-market), ``A <id> <qty_lots|-> <price_ticks|->`` (amend).
+    Blank lines and lines starting with ``#`` are skipped.
     Raises ``ValueError`` naming the line on anything else.
     """
     cmds: list[Command] = []
@@ -135,6 +274,13 @@ def parse_stream(lines: Iterable[str]) -> list[Command]:
                 cmds.append(("M", oid, oid, sides[parts[2]], int(parts[3])))
             elif kind == "C" and len(parts) == 2:
                 cmds.append(("C", int(parts[1])))
+            elif kind == "S" and len(parts) == 6:
+                oid = int(parts[1])
+                price = None if parts[4] == "-" else int(parts[4])
+                cmds.append(("S", oid, oid, sides[parts[2]], int(parts[3]), price, int(parts[5])))
+            elif kind == "A" and len(parts) == 4:
+                qty = None if parts[2] == "-" else int(parts[2])
+                cmds.append(("A", int(parts[1]), qty, None if parts[3] == "-" else int(parts[3])))
             else:
                 raise ValueError("unknown command or wrong number of fields")
         except (KeyError, ValueError) as exc:
@@ -145,6 +291,7 @@ def parse_stream(lines: Iterable[str]) -> list[Command]:
 def _calls(book: OrderBook, cmds: Sequence[Command]) -> list[tuple[Callable[..., list], tuple]]:
     submit = book.submit
     cancel = book.cancel
+    amend = book.amend
     calls: list[tuple[Callable[..., list], tuple]] = []
     append = calls.append
     for c in cmds:
@@ -153,6 +300,11 @@ def _calls(book: OrderBook, cmds: Sequence[Command]) -> list[tuple[Callable[...,
             append((submit, (c[1], c[2], c[3], LIMIT, c[4], c[5])))
         elif kind == "M":
             append((submit, (c[1], c[2], c[3], MARKET, None, c[4])))
+        elif kind == "S":
+            stop_type = STOP_MARKET if c[5] is None else STOP_LIMIT
+            append((submit, (c[1], c[2], c[3], stop_type, c[5], c[6], None, GTC, False, "cancel_taker", c[4])))
+        elif kind == "A":
+            append((amend, (c[1], c[2], c[3])))
         else:
             append((cancel, (c[1],)))
     return calls
@@ -165,6 +317,7 @@ def run(book: OrderBook, cmds: Sequence[Command], progress: bool = False) -> dic
     cpu = 0.0
     trades = 0
     volume = 0
+    triggered = 0
     last_report = time.monotonic()
     clock = time.perf_counter
     cpu_clock = time.process_time
@@ -184,6 +337,8 @@ def run(book: OrderBook, cmds: Sequence[Command], progress: bool = False) -> dic
                 if ev.__class__ is Trade:
                     trades += 1
                     volume += ev[3]
+                elif ev.__class__ is Triggered:
+                    triggered += 1
         if progress and time.monotonic() - last_report > PROGRESS_EVERY:
             last_report = time.monotonic()
             done = start + len(chunk)
@@ -197,6 +352,7 @@ def run(book: OrderBook, cmds: Sequence[Command], progress: bool = False) -> dic
         "cpu_seconds": round(cpu, 4),
         "cpu_ops_per_sec": round(ops / cpu) if cpu > 0 else None,
         "volume": volume,
+        "triggered": triggered,
     }
 
 
@@ -241,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--record", metavar="FILE", help="also write the generated stream to FILE")
     parser.add_argument("--replay", metavar="FILE", help="replay FILE instead of generating a stream")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs, each on a fresh book; the best is reported")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="standard", help="workload mix (see docs/ENGINE.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     progress = not args.quiet
@@ -257,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if progress and args.ops >= 100_000:
             print(f"bench: generating {args.ops} commands (seed {args.seed})", file=sys.stderr)
-        cmds = generate(args.ops, args.seed, args.owners, progress)
+        cmds = generate(args.ops, args.seed, args.owners, progress, args.mix)
         if args.record:
             with open(args.record, "w") as f:
                 write_stream(cmds, f)
@@ -292,12 +449,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replay:
         out["fills"] = best["trades"]
     out["volume"] = best["volume"]
+    if args.mix != "standard" or best["triggered"]:
+        out["triggered"] = best["triggered"]
     out["resting"] = resting
     out["repeat"] = args.repeat
     out["median_seconds"] = sorted(r["seconds"] for r in runs)[len(runs) // 2]
     if not args.replay:
         out["seed"] = args.seed
         out["owners"] = args.owners
+        if args.mix != "standard":
+            out["mix"] = args.mix
     if args.resting:
         out["preloaded"] = args.resting
         out.update(extra)

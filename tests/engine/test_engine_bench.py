@@ -103,3 +103,34 @@ def test_resting_option_reports_memory(capsys):
     result = _json(capsys)
     assert result["preloaded"] == 2000 and result["resting"] >= 2000
     assert result["peak_mb"] > 0
+
+
+def test_stops_mix_has_the_advertised_shares_and_replays(tmp_path, capsys):
+    cmds = generate(20_000, seed=3, mix="stops")
+    assert cmds == generate(20_000, seed=3, mix="stops")
+    mix = Counter(c[0] for c in cmds)
+    assert abs(mix["L"] / 20_000 - 0.6) < 0.02
+    assert abs(mix["M"] / 20_000 - 0.1) < 0.02
+    assert abs(mix["S"] / 20_000 - 0.1) < 0.02
+    assert abs(mix["A"] / 20_000 - 0.05) < 0.02  # an amend with nothing resting becomes a no-op cancel
+    assert {c[5] is None for c in cmds if c[0] == "S"} == {True, False}  # stop-market and stop-limit
+    assert main(["--ops", "5000", "--seed", "2", "--mix", "stops", "--quiet", "--record", str(tmp_path / "s.txt")]) == 0
+    result = _json(capsys)
+    assert result["mix"] == "stops" and result["triggered"] > 0 and result["trades"] > 0
+    lines = (tmp_path / "s.txt").read_text().splitlines()
+    assert {line.split()[0] for line in lines} == {"L", "M", "C", "S", "A"}
+    assert main(["--replay", str(tmp_path / "s.txt"), "--quiet"]) == 0
+    replayed = _json(capsys)
+    assert replayed["ops"] == 5000 and replayed["triggered"] > 0
+
+
+def test_parse_stop_and_amend_lines():
+    assert parse_stream(["S 7 buy 105 106 3", "S 8 sell 95 - 2", "A 7 2 -", "A 8 - 99"]) == [
+        ("S", 7, 7, BUY, 105, 106, 3),
+        ("S", 8, 8, SELL, 95, None, 2),
+        ("A", 7, 2, None),
+        ("A", 8, None, 99),
+    ]
+    for bad in ("S 1 buy 100 5", "A 1 2", "S 1 buy x - 1"):
+        with pytest.raises(ValueError, match="line 1"):
+            parse_stream([bad])
