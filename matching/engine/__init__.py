@@ -50,6 +50,7 @@ from .events import (
     Trade,
     Triggered,
 )
+from .lifecycle import oco_need
 
 __all__ = [
     "BUY",
@@ -96,4 +97,5 @@ __all__ = [
     "StopState",
     "Trade",
     "Triggered",
+    "oco_need",
 ]

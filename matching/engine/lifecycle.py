@@ -67,6 +67,25 @@ def _posint(x: object) -> bool:
     return _type(x) is int and x > 0  # type: ignore[operator]
 
 
+def oco_need(
+    side: str, quantity: int, price: int, stop_limit_price: int | None = None, quote_budget: int | None = None
+) -> int:
+    """What an OCO pair must lock, in engine units: the larger need of its two legs, not the sum.
+
+    A sell locks ``quantity`` lots (both legs sell the same lots).  A buy locks
+    quote budget units (ticks x lots): the larger of ``price * quantity`` and the
+    stop leg's ``stop_limit_price * quantity``, or its ``quote_budget`` cap for a
+    stop-market leg (with neither, only the limit leg's need is known and the
+    service must decide what a market buy may spend).  At most one leg ever
+    trades, so one lock covers the pair.
+    """
+    if side != BUY:
+        return quantity
+    need = price * quantity
+    stop_need = stop_limit_price * quantity if stop_limit_price is not None else quote_budget
+    return need if stop_need is None or stop_need < need else stop_need
+
+
 class Lifecycle:
     """Stops, OCO, amend, GTD expiry and the rebuild API (mixed into ``OrderBook``)."""
 

@@ -32,6 +32,7 @@ from matching.engine import (
     StopState,
     Trade,
     Triggered,
+    oco_need,
 )
 
 
@@ -670,3 +671,11 @@ def test_restore_with_five_arguments_still_works():
     assert b.orders() == [RestingOrder(1, 1, BUY, 99, 5)]
     assert b.snapshot().orders == [OrderState(1, 1, BUY, 99, 5, GTC, False, "cancel_taker", None)]
     assert b.submit(2, 2, SELL, LIMIT, 99, 2) == [T(1, 2, 99, 2, SELL, 1, 2), Filled(2)]
+
+
+def test_oco_need_is_the_larger_leg_not_the_sum():
+    assert oco_need(SELL, 4, 104, 94) == 4
+    assert oco_need(BUY, 4, 95, 106) == 424  # the stop-limit leg buys dearer
+    assert oco_need(BUY, 4, 95, 90) == 380
+    assert oco_need(BUY, 4, 95, None, 500) == 500  # a stop-market leg capped by a budget
+    assert oco_need(BUY, 4, 95) == 380
