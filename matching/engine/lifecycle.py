@@ -21,7 +21,6 @@ State:
 
 from __future__ import annotations
 
-from collections import deque
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any
 
@@ -442,7 +441,7 @@ class Lifecycle:
            the OCO pair's cancel if any, then its entry events; their trades go
            through 1 and 2 again (cascades), the new triggers queued at the back.
         """
-        queue: deque = deque()
+        queue: list = []  # (StopState, trigger price), first triggered first
         i = start
         stops = self._stops
         oco = self._oco
@@ -460,8 +459,7 @@ class Lifecycle:
                         self._cancel_pair(events, ev[1], OCO_OTHER_LEG)
             if stops:
                 buys, sells = self._stop_heaps
-                for j in range(i, n):
-                    ev = events[j]
+                for ev in events[i:n]:
                     if ev.__class__ is not Trade:
                         continue
                     price = ev[2]
@@ -480,7 +478,7 @@ class Lifecycle:
             if not queue:
                 return events
             i = len(events)
-            st, price = queue.popleft()
+            st, price = queue.pop(0)
             events.append(_new(Triggered, (st.order_id, st.side, st.stop_price, price)))
             if oco and st.order_id in oco:
                 self._cancel_pair(events, st.order_id, OCO_OTHER_LEG)
