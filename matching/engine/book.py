@@ -11,12 +11,17 @@ Data layout (chosen for speed in CPython, see ``docs/ENGINE.md``):
 * A level is a ``deque`` of orders (time priority) with a running total of the
   live quantity.  Levels whose total reaches zero are removed at once, so every
   level in the dict has at least one live order.
-* An order is a small list ``[remaining, order_id, owner, level]``.  A cancel
+* An order is a small list ``[remaining, order_id, owner, level]`` (plus
+  ``(tif, post_only, stp, expire_time)`` for an order that is not a plain
+  GTC / cancel_taker one, so an amend can re-enter it by its own rules).  A cancel
   zeroes ``remaining`` and takes the order out of the id index; if it is not at
   either end of its deque it stays there as a dead entry that matching skips
   (lazy deletion, O(1) cancel); crowded levels are compacted.
 * Events are built with ``tuple.__new__`` (same objects as calling the
   NamedTuple class, without the Python-level ``__new__`` frame).
+* Stops, OCO pairs, amend, GTD expiry and the rebuild API live in the
+  ``Lifecycle`` mixin (``lifecycle.py``); the hot paths here only record the
+  last trade price and, when a stop waits, hand their events to ``_after``.
 """
 
 from __future__ import annotations
