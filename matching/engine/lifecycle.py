@@ -436,10 +436,12 @@ class Lifecycle:
            its pair's trigger in the same command.
         2. Each Trade, in order, triggers the waiting stops its price crosses:
            buy stops with stop_price <= price (lowest stop first), sell stops with
-           stop_price >= price (highest first), ties by arrival.
+           stop_price >= price (highest first), ties by arrival.  A triggered OCO
+           stop leg cancels its limit leg at once, before any triggered stop enters
+           (so an earlier triggered stop cannot trade with it).
         3. Triggered stops enter one by one, first triggered first: ``Triggered``,
-           the OCO pair's cancel if any, then its entry events; their trades go
-           through 1 and 2 again (cascades), the new triggers queued at the back.
+           then its entry events; their trades go through 1 and 2 again
+           (cascades), the new triggers queued at the back.
         """
         queue: list = []  # (StopState, trigger price), first triggered first
         i = start
@@ -469,19 +471,21 @@ class Lifecycle:
                         if entry is not None and entry[1] == seq:
                             del stops[oid]
                             queue.append((entry[0], price))
+                            if oco and oid in oco:
+                                self._cancel_pair(events, oid, OCO_OTHER_LEG)
                     while sells and -sells[0][0] >= price:
                         _, seq, oid = heappop(sells)
                         entry = stops.get(oid)
                         if entry is not None and entry[1] == seq:
                             del stops[oid]
                             queue.append((entry[0], price))
+                            if oco and oid in oco:
+                                self._cancel_pair(events, oid, OCO_OTHER_LEG)
             if not queue:
                 return events
             i = len(events)
             st, price = queue.pop(0)
             events.append(_new(Triggered, (st.order_id, st.side, st.stop_price, price)))
-            if oco and st.order_id in oco:
-                self._cancel_pair(events, st.order_id, OCO_OTHER_LEG)
             base = LIMIT if st.type is STOP_LIMIT else MARKET
             self._enter(  # type: ignore[attr-defined]
                 events,

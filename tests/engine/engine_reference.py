@@ -401,12 +401,12 @@ class RefBook:
                     for s in buys + sells:
                         self.stops.remove(s)
                         queue.append((s, ev.price))
+                        events += self.drop_pair_of(s.order_id, "oco_other_leg")
             if not queue:
                 return events
             i = len(events)
             s, price = queue.pop(0)
             events.append(Triggered(s.order_id, s.side, s.stop_price, price))
-            events += self.drop_pair_of(s.order_id, "oco_other_leg")
             base = LIMIT if s.type == STOP_LIMIT else MARKET
             events += self.enter(
                 s.order_id, s.owner, s.side, base, s.price, s.qty, s.budget, s.tif, False, s.stp, s.expire

@@ -427,3 +427,17 @@ def test_random_deep_sequences(seed):
         else:
             _random_command(h, rng, next_id, max_price=12, owners=50)
     assert h.trades > 0
+
+
+@pytest.mark.parametrize("block", range(2))
+def test_random_stop_heavy_sequences(block):
+    """1000 short sequences where 40% of the commands are stops, OCO pairs or GTD orders."""
+    for seed in range(50_000 + block * 500, 50_000 + (block + 1) * 500):
+        rng = random.Random(seed)
+        h = Harness()
+        for n in range(1, 41):
+            if rng.random() < 0.4:
+                stp = rng.choice((CANCEL_TAKER, CANCEL_TAKER, CANCEL_MAKER, CANCEL_BOTH))
+                _random_new_type(h, rng, n, 6, rng.randint(1, 3), rng.choice((BUY, SELL)), stp)
+            else:
+                _random_command(h, rng, n, max_price=6, owners=3)

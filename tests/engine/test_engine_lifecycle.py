@@ -309,13 +309,37 @@ def test_oco_stop_leg_triggering_cancels_the_limit_leg():
         Filled(3),
         T(4, 20, 95, 1, SELL, 4, 8),
         Filled(20),
-        Triggered(11, SELL, 97, 95),
         Canceled(10, "oco_other_leg", 4),
+        Triggered(11, SELL, 97, 95),
         T(4, 11, 95, 4, SELL, 4, 7),
         Filled(4),
         Filled(11),
     ]
     assert b.oco_pairs() == [] and b.get(10) is None
+
+
+def test_a_triggered_stop_leg_takes_its_limit_leg_away_before_any_stop_enters():
+    """A sell sweep triggers a buy stop (at 103) and then an OCO's sell stop leg (at 96).
+
+    The buy stop enters first, but the OCO's limit leg at 104 is already gone: the
+    pair's stop leg was triggered, so nothing may trade with its limit leg.
+    """
+    b = book_at(100, (1, 1, BUY, 103, 1), (2, 2, BUY, 96, 1))
+    b.submit(10, 5, BUY, STOP_MARKET, quantity=1, stop_price=103)
+    assert b.submit_oco(20, 21, 7, SELL, 2, 104, 97) == [Rested(20, SELL, 104, 2), StopRested(21, SELL, 97)]
+    assert b.submit(30, 6, SELL, MARKET, quantity=2) == [
+        T(1, 30, 103, 1, SELL, 1, 6),
+        Filled(1),
+        T(2, 30, 96, 1, SELL, 2, 6),
+        Filled(2),
+        Filled(30),
+        Canceled(20, "oco_other_leg", 2),
+        Triggered(10, BUY, 103, 103),
+        Canceled(10, "no_liquidity", 1),
+        Triggered(21, SELL, 97, 96),
+        Canceled(21, "no_liquidity", 2),
+    ]
+    assert len(b) == 0 and b.stops() == [] and b.oco_pairs() == []
 
 
 @pytest.mark.parametrize("leg", [10, 11])
