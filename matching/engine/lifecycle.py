@@ -375,7 +375,9 @@ class Lifecycle:
     ) -> StopRested:
         self._stop_seq += 1
         seq = self._stop_seq
-        st = StopState(order_id, owner, side, type_, stop_price, price, quantity, quote_budget, tif, stp, expire_time)
+        st = _new(
+            StopState, (order_id, owner, side, type_, stop_price, price, quantity, quote_budget, tif, stp, expire_time)
+        )
         self._stops[order_id] = (st, seq)
         if side is BUY:
             heappush(self._stop_heaps[0], (stop_price, seq, order_id))
