@@ -152,7 +152,7 @@ def test_unknown_api_key_is_refused_with_2015(funded):
 def test_missing_signature_and_timestamp_are_mandatory_parameters(funded):
     bot, _ = hmac_bot(funded)
     assert_binance_error(bot.call("GET", "account", signed=False), -1102, 400)
-    resp = bot.client.get("/api/v3/account?timestamp=%d" % now_ms(), HTTP_X_MBX_APIKEY=bot.api_key)
+    resp = bot.client.get(f"/api/v3/account?timestamp={now_ms()}", HTTP_X_MBX_APIKEY=bot.api_key)
     assert_binance_error(resp, -1102, 400)
     assert "signature" in resp.json()["msg"]
 
