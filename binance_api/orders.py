@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from markets.models import Market, Order
+from wallets.models import SettlementCursor
 
 from .errors import BinanceError, mandatory, not_required
 from .params import Params
@@ -108,17 +109,26 @@ def order_request(params: Params, market: Market) -> OrderRequest:
     )
 
 
-def order_wait(*, order_id: int, until_closed: bool) -> Order:
-    """The order once the matcher has taken it (or, ``until_closed``, closed it), within the bounded wait.
+def _settled(order: Order) -> bool:
+    """Whether settlement has applied what the matcher did with the order (its fills, its release)."""
+    sequence = order.closed_sequence or order.sequence
+    if sequence is None:
+        return False
+    settled = SettlementCursor.objects.filter(market_id=order.market_id).values_list("settled_sequence", flat=True)
+    return (settled.first() or 0) >= sequence
 
-    Answers what is committed: after the deadline, the order as it stands.
+
+def order_wait(*, order_id: int, until_closed: bool) -> Order:
+    """The order once the matcher has taken it (or, ``until_closed``, closed it) and settlement has
+    applied that, within the bounded wait: a client that reads its balance next sees the result,
+    as on Binance. Answers what is committed: after the deadline, the order as it stands.
     """
     deadline = time.monotonic() + settings.BINANCE_ORDER_WAIT_SECONDS
     pause = 0.01
     while True:
         order = Order.objects.get(pk=order_id)
         done = order.status not in Order.OPEN_STATUSES if until_closed else order.status != Order.Status.NEW
-        if done or time.monotonic() + pause > deadline:
+        if (done and _settled(order)) or time.monotonic() + pause > deadline:
             return order
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
