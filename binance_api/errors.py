@@ -80,8 +80,8 @@ def binance_exception_handler(exc: Exception, context: dict) -> Response:
         return _response(exc.code, exc.msg, exc.status)
     if isinstance(exc, DomainError):
         code, msg = _DOMAIN.get(exc.code, (-1000, None))
-        status = exc.status_code if 400 <= exc.status_code < 500 and exc.status_code != 404 else 400
-        return _response(code, msg or exc.message, status)
+        # Binance answers every refused request with 400, whatever the project's own status.
+        return _response(code, msg or exc.message, 400)
     if isinstance(exc, RequestDataTooBig):
         return _response(-1101, "Too many parameters sent for this endpoint.", 413)
     if isinstance(exc, Http404 | exceptions.NotFound):
