@@ -56,9 +56,13 @@ def _estimated_bits(value: str) -> float:
 
 @checks.register(checks.Tags.security, deploy=True)
 def secrets_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warn when SECRET_KEY or CUSTODY_WEBHOOK_SECRET is short, guessable or public."""
+    """Warn when SECRET_KEY, CUSTODY_WEBHOOK_SECRET or a set API_KEY_ENCRYPTION_KEY is short, guessable or public."""
     found = []
-    for name, check_id in (("SECRET_KEY", "exchange.W002"), ("CUSTODY_WEBHOOK_SECRET", "exchange.W003")):
+    named = [("SECRET_KEY", "exchange.W002"), ("CUSTODY_WEBHOOK_SECRET", "exchange.W003")]
+    # Optional: without it HMAC API keys are refused (apikeys/crypto.py); when set it must be strong.
+    if getattr(settings, "API_KEY_ENCRYPTION_KEY", ""):
+        named.append(("API_KEY_ENCRYPTION_KEY", "exchange.W009"))
+    for name, check_id in named:
         weakness = secret_weakness(str(getattr(settings, name, "") or ""))
         if weakness:
             found.append(

@@ -20,5 +20,8 @@ class RejectControlCharactersMiddleware:
         raw_query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "%00" in raw_query or "\x00" in raw_query:
             body = error_body("validation_error", "NUL characters are not allowed in the URL.")
+            if request.path.startswith("/api/v3/"):
+                # The Binance-compatible surface answers in Binance's error shape (binance_api/errors.py).
+                body = {"code": -1100, "msg": "Illegal characters found in a parameter."}
             return HttpResponse(json.dumps(body), status=400, content_type="application/json")
         return self.get_response(request)

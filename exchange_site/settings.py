@@ -51,6 +51,11 @@ def _secret(name: str) -> str:
 
 SECRET_KEY = _secret("SECRET_KEY")
 CUSTODY_WEBHOOK_SECRET = _secret("CUSTODY_WEBHOOK_SECRET")
+# Encrypts the HMAC secrets of API keys at rest (apikeys/crypto.py). Optional: without it a
+# deployment refuses to create HMAC keys (Ed25519 keys need no server-side secret).
+API_KEY_ENCRYPTION_KEY = os.environ.get("API_KEY_ENCRYPTION_KEY", "") or (
+    local_secret("API_KEY_ENCRYPTION_KEY", path=LOCAL_SECRETS_FILE) if EMBEDDED or DEBUG else ""
+)
 
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()
@@ -76,6 +81,8 @@ INSTALLED_APPS = [
     "wallets",
     "markets",
     "matching",
+    "apikeys",
+    "binance_api",
     "tools",
 ]
 
@@ -317,6 +324,13 @@ MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
 SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
+# The Binance-compatible /api/v3 (binance_api/): request weight per key (or per IP for public
+# endpoints) per minute, orders per key per 10 s and per day, and how long an order or a
+# cancel answering RESULT/FULL waits for the matcher's committed result.
+BINANCE_WEIGHT_PER_MINUTE = int(os.environ.get("BINANCE_WEIGHT_PER_MINUTE", "6000"))
+BINANCE_ORDERS_PER_10S = int(os.environ.get("BINANCE_ORDERS_PER_10S", "100"))
+BINANCE_ORDERS_PER_DAY = int(os.environ.get("BINANCE_ORDERS_PER_DAY", "200000"))
+BINANCE_ORDER_WAIT_SECONDS = float(os.environ.get("BINANCE_ORDER_WAIT_SECONDS", "3"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")
 

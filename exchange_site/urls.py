@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/v1/", include("markets.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("wallets.urls_withdrawals")),
+    path("api/v1/", include("apikeys.urls")),
+    path("api/v3/", include("binance_api.urls")),
 ]
 
 # Unroutable API URLs answer in the API's error format, like every other refusal.

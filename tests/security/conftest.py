@@ -8,8 +8,11 @@ endpoint, so the attacks below hit the same code paths as production traffic.
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from accounts.roles import BACK_OFFICE, COMPLIANCE, MARKET_OPS
+from apikeys.services import api_key_create
 from markets.models import Trade
 from tests.backoffice.helpers import make_staff
 from tests.factories import MarketFactory, UserFactory
@@ -69,6 +72,10 @@ def world(db) -> World:
     alice_withdrawals = [withdraw(alice, btc, "0.5", "alice-address-0001")]
     mallory_withdrawals = [withdraw(mallory, btc, "0.7", "mallory-address-0001")]
 
+    for user in (alice, mallory):
+        # An Ed25519 key each (no server-side secret needed): ids that only their owner may touch.
+        pem = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        api_key_create(user_id=user.pk, name="bot", permissions=["read"], type="ed25519", public_key=pem.decode())
     trader, other = login(alice), login(mallory)
     trader.orders, other.orders = alice_orders, mallory_orders
     trader.withdrawals, other.withdrawals = alice_withdrawals, mallory_withdrawals

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.roles import BACK_OFFICE
+from apikeys.models import ApiKey
 from markets.models import Order
 from tests.backoffice.helpers import make_staff
 from tests.factories import UserFactory
@@ -68,11 +69,18 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 28
+    assert len(private_operations()) == 32
+
+
+def _key_of(user) -> int | None:
+    """The id of ``user``'s API key (the world gives each trader one)."""
+    return ApiKey.objects.filter(user=user).values_list("pk", flat=True).first()
 
 
 def _url(world: World, path: str) -> str:
     """A concrete URL naming the trader's own objects."""
+    if "{key_id}" in path:
+        path = path.replace("{key_id}", str(_key_of(world.trader.user)))
     return (
         path.replace("{order_id}", str(world.trader.orders[-1].pk))
         .replace("{client_order_id}", world.trader.orders[0].client_order_id)
@@ -224,6 +232,8 @@ def test_the_good_token_is_accepted_by_every_private_operation(world):
 def _theirs(world: World, path: str) -> str:
     victim = world.other
     open_order = next(o for o in victim.orders if o.status in Order.OPEN_STATUSES)
+    if "{key_id}" in path:
+        path = path.replace("{key_id}", str(_key_of(victim.user)))
     return (
         path.replace("{order_id}", str(open_order.pk))
         .replace("{client_order_id}", open_order.client_order_id)
@@ -234,6 +244,7 @@ def _theirs(world: World, path: str) -> str:
 def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
     by_id = [(m, p) for m, p in private_operations() if "{" in p and not p.startswith(BACK_OFFICE_PREFIX)]
     assert {p for _, p in by_id} == {
+        "/api/v1/api-keys/{key_id}",
         "/api/v1/orders/{order_id}",
         "/api/v1/orders/by-client-id/{client_order_id}",
         "/api/v1/withdrawals/{id}/cancel",
@@ -252,6 +263,7 @@ def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
     withdrawal = Withdrawal.objects.get(pk=mallory.withdrawals[0].pk)
     assert withdrawal.status == Withdrawal.Status.PENDING_REVIEW
     assert not Order.objects.filter(user=mallory.user, cancel_requested_at__isnull=False).exists()
+    assert ApiKey.objects.get(user=mallory.user).enabled is True
 
 
 def test_cancel_all_cancels_only_my_orders(world):

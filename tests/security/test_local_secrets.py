@@ -25,16 +25,17 @@ def embedded_secrets(secrets_file: Path, **extra: str) -> dict[str, str]:
     """The secrets a fresh process of this checkout sees with no secret in its environment."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
     env.pop("CUSTODY_WEBHOOK_SECRET", None)
+    env.pop("API_KEY_ENCRYPTION_KEY", None)
     env.update({"LOCAL_SECRETS_FILE": str(secrets_file), "DJANGO_SETTINGS_MODULE": "exchange_site.settings", **extra})
     code = (
         "import json; from django.conf import settings; "
-        "print(json.dumps([settings.SECRET_KEY, settings.CUSTODY_WEBHOOK_SECRET]))"
+        "print(json.dumps([settings.SECRET_KEY, settings.CUSTODY_WEBHOOK_SECRET, settings.API_KEY_ENCRYPTION_KEY]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    key, custody = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"SECRET_KEY": key, "CUSTODY_WEBHOOK_SECRET": custody}
+    key, custody, api_keys = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"SECRET_KEY": key, "CUSTODY_WEBHOOK_SECRET": custody, "API_KEY_ENCRYPTION_KEY": api_keys}
 
 
 def test_the_embedded_default_generates_random_secrets_and_keeps_them_private(tmp_path):
@@ -45,7 +46,7 @@ def test_the_embedded_default_generates_random_secrets_and_keeps_them_private(tm
         assert value not in OLD_FALLBACKS and value not in KNOWN_PUBLIC_SECRETS
         assert secret_weakness(value) is None, (name, value)
         assert value != other_checkout[name]
-    assert first["SECRET_KEY"] != first["CUSTODY_WEBHOOK_SECRET"]
+    assert len(set(first.values())) == len(first)
     mode = stat.S_IMODE((tmp_path / "a" / "secrets.json").stat().st_mode)
     assert mode == 0o600
     assert json.loads((tmp_path / "a" / "secrets.json").read_text()) == first

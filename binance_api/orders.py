@@ -1,0 +1,138 @@
+"""Translate Binance's order parameters into the arguments of the project's order service,
+and wait (boundedly) for the matcher's committed result when the client asks for it."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from markets.models import Market, Order
+from wallets.models import SettlementCursor
+
+from .errors import BinanceError, mandatory, not_required
+from .params import Params
+from .render import STP_IN
+
+CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
+_ALPHABET = string.ascii_letters + string.digits
+# Parameters of order kinds this exchange does not have: refused, never silently ignored.
+_UNSUPPORTED = ("stopPrice", "trailingDelta", "icebergQty", "pegPriceType", "pegOffsetValue", "pegOffsetType")
+
+
+@dataclass
+class OrderRequest:
+    """One placement as the service takes it, plus how the client wants the answer."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    response_type: str = "FULL"
+
+
+def client_order_id_param(params: Params, name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not CLIENT_ORDER_ID.fullmatch(value):
+        raise BinanceError(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{{1,36}}$'."
+        )
+    return value
+
+
+def _generated_client_order_id() -> str:
+    return "x-" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+
+
+def order_request(params: Params, market: Market) -> OrderRequest:
+    """Binance's ``POST /api/v3/order`` parameters as ``order_place`` arguments (or Binance's refusal)."""
+    side = params.require("side")
+    if side not in ("BUY", "SELL"):
+        raise BinanceError(-1117, "Invalid side.")
+    kind = params.require("type")
+    if kind not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
+        raise BinanceError(-1116, "Invalid orderType.")
+    for name in _UNSUPPORTED:
+        if params.has(name):
+            raise not_required(name)
+    tif = params.choice("timeInForce", ("GTC", "IOC", "FOK"), code=-1115, msg="Invalid timeInForce.")
+    price, quantity, quote_quantity = (
+        params.decimal("price"),
+        params.decimal("quantity"),
+        params.decimal("quoteOrderQty"),
+    )
+    post_only = kind == "LIMIT_MAKER"
+    if kind in ("LIMIT", "LIMIT_MAKER"):
+        if kind == "LIMIT" and tif is None:
+            raise mandatory("timeInForce")
+        if post_only and tif is not None:
+            raise not_required("timeInForce")
+        if quantity is None:
+            raise mandatory("quantity")
+        if price is None:
+            raise mandatory("price")
+        if quote_quantity is not None:
+            raise not_required("quoteOrderQty")
+    else:
+        if tif is not None:
+            raise not_required("timeInForce")
+        if price is not None:
+            raise not_required("price")
+        if quantity is None and quote_quantity is None:
+            raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+        if quantity is not None and quote_quantity is not None:
+            raise not_required("quoteOrderQty")
+        if side == "SELL" and quote_quantity is not None:
+            raise BinanceError(-1013, "Quote order qty market sell orders are not supported; send quantity.")
+    stp = params.get("selfTradePreventionMode") or "EXPIRE_TAKER"
+    if stp not in STP_IN:
+        raise BinanceError(-1013, "This symbol does not allow the specified self-trade prevention mode.")
+    default_response = "ACK" if post_only else "FULL"
+    response_type = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL")) or default_response
+    return OrderRequest(
+        kwargs={
+            "market": market,
+            "side": side.lower(),
+            "type": Order.Type.MARKET if kind == "MARKET" else Order.Type.LIMIT,
+            "price": price,
+            "quantity": quantity,
+            "quote_quantity": quote_quantity,
+            "time_in_force": "GTC" if post_only else (tif or "GTC"),
+            "post_only": post_only,
+            "client_order_id": client_order_id_param(params, "newClientOrderId") or _generated_client_order_id(),
+            "self_trade_prevention": STP_IN[stp],
+        },
+        response_type=response_type,
+    )
+
+
+def _settled(order: Order) -> bool:
+    """Whether settlement has applied what the matcher did with the order (its fills, its release)."""
+    sequence = order.closed_sequence or order.sequence
+    if sequence is None:
+        return False
+    settled = SettlementCursor.objects.filter(market_id=order.market_id).values_list("settled_sequence", flat=True)
+    return (settled.first() or 0) >= sequence
+
+
+def order_wait(*, order_id: int, until_closed: bool) -> Order:
+    """The order once the matcher has taken it (or, ``until_closed``, closed it) and settlement has
+    applied that, within the bounded wait: a client that reads its balance next sees the result,
+    as on Binance. Answers what is committed: after the deadline, the order as it stands.
+    """
+    deadline = time.monotonic() + settings.BINANCE_ORDER_WAIT_SECONDS
+    pause = 0.01
+    while True:
+        order = Order.objects.get(pk=order_id)
+        done = order.status not in Order.OPEN_STATUSES if until_closed else order.status != Order.Status.NEW
+        if (done and _settled(order)) or time.monotonic() + pause > deadline:
+            return order
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def zero_if_none(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal(0)
