@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
+from exchange_site.admin_base import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
 from exchange_site.errors import DomainError
 from markets.models import Order, Trade
 from wallets.models import Wallet, Withdrawal

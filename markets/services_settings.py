@@ -34,9 +34,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from exchange_site.errors import Conflict, DomainError, NotFound
+from exchange_site.money import fmt
 
 from .models import Currency, Market, SettingChange, SettingProposal
-from .precision import fmt
 
 MAX_REASON = 2000
 

@@ -33,35 +33,23 @@ from django.utils.html import format_html
 
 from accounts.roles import APPROVE_MANUAL_DEPOSIT, PROPOSE_MANUAL_DEPOSIT, can_review_withdrawals
 from accounts.services import otp_verify
-from exchange_site.admin_site import (
+from exchange_site.admin_base import (
     Decision,
     DecisionAdminMixin,
+    ReadOnlyAdmin,
     ServiceSaveMixin,
     html_table,
     reason_field,
 )
 from exchange_site.errors import DomainError
-from markets.precision import fmt
+from exchange_site.money import fmt
 
 from .incidents import incident_resolve
 from .manual_deposits import manual_deposit_approve, manual_deposit_check, manual_deposit_propose, manual_deposit_reject
 from .models import Deposit, Incident, LedgerEntry, ManualDeposit, Wallet, Withdrawal, WithdrawalEvent
 from .selectors import balances_for_user
+from .selectors_withdrawals import pending_work
 from .withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    list_per_page = 50
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Wallet)
@@ -605,3 +593,24 @@ class IncidentAdmin(DecisionAdminMixin, ReadOnlyAdmin):
         "resolved_by",
         "resolution_note",
     )
+
+
+def ledger_dashboard_panel(request: HttpRequest, site_name: str) -> dict[str, Any]:
+    """Open ledger incidents for every staff member (trading may be halted), then the work waiting."""
+    user = request.user
+    context: dict[str, Any] = {
+        "open_incidents": list(Incident.objects.filter(status=Incident.Status.OPEN).select_related("currency")[:20]),
+        "incidents_url": reverse(f"{site_name}:wallets_incident_changelist"),
+    }
+    if user.has_perm("wallets.view_withdrawal") or user.has_perm("wallets.view_manualdeposit"):
+        withdrawals = reverse(f"{site_name}:wallets_withdrawal_changelist")
+        context["pending_work"] = pending_work()
+        context["pending_links"] = {
+            "review": withdrawals + "?status__exact=pending_review",
+            "unsent": withdrawals + "?status__exact=approved",
+            "manual": reverse(f"{site_name}:wallets_manualdeposit_changelist") + "?status__exact=proposed",
+        }
+    return context
+
+
+admin.site.register_dashboard_panel(ledger_dashboard_panel)

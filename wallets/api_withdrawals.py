@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import staff_permission
 from accounts.roles import APPROVE_WITHDRAWAL
-from accounts.serializers import StrictCharField
-from exchange_site.api import MoneyIn, MoneyOut, checked_id, cursor_page, error_doc, valid_input
+from exchange_site.api import checked_id, cursor_page, error_doc, valid_input
+from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
 
 from . import withdrawals as services
 from .models import Withdrawal, WithdrawalEvent
