@@ -22,7 +22,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.selectors import fee_account
-from exchange_site.errors import DomainError
+from exchange_site.errors import InvalidInput
 
 from .models import FEE_HARD_CAP, Currency, Market
 
@@ -34,8 +34,8 @@ CURRENCY_KEYS = {"name", "precision", "min_confirmations", *CURRENCY_AMOUNTS}
 MARKET_KEYS = {"tick_size", "lot_size", "min_qty", "min_notional", "maker_fee", "taker_fee"}
 
 
-class BootstrapError(DomainError):
-    code = "validation_error"
+class BootstrapError(InvalidInput):
+    """A bootstrap spec the exchange cannot be set up from."""
 
 
 @dataclass

@@ -181,11 +181,10 @@ class WithdrawalsView(APIView):
         request=WithdrawalRequestIn,
         responses={
             201: WithdrawalOut,
-            400: error_doc(
-                "`validation_error`, `otp_required`, `invalid_otp`, `insufficient_funds`, `withdrawals_disabled`, "
-                "`min_withdrawal`."
+            400: error_doc("`validation_error`, `insufficient_funds`, `withdrawals_disabled`, `min_withdrawal`."),
+            401: error_doc(
+                "`not_authenticated`; `otp_required`, `invalid_otp`: the one-time password is missing or wrong."
             ),
-            401: UNAUTHENTICATED,
             403: error_doc("`two_factor_required`: switch 2FA on first; `permission_denied`: account cannot withdraw."),
         },
     )
