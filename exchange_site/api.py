@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -84,3 +85,11 @@ def valid_input(serializer_class: type[serializers.Serializer], data: Any) -> di
 def error_doc(description: str) -> OpenApiResponse:
     """An OpenAPI response for an error answer in the API's error format."""
     return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
+# The query parameters of every cursor-paginated list.
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
+]

@@ -9,7 +9,6 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("markets.urls")),
     path("api/v1/", include("wallets.urls")),
-    path("api/v1/", include("wallets.urls_withdrawals")),
 ]
 
 # Unroutable API URLs answer in the API's error format, like every other refusal.

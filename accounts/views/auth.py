@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 from exchange_site.api import error_doc, valid_input
 from exchange_site.throttles import AuthAccountThrottle, AuthIPThrottle
 
-from . import services
-from .otp import qr_svg
-from .selectors import two_factor_enabled
-from .serializers import (
+from .. import services
+from ..otp import qr_svg
+from ..selectors import two_factor_enabled
+from ..serializers import (
     MeOut,
     PasswordIn,
     PasswordOtpIn,
