@@ -184,17 +184,26 @@ def setting_record(*, target: Currency | Market, actor: User | None, name: str, 
 # -- creation ----------------------------------------------------------------------------------
 
 
+def _creation_summary(obj: Currency | Market) -> str:
+    allowed = CURRENCY_CREATE_FIELDS if isinstance(obj, Currency) else MARKET_CREATE_FIELDS
+    return ", ".join(f"{name}={setting_text(getattr(obj, name))}" for name in allowed)
+
+
+def setting_created_record(*, target: Currency | Market, actor: User | None, reason: str) -> SettingChange:
+    """Record the creation of a currency or market that another service wrote (the bootstrap)."""
+    return _record(target, actor=actor, action=Action.CREATE, after=_creation_summary(target), reason=reason)
+
+
 def _create(model: type[models.Model], *, actor: User, values: Mapping[str, Any], allowed: tuple[str, ...],
             reason: str) -> Any:  # fmt: skip
     _check_fields(values, allowed)
     reason = clean_text(reason, name="reason", required=False, max_length=MAX_REASON)
     obj = model(**{name: _to_python(model, name, raw) for name, raw in values.items()})
     _full_clean(obj)
-    summary = ", ".join(f"{name}={setting_text(getattr(obj, name))}" for name in allowed)
     try:
         with transaction.atomic(durable=True):
             obj.save()
-            _record(obj, actor=actor, action=Action.CREATE, after=summary, reason=reason)
+            setting_created_record(target=obj, actor=actor, reason=reason)
     except IntegrityError as exc:
         raise Conflict(f"The {model._meta.verbose_name} could not be created: {exc}", code="conflict") from exc
     return obj
