@@ -27,6 +27,7 @@ from .roles import can_reset_two_factor
 from .two_factor_resets import (
     two_factor_reset_approve,
     two_factor_reset_check,
+    two_factor_reset_may_decide,
     two_factor_reset_propose,
     two_factor_reset_reject,
 )
@@ -93,17 +94,13 @@ class LogEntryAdmin(ReadOnlyAdmin):
 # -- staff-assisted 2FA reset (four eyes) -----------------------------------------------
 
 
-def _may_decide_reset(reset: TwoFactorReset, user: Any) -> bool:
-    return reset.status == TwoFactorReset.Status.PROPOSED and user.pk not in (reset.proposed_by_id, reset.user_id)
-
-
 TWO_FACTOR_RESET_DECISIONS = (
     Decision(
         name="approve",
         label="Approve",
         run=lambda actor, pk, data: two_factor_reset_approve(actor=actor, reset_id=pk, comment=data["comment"]),
         allowed=can_reset_two_factor,
-        available=_may_decide_reset,
+        available=lambda reset, user: two_factor_reset_may_decide(reset=reset, actor=user),
         fields=(("comment", reason_field("Comment (optional)", required=False)),),
         question=(
             "Approve this reset? The user's authenticator and backup codes are deleted and every session of "
@@ -115,7 +112,7 @@ TWO_FACTOR_RESET_DECISIONS = (
         label="Reject",
         run=lambda actor, pk, data: two_factor_reset_reject(actor=actor, reset_id=pk, reason=data["reason"]),
         allowed=can_reset_two_factor,
-        available=_may_decide_reset,
+        available=lambda reset, user: two_factor_reset_may_decide(reset=reset, actor=user),
         fields=(("reason", reason_field("Reason", required=True)),),
         question="Reject this reset? The user's two-factor authentication stays as it is.",
     ),

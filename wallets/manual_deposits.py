@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from exchange_site.errors import InvalidInput, NotFound, clean_text
+from exchange_site.errors import Conflict, InvalidInput, NotFound, clean_text
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from markets.models import Currency
 
@@ -25,16 +25,24 @@ from .withdrawals import MAX_REASON
 Status = ManualDeposit.Status
 
 
+def manual_deposit_decider_refusal(*, proposal: ManualDeposit, actor: User) -> Conflict | None:
+    """Who may decide: neither the proposer nor the credited user, and only once (the admin hides refused buttons)."""
+    if proposal.status != Status.PROPOSED:
+        return AlreadyDecided(
+            "This manual deposit was already approved or rejected.", details={"status": proposal.status}
+        )
+    if actor.pk in (proposal.proposed_by_id, proposal.user_id):
+        return SelfApproval("The proposer (or the credited user) cannot decide on this manual deposit.")
+    return None
+
+
 def _locked_for_decision(*, manual_deposit_id: int, actor: User) -> ManualDeposit:
     proposal = ManualDeposit.objects.select_for_update().filter(pk=manual_deposit_id).first()
     if proposal is None:
         raise NotFound("Manual deposit not found.")
-    if proposal.status != Status.PROPOSED:
-        raise AlreadyDecided(
-            "This manual deposit was already approved or rejected.", details={"status": proposal.status}
-        )
-    if actor.pk in (proposal.proposed_by_id, proposal.user_id):
-        raise SelfApproval("The proposer (or the credited user) cannot decide on this manual deposit.")
+    refusal = manual_deposit_decider_refusal(proposal=proposal, actor=actor)
+    if refusal is not None:
+        raise refusal
     return proposal
 
 

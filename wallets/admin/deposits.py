@@ -24,6 +24,7 @@ from exchange_site.money import fmt
 from ..manual_deposits import (
     manual_deposit_approve,
     manual_deposit_check,
+    manual_deposit_decider_refusal,
     manual_deposit_propose,
     manual_deposit_reject,
 )
@@ -51,13 +52,6 @@ class DepositAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-def _may_decide_manual(proposal: ManualDeposit, user: Any) -> bool:
-    return proposal.status == ManualDeposit.Status.PROPOSED and user.pk not in (
-        proposal.proposed_by_id,
-        proposal.user_id,
-    )
-
-
 def _can_decide_manual(user: Any) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(APPROVE_MANUAL_DEPOSIT))
 
@@ -68,7 +62,7 @@ MANUAL_DEPOSIT_DECISIONS = (
         label="Approve and credit",
         run=lambda actor, pk, data: manual_deposit_approve(actor=actor, manual_deposit_id=pk, comment=data["comment"]),
         allowed=_can_decide_manual,
-        available=_may_decide_manual,
+        available=lambda proposal, user: manual_deposit_decider_refusal(proposal=proposal, actor=user) is None,
         fields=(("comment", reason_field("Comment (optional)", required=False)),),
         question="Approve this manual deposit? The user's wallet is credited at once.",
     ),
@@ -77,7 +71,7 @@ MANUAL_DEPOSIT_DECISIONS = (
         label="Reject",
         run=lambda actor, pk, data: manual_deposit_reject(actor=actor, manual_deposit_id=pk, reason=data["reason"]),
         allowed=_can_decide_manual,
-        available=_may_decide_manual,
+        available=lambda proposal, user: manual_deposit_decider_refusal(proposal=proposal, actor=user) is None,
         fields=(("reason", reason_field("Reason", required=True)),),
         question="Reject this manual deposit? Nothing is credited.",
     ),
