@@ -10,22 +10,24 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
+from exchange_site.admin_base import (
+    Decision,
+    DecisionAdminMixin,
+    ReadOnlyAdmin,
+    ServiceSaveMixin,
+    reason_field,
+)
 from exchange_site.errors import DomainError
-from markets.models import Order, Trade
-from wallets.models import Wallet, Withdrawal
 
 from .models import TwoFactorReset, User
 from .roles import can_reset_two_factor
 from .two_factor_resets import (
     two_factor_reset_approve,
     two_factor_reset_check,
+    two_factor_reset_may_decide,
     two_factor_reset_propose,
     two_factor_reset_reject,
 )
@@ -57,72 +59,6 @@ class UserChangeForm(auth_forms.UserChangeForm):
         return _unique_email(self)
 
 
-# -- the back-office view of a user (read-only panels) ----------------------------------
-
-RECENT_ROWS = 20
-
-
-def _wallets_panel(user: User) -> str:
-    wallets = Wallet.objects.filter(user=user).select_related("currency").order_by("currency__code")
-    return html_table(
-        ("currency", "balance", "locked", "available", "updated"),
-        ((w.currency.code, w.balance, w.locked, w.available, w.updated_at) for w in wallets),
-        empty="No wallets.",
-    )
-
-
-def _open_orders_panel(user: User) -> str:
-    orders = Order.objects.filter(user=user, status__in=Order.OPEN_STATUSES).select_related("market").order_by("-id")
-    return html_table(
-        ("id", "market", "side", "type", "price", "quantity", "filled", "status", "created"),
-        (
-            (o.pk, o.market.symbol, o.side, o.type, o.price, o.quantity, o.filled_quantity, o.status, o.created_at)
-            for o in orders[:RECENT_ROWS]
-        ),
-        empty="No open orders.",
-    )
-
-
-def _recent_trades_panel(user: User) -> str:
-    trades = Trade.objects.filter(Q(maker_user=user) | Q(taker_user=user)).select_related("market").order_by("-id")
-    return html_table(
-        ("id", "market", "side", "role", "price", "quantity", "time"),
-        (
-            (
-                t.pk,
-                t.market.symbol,
-                t.taker_side if t.taker_user_id == user.pk else ("sell" if t.taker_side == "buy" else "buy"),
-                "taker" if t.taker_user_id == user.pk else "maker",
-                t.price,
-                t.quantity,
-                t.created_at,
-            )
-            for t in trades[:RECENT_ROWS]
-        ),
-        empty="No trades.",
-    )
-
-
-def _withdrawals_panel(user: User) -> str:
-    rows = Withdrawal.objects.filter(user=user).select_related("currency").order_by("-id")
-    return html_table(
-        ("id", "time", "currency", "amount", "fee", "status", "txid"),
-        (
-            (
-                format_html('<a href="{}">{}</a>', reverse("admin:wallets_withdrawal_change", args=[w.pk]), w.pk),
-                w.created_at,
-                w.currency.code,
-                w.amount,
-                w.fee,
-                w.status,
-                w.txid,
-            )
-            for w in rows[:RECENT_ROWS]
-        ),
-        empty="No withdrawals.",
-    )
-
-
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
@@ -131,24 +67,11 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("email", "password")}),
         (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "is_system", "groups")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
-        # Read-only panels for back office and compliance (bounded: one query each).
-        ("Wallets", {"fields": ("wallets",)}),
-        ("Open orders", {"fields": ("open_orders",)}),
-        (f"Recent trades (last {RECENT_ROWS})", {"fields": ("recent_trades",)}),
-        (f"Withdrawals (last {RECENT_ROWS})", {"fields": ("withdrawals",)}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
     # The fee account is created by code; flipping is_system by hand would let it log in or
     # lock a trader out.
-    readonly_fields = (
-        "is_system",
-        "last_login",
-        "date_joined",
-        "wallets",
-        "open_orders",
-        "recent_trades",
-        "withdrawals",
-    )
+    readonly_fields = ("is_system", "last_login", "date_joined")
     list_display = ("email", "is_active", "is_staff", "is_system", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "is_system", "groups")
     search_fields = ("email",)
@@ -156,25 +79,9 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups",)
     show_full_result_count = False
 
-    @admin.display(description="wallets")
-    def wallets(self, obj: User) -> str:
-        return _wallets_panel(obj)
-
-    @admin.display(description="open orders")
-    def open_orders(self, obj: User) -> str:
-        return _open_orders_panel(obj)
-
-    @admin.display(description="recent trades")
-    def recent_trades(self, obj: User) -> str:
-        return _recent_trades_panel(obj)
-
-    @admin.display(description="withdrawals")
-    def withdrawals(self, obj: User) -> str:
-        return _withdrawals_panel(obj)
-
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdmin):
     """The admin log (who changed or decided what), read-only for compliance review."""
 
     list_display = ("action_time", "user", "content_type", "object_repr", "action_flag", "change_message")
@@ -182,24 +89,9 @@ class LogEntryAdmin(admin.ModelAdmin):
     list_filter = ("action_flag", "content_type")
     search_fields = ("user__email", "object_repr", "object_id")
     date_hierarchy = "action_time"
-    show_full_result_count = False
-    list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # -- staff-assisted 2FA reset (four eyes) -----------------------------------------------
-
-
-def _may_decide_reset(reset: TwoFactorReset, user: Any) -> bool:
-    return reset.status == TwoFactorReset.Status.PROPOSED and user.pk not in (reset.proposed_by_id, reset.user_id)
 
 
 TWO_FACTOR_RESET_DECISIONS = (
@@ -208,7 +100,7 @@ TWO_FACTOR_RESET_DECISIONS = (
         label="Approve",
         run=lambda actor, pk, data: two_factor_reset_approve(actor=actor, reset_id=pk, comment=data["comment"]),
         allowed=can_reset_two_factor,
-        available=_may_decide_reset,
+        available=lambda reset, user: two_factor_reset_may_decide(reset=reset, actor=user),
         fields=(("comment", reason_field("Comment (optional)", required=False)),),
         question=(
             "Approve this reset? The user's authenticator and backup codes are deleted and every session of "
@@ -220,7 +112,7 @@ TWO_FACTOR_RESET_DECISIONS = (
         label="Reject",
         run=lambda actor, pk, data: two_factor_reset_reject(actor=actor, reset_id=pk, reason=data["reason"]),
         allowed=can_reset_two_factor,
-        available=_may_decide_reset,
+        available=lambda reset, user: two_factor_reset_may_decide(reset=reset, actor=user),
         fields=(("reason", reason_field("Reason", required=True)),),
         question="Reject this reset? The user's two-factor authentication stays as it is.",
     ),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
+
+from exchange_site.fields import StrictCharField, StrictEmailField
 
 from .otp import MAX_CODE_LENGTH
 
@@ -13,26 +13,6 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_TOKEN_LENGTH = 4096
 # Room for a code typed with spaces or dashes ("123 456").
 MAX_OTP_INPUT_LENGTH = 4 * MAX_CODE_LENGTH
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers instead of turning them into text."""
-
-    default_error_messages = {"invalid": "Must be a string."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictEmailField(serializers.EmailField):
-    default_error_messages = {"invalid": "Enter a valid email address."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class RegisterIn(serializers.Serializer):

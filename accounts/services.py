@@ -31,7 +31,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from exchange_site.errors import Conflict, DomainError
+from exchange_site.errors import Conflict, DomainError, InvalidInput
 
 from .models import SessionFamily, SessionToken, User
 from .otp import BACKUP_CODE_COUNT, MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
@@ -41,16 +41,6 @@ EMAIL_TAKEN = "This email address is already registered."
 # The refresh (and access) token claim naming the session family of a login.
 FAMILY_CLAIM = "fam"
 Revoked = SessionFamily.Reason
-
-
-class AccountValidationError(DomainError):
-    code = "validation_error"
-    message = "Invalid input."
-
-    @classmethod
-    def fields(cls, errors: dict[str, list[str]]) -> AccountValidationError:
-        name, messages = next(iter(errors.items()))
-        return cls(f"{name}: {messages[0]}", details={"fields": errors})
 
 
 class InvalidCredentials(DomainError):
@@ -139,13 +129,13 @@ def user_register(*, email: str, password: str) -> User:
     except DjangoValidationError as exc:
         errors["password"] = list(exc.messages)
     if errors:
-        raise AccountValidationError.fields(errors)
+        raise InvalidInput.fields(errors)
     try:
         with transaction.atomic(durable=True):
             return User.objects.create_user(email=email, password=password)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same address.
-        raise AccountValidationError.fields({"email": [EMAIL_TAKEN]}) from None
+        raise InvalidInput.fields({"email": [EMAIL_TAKEN]}) from None
 
 
 def otp_verify(*, user: User, otp: str) -> bool:
@@ -333,7 +323,7 @@ def token_revoke(*, user: User, refresh: str) -> None:
     with transaction.atomic(durable=True):
         outstanding = _outstanding_lock(token) if token is not None else None
         if outstanding is None or outstanding.user_id != user.pk:
-            raise AccountValidationError.fields({"refresh": ["Invalid, expired or already revoked refresh token."]})
+            raise InvalidInput.fields({"refresh": ["Invalid, expired or already revoked refresh token."]})
         BlacklistedToken.objects.create(token=outstanding)
         family = SessionFamily.objects.filter(tokens__token=outstanding).first()
         if family is not None:
@@ -382,7 +372,7 @@ def two_factor_confirm(*, user: User, otp: str) -> list[str]:
             raise TwoFactorAlreadyEnabled()
         device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
         if device is None:
-            raise AccountValidationError("Start two-factor setup first (POST /api/v1/auth/2fa/setup).")
+            raise InvalidInput("Start two-factor setup first (POST /api/v1/auth/2fa/setup).")
         # A failed attempt is saved by verify_token and committed (throttling); raise only afterwards.
         if is_totp_shape(code, digits=device.digits) and device.verify_token(code):
             device.confirmed = True
@@ -396,7 +386,7 @@ def two_factor_confirm(*, user: User, otp: str) -> list[str]:
             StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in backup_codes)
             sessions_revoke_all(user=user, reason=Revoked.TWO_FACTOR_ENABLED)
     if not backup_codes:
-        raise InvalidOtp(status_code=400)
+        raise InvalidOtp()
     return backup_codes
 
 

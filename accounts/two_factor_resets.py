@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from exchange_site.errors import Conflict, DomainError, NotFound
-from exchange_site.four_eyes import SelfApproval, four_eyes_check
+from exchange_site.four_eyes import SelfApproval, four_eyes_check, four_eyes_refusal
 
 from .models import SessionFamily, TwoFactorReset, User
 from .selectors import two_factor_enabled
@@ -67,13 +67,22 @@ def _locked_for_decision(*, reset_id: int, actor: User) -> TwoFactorReset:
     reset = TwoFactorReset.objects.select_for_update().filter(pk=reset_id).first()
     if reset is None:
         raise NotFound("2FA reset not found.")
-    four_eyes_check(
-        actor_id=actor.pk,
-        is_open=reset.status == Status.PROPOSED,
-        status=reset.status,
-        involved_ids=(reset.proposed_by_id, reset.user_id),
-    )
+    four_eyes_check(**_four_eyes(reset, actor))
     return reset
+
+
+def _four_eyes(reset: TwoFactorReset, actor: User) -> dict:
+    return {
+        "actor_id": actor.pk,
+        "is_open": reset.status == Status.PROPOSED,
+        "status": reset.status,
+        "involved_ids": (reset.proposed_by_id, reset.user_id),
+    }
+
+
+def two_factor_reset_may_decide(*, reset: TwoFactorReset, actor: User) -> bool:
+    """Whether ``actor`` may approve or reject ``reset`` now (the admin shows only those buttons)."""
+    return four_eyes_refusal(**_four_eyes(reset, actor)) is None
 
 
 def _decide(reset: TwoFactorReset, *, actor: User, status: str, reason: str) -> None:

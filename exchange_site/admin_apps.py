@@ -1,6 +1,6 @@
 """The admin app with the exchange's back-office site as the default ``admin.site``.
 
-Kept apart from ``admin_site`` because this module is imported while the app registry
+Kept apart from ``accounts.admin_site`` because this module is imported while the app registry
 is still loading, before any model (django-otp's included) may be imported.
 """
 
@@ -28,7 +28,7 @@ def admin_otp_check(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 
 
 class ExchangeAdminConfig(AdminConfig):
-    default_site = "exchange_site.admin_site.ExchangeAdminSite"
+    default_site = "accounts.admin_site.ExchangeAdminSite"
 
     def ready(self) -> None:
         super().ready()

@@ -1,4 +1,4 @@
-"""Shared pieces of the REST layer: money fields, cursor pagination."""
+"""Shared pieces of the REST layer: cursor pagination, path ids, validated input, error docs."""
 
 from __future__ import annotations
 
@@ -6,91 +6,20 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-
-from markets.precision import fmt
 
 from .errors import DomainError, NotFound
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 _PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class MoneyOut(serializers.Field):
-    """Render a Decimal in plain notation without trailing noise ("0.015")."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs["read_only"] = True
-        super().__init__(**kwargs)
-
-    def to_representation(self, value: Decimal) -> str | None:
-        return fmt(value)
-
-
-@extend_schema_field({"type": "string", "pattern": r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$", "example": "0.015"})
-class MoneyIn(serializers.Field):
-    """Parse a positive decimal (string or JSON number); refuse NaN, Infinity and out-of-range values."""
-
-    default_error_messages = {
-        "invalid": 'A valid decimal number in plain notation is required (e.g. "0.015").',
-        "positive": "Must be greater than zero.",
-        "precision": "At most {places} decimal places and {digits} digits.",
-    }
-
-    def __init__(self, *, allow_zero: bool = False, error_code: str = "invalid", **kwargs: Any) -> None:
-        self.allow_zero = allow_zero
-        self.error_code = error_code
-        super().__init__(**kwargs)
-
-    def fail(self, key: str, **kwargs: Any):  # type: ignore[override]
-        # Every refusal of this field carries the field's API code (e.g. invalid_price).
-        raise serializers.ValidationError(self.error_messages[key].format(**kwargs), code=self.error_code)
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        # Decimal: what a JSON parser with parse_float=Decimal hands over for a JSON number.
-        if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
-            self.fail("invalid")
-        text = str(data).strip()
-        if len(text) > 64:
-            self.fail("invalid")
-        # Text must be plain ASCII notation: Decimal() alone also takes "1_000", "1E-8" and non-ASCII digits.
-        if isinstance(data, str) and not _PLAIN_DECIMAL.fullmatch(text):
-            self.fail("invalid")
-        try:
-            value = Decimal(text)
-        except (InvalidOperation, ValueError):
-            self.fail("invalid")
-        if not value.is_finite():
-            self.fail("invalid")
-        places = settings.MONEY_DECIMAL_PLACES
-        digits = settings.MONEY_MAX_DIGITS
-        sign, digit_tuple, exponent = value.as_tuple()
-        if isinstance(exponent, int) and exponent < -places:
-            if value != value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN"):
-                raise serializers.ValidationError(
-                    self.error_messages["precision"].format(places=places, digits=digits), code=self.error_code
-                )
-        if abs(value) >= Decimal(10) ** (digits - places):
-            raise serializers.ValidationError(
-                self.error_messages["precision"].format(places=places, digits=digits), code=self.error_code
-            )
-        if value < 0 or (value == 0 and not self.allow_zero):
-            raise serializers.ValidationError(self.error_messages["positive"], code=self.error_code)
-        return value
-
-    def to_representation(self, value: Decimal) -> str | None:
-        return fmt(value)
 
 
 def _decode_cursor(raw: str | None) -> int | None:
@@ -156,3 +85,11 @@ def valid_input(serializer_class: type[serializers.Serializer], data: Any) -> di
 def error_doc(description: str) -> OpenApiResponse:
     """An OpenAPI response for an error answer in the API's error format."""
     return OpenApiResponse(description=f'{description} Body: {{"error": {{"code", "message", "details"}}}}.')
+
+
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
+# The query parameters of every cursor-paginated list.
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
+]

@@ -54,6 +54,33 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class InvalidInput(DomainError):
+    """Input a service refused (``details.field`` names it when there is one)."""
+
+    code = "validation_error"
+    message = "Invalid input."
+
+    @classmethod
+    def field(cls, name: str, message: str, **details: object) -> InvalidInput:
+        return cls(message, details={"field": name, **details})
+
+    @classmethod
+    def fields(cls, errors: dict[str, list[str]]) -> InvalidInput:
+        """From a form's errors: the first one as the message, all of them in ``details.fields``."""
+        name, messages = next(iter(errors.items()))
+        return cls(f"{name}: {messages[0]}", details={"fields": errors})
+
+
+def clean_text(value: str | None, *, name: str, required: bool, max_length: int) -> str:
+    """Stripped free text (a reason, a txid, ...) within ``max_length``; required means not blank."""
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput.field(name, f"{name} is required.")
+    if len(text) > max_length:
+        raise InvalidInput.field(name, f"{name} must be at most {max_length} characters.")
+    return text
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 

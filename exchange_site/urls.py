@@ -9,7 +9,6 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("markets.urls")),
     path("api/v1/", include("wallets.urls")),
-    path("api/v1/", include("wallets.urls_withdrawals")),
     path("api/v1/", include("apikeys.urls")),
     path("api/v3/", include("binance_api.urls")),
 ]

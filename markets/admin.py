@@ -14,11 +14,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.safestring import SafeString
 
 from accounts.roles import can_approve_setting_changes, can_change_market_settings
-from exchange_site.admin_site import Decision, DecisionAdminMixin, ServiceSaveMixin, html_table, reason_field
+from exchange_site.admin_base import (
+    Decision,
+    DecisionAdminMixin,
+    ReadOnlyAdmin,
+    ServiceSaveMixin,
+    html_table,
+    reason_field,
+)
 from exchange_site.errors import DomainError
+from exchange_site.money import fmt
 
 from .models import BookSnapshot, Candle, Currency, Market, Order, SettingChange, SettingProposal, Trade
-from .precision import fmt
+from .selectors import ticker_list
 from .services_ops import market_halt, market_resume, market_set_fees
 from .services_settings import (
     CURRENCY_CREATE_FIELDS,
@@ -304,19 +312,6 @@ class MarketAdmin(SettingsAdminMixin, DecisionAdminMixin, admin.ModelAdmin):
         return f"{obj.symbol}: {obj.status}, maker fee {fmt(obj.maker_fee)}, taker fee {fmt(obj.taker_fee)}"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the matcher writes: viewable, never added, edited or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = [
@@ -432,3 +427,13 @@ class SettingProposalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
 
     def decision_summary(self, obj: SettingProposal) -> str:
         return f"{obj.target}: {obj.field} {obj.before} -> {obj.after} (proposed by {obj.proposed_by}: {obj.reason})"
+
+
+def market_dashboard_panel(request: HttpRequest, site_name: str) -> dict[str, Any]:
+    """Each market's last 24 hours, for staff who may see markets."""
+    if not request.user.has_perm("markets.view_market"):
+        return {}
+    return {"market_volumes": ticker_list()}
+
+
+admin.site.register_dashboard_panel(market_dashboard_panel)

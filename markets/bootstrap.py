@@ -22,10 +22,13 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.selectors import fee_account
-from exchange_site.errors import DomainError
+from exchange_site.errors import InvalidInput
 
 from .models import FEE_HARD_CAP, Currency, Market
+from .services_settings import setting_created_record
 
+# The settings history names the bootstrap (no person: actor None) as the creator.
+BOOTSTRAP_REASON = "bootstrap_exchange"
 CODE_RE = re.compile(r"[A-Z0-9]{2,10}")
 MAX_PRECISION = settings.MONEY_DECIMAL_PLACES
 MONEY_LIMIT = settings.MONEY_LIMIT
@@ -34,8 +37,8 @@ CURRENCY_KEYS = {"name", "precision", "min_confirmations", *CURRENCY_AMOUNTS}
 MARKET_KEYS = {"tick_size", "lot_size", "min_qty", "min_notional", "maker_fee", "taker_fee"}
 
 
-class BootstrapError(DomainError):
-    code = "validation_error"
+class BootstrapError(InvalidInput):
+    """A bootstrap spec the exchange cannot be set up from."""
 
 
 @dataclass
@@ -151,6 +154,7 @@ def exchange_bootstrap(*, spec: dict[str, dict[str, dict[str, Any]]]) -> Bootstr
         for code, wanted in spec["currencies"].items():
             currency, created = Currency.objects.get_or_create(code=code, defaults=wanted)
             if created:
+                setting_created_record(target=currency, actor=None, reason=BOOTSTRAP_REASON)
                 report.created.append(f"currency {code}")
                 continue
             diff = _differences(currency, wanted)
@@ -172,6 +176,7 @@ def exchange_bootstrap(*, spec: dict[str, dict[str, dict[str, Any]]]) -> Bootstr
                 )
                 market.full_clean()  # the model's money rules, the same the settings services apply
                 market.save()
+                setting_created_record(target=market, actor=None, reason=BOOTSTRAP_REASON)
                 report.created.append(f"market {symbol}")
                 continue
             diff = _differences(market, wanted)

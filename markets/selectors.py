@@ -12,10 +12,10 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from exchange_site.errors import NotFound
+from exchange_site.money import fmt
 
 from .candles import CANDLE_COLUMNS, EXACT_PRECISION, INTERVALS, Bar, CandleRow, bucket_start, candles_fold
 from .models import BookSnapshot, Candle, Currency, Market, Trade
-from .precision import fmt
 from .selectors_cached import json_bytes, markets_by_symbol, ticker_bodies_cached
 
 TICKER_WINDOW = timedelta(hours=24)

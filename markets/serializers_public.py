@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exchange_site.api import MoneyOut
+from exchange_site.fields import MoneyOut
 
 from .candles import EPOCH, INTERVALS
 from .models import Currency, Market, Trade

@@ -5,9 +5,8 @@ from decimal import Decimal
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from accounts.serializers import StrictCharField
-from exchange_site.api import MoneyIn, MoneyOut
-from markets.precision import fmt, q
+from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
+from exchange_site.money import fmt, q
 
 from .models import Order, Trade
 

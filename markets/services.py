@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from exchange_site.db import ids_reserve, on_commit, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
+from exchange_site.money import PrecisionError, q, to_steps
 from matching.publish import order_publish
 from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
@@ -27,7 +28,6 @@ from wallets.services import (
 )
 
 from .models import Market, Order
-from .precision import PrecisionError, q, to_steps
 
 ZERO = Decimal(0)
 

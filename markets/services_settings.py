@@ -33,10 +33,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from exchange_site.errors import Conflict, DomainError, NotFound
+from exchange_site.errors import Conflict, InvalidInput, NotFound, clean_text
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
+from exchange_site.money import fmt
 
 from .models import Currency, Market, SettingChange, SettingProposal
-from .precision import fmt
 
 MAX_REASON = 2000
 
@@ -93,16 +94,6 @@ WEAKENING: dict[type[models.Model], dict[str, Callable[[Any, Any], bool]]] = {
 }
 
 
-class SelfApproval(Conflict):
-    code = "self_approval"
-    message = "Nobody may approve their own proposal."
-
-
-class AlreadyDecided(Conflict):
-    code = "already_decided"
-    message = "This proposal was already decided."
-
-
 class ProposalPending(Conflict):
     code = "proposal_pending"
     message = "A change of this setting already waits for approval: approve or reject it first."
@@ -125,23 +116,8 @@ class SettingsOutcome:
         return f"waits for a second staff member's approval: {names}."
 
 
-def _validation(message: str, **details: object) -> DomainError:
-    return DomainError(message, code="validation_error", details=details)
-
-
-def _invalid(exc: ValidationError) -> DomainError:
-    fields = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    first = next(iter(fields.items()))
-    return _validation(f"{first[0]}: {first[1][0]}", fields=fields)
-
-
-def _clean_reason(reason: str | None, *, required: bool = False) -> str:
-    text = (reason or "").strip()
-    if required and not text:
-        raise _validation("reason is required.", field="reason")
-    if len(text) > MAX_REASON:
-        raise _validation(f"reason must be at most {MAX_REASON} characters.", field="reason")
-    return text
+def _invalid(exc: ValidationError) -> InvalidInput:
+    return InvalidInput.fields(exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages})
 
 
 def setting_text(value: Any) -> str:
@@ -157,12 +133,12 @@ def _to_python(model: type[models.Model], name: str, raw: Any) -> Any:
             return raw
         currency = Currency.objects.filter(pk=raw).first() if isinstance(raw, int) else None
         if currency is None:
-            raise _validation(f"{name} must be an existing currency.", field=name)
+            raise InvalidInput.field(name, f"{name} must be an existing currency.")
         return currency
     try:
         return model._meta.get_field(name).to_python(raw)
     except ValidationError as exc:
-        raise _validation(f"{name}: {exc.messages[0]}", field=name) from exc
+        raise InvalidInput.field(name, f"{name}: {exc.messages[0]}") from exc
 
 
 def _full_clean(obj: models.Model) -> None:
@@ -175,7 +151,7 @@ def _full_clean(obj: models.Model) -> None:
 def _check_fields(values: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise _validation(f"These settings cannot be set here: {', '.join(unknown)}.", fields=unknown)
+        raise InvalidInput(f"These settings cannot be set here: {', '.join(unknown)}.", details={"fields": unknown})
 
 
 def _target(obj: models.Model) -> dict[str, models.Model]:
@@ -208,17 +184,26 @@ def setting_record(*, target: Currency | Market, actor: User | None, name: str, 
 # -- creation ----------------------------------------------------------------------------------
 
 
+def _creation_summary(obj: Currency | Market) -> str:
+    allowed = CURRENCY_CREATE_FIELDS if isinstance(obj, Currency) else MARKET_CREATE_FIELDS
+    return ", ".join(f"{name}={setting_text(getattr(obj, name))}" for name in allowed)
+
+
+def setting_created_record(*, target: Currency | Market, actor: User | None, reason: str) -> SettingChange:
+    """Record the creation of a currency or market that another service wrote (the bootstrap)."""
+    return _record(target, actor=actor, action=Action.CREATE, after=_creation_summary(target), reason=reason)
+
+
 def _create(model: type[models.Model], *, actor: User, values: Mapping[str, Any], allowed: tuple[str, ...],
             reason: str) -> Any:  # fmt: skip
     _check_fields(values, allowed)
-    reason = _clean_reason(reason)
+    reason = clean_text(reason, name="reason", required=False, max_length=MAX_REASON)
     obj = model(**{name: _to_python(model, name, raw) for name, raw in values.items()})
     _full_clean(obj)
-    summary = ", ".join(f"{name}={setting_text(getattr(obj, name))}" for name in allowed)
     try:
         with transaction.atomic(durable=True):
             obj.save()
-            _record(obj, actor=actor, action=Action.CREATE, after=summary, reason=reason)
+            setting_created_record(target=obj, actor=actor, reason=reason)
     except IntegrityError as exc:
         raise Conflict(f"The {model._meta.verbose_name} could not be created: {exc}", code="conflict") from exc
     return obj
@@ -247,7 +232,7 @@ def _locked(model: type[models.Model], pk: int) -> Any:
 def _update(model: type[models.Model], pk: int, *, actor: User, changes: Mapping[str, Any],
             allowed: tuple[str, ...], reason: str) -> SettingsOutcome:  # fmt: skip
     _check_fields(changes, allowed)
-    reason = _clean_reason(reason)
+    reason = clean_text(reason, name="reason", required=False, max_length=MAX_REASON)
     rules = WEAKENING[model]
     with transaction.atomic(durable=True):
         obj = _locked(model, pk)
@@ -315,13 +300,15 @@ def _locked_proposal(proposal_id: int) -> SettingProposal:
 
 def setting_proposal_approve(*, actor: User, proposal_id: int, comment: str = "") -> SettingProposal:
     """Apply a colleague's proposed change (never one's own), validated against the row as it is now."""
-    comment = _clean_reason(comment)
+    comment = clean_text(comment, name="reason", required=False, max_length=MAX_REASON)
     with transaction.atomic(durable=True):
         proposal = _locked_proposal(proposal_id)
         if proposal.proposed_by_id == actor.pk:
-            raise SelfApproval(details={"proposal_id": proposal.pk})
+            raise SelfApproval("Nobody may approve their own proposal.", details={"proposal_id": proposal.pk})
         if proposal.status != Status.PENDING:
-            raise AlreadyDecided(details={"proposal_id": proposal.pk, "status": proposal.status})
+            raise AlreadyDecided(
+                "This proposal was already decided.", details={"proposal_id": proposal.pk, "status": proposal.status}
+            )
         model: type[models.Model] = Currency if proposal.currency_id else Market
         obj = _locked(model, proposal.currency_id or proposal.market_id)
         name = proposal.field
@@ -341,11 +328,13 @@ def setting_proposal_approve(*, actor: User, proposal_id: int, comment: str = ""
 
 def setting_proposal_reject(*, actor: User, proposal_id: int, reason: str) -> SettingProposal:
     """Close a proposal without applying it; the proposer may withdraw their own this way."""
-    reason = _clean_reason(reason, required=True)
+    reason = clean_text(reason, name="reason", required=True, max_length=MAX_REASON)
     with transaction.atomic(durable=True):
         proposal = _locked_proposal(proposal_id)
         if proposal.status != Status.PENDING:
-            raise AlreadyDecided(details={"proposal_id": proposal.pk, "status": proposal.status})
+            raise AlreadyDecided(
+                "This proposal was already decided.", details={"proposal_id": proposal.pk, "status": proposal.status}
+            )
         proposal.status = Status.REJECTED
         proposal.decided_by = actor
         proposal.decided_at = timezone.now()

@@ -27,9 +27,9 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
+from exchange_site.money import fmt, from_steps
 from markets.candles import CANDLE_COLUMNS, EXACT_PRECISION, minute_floor
 from markets.models import Candle, Market, Trade
-from markets.precision import fmt, from_steps
 from markets.selectors import TICKER_WINDOW, TickerFigures, ticker_build
 from markets.selectors_cached import (
     DEPTH_DEFAULT,

@@ -51,9 +51,9 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection
 from django.utils import timezone
 
+from exchange_site.money import fmt, from_steps, q
 from markets.candles import EPOCH
 from markets.models import Currency, Market, Order, Trade
-from markets.precision import fmt, from_steps, q
 from markets.selectors import ticker_get
 from markets.serializers_trading import fill_for
 from matching.market_data import ticker_latest

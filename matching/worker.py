@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from exchange_site.db import ids_reserve, model_from_row, rows_insert, rows_update_values
+from exchange_site.money import budget_units, fmt, from_steps, q, to_steps
 from markets.candles import candles_record
 from markets.models import BookSnapshot, Market, Order, Trade
-from markets.precision import budget_units, fmt, from_steps, q, to_steps
 from matching import engine
 from matching.engine import Canceled, CancelRejected, Filled, Rejected, Rested
 from matching.engine import Trade as TradeEvent

@@ -14,8 +14,8 @@ from decimal import Decimal, localcontext
 
 from django.db import transaction
 
+from exchange_site.money import fmt
 from markets.models import Currency, Market, Order, Trade
-from markets.precision import fmt
 
 from .models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal
 

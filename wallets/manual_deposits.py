@@ -14,42 +14,35 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from exchange_site.errors import Conflict, DomainError, NotFound
+from exchange_site.errors import Conflict, InvalidInput, NotFound, clean_text
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from markets.models import Currency
 
 from .models import Deposit, LedgerEntry, ManualDeposit
 from .services import BalanceChange, wallet_apply_changes
-from .withdrawals import MAX_REASON, SelfApproval
+from .withdrawals import MAX_REASON
 
 Status = ManualDeposit.Status
 
 
-class ManualDepositDecided(Conflict):
-    code = "already_decided"
-    message = "This manual deposit was already approved or rejected."
-
-
-def _validation(message: str, **details: object) -> DomainError:
-    return DomainError(message, code="validation_error", details=details)
-
-
-def _reason(value: str | None, *, name: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise _validation(f"{name} is required.", field=name)
-    if len(text) > MAX_REASON:
-        raise _validation(f"{name} must be at most {MAX_REASON} characters.", field=name)
-    return text
+def manual_deposit_decider_refusal(*, proposal: ManualDeposit, actor: User) -> Conflict | None:
+    """Who may decide: neither the proposer nor the credited user, and only once (the admin hides refused buttons)."""
+    if proposal.status != Status.PROPOSED:
+        return AlreadyDecided(
+            "This manual deposit was already approved or rejected.", details={"status": proposal.status}
+        )
+    if actor.pk in (proposal.proposed_by_id, proposal.user_id):
+        return SelfApproval("The proposer (or the credited user) cannot decide on this manual deposit.")
+    return None
 
 
 def _locked_for_decision(*, manual_deposit_id: int, actor: User) -> ManualDeposit:
     proposal = ManualDeposit.objects.select_for_update().filter(pk=manual_deposit_id).first()
     if proposal is None:
         raise NotFound("Manual deposit not found.")
-    if proposal.status != Status.PROPOSED:
-        raise ManualDepositDecided(details={"status": proposal.status})
-    if actor.pk in (proposal.proposed_by_id, proposal.user_id):
-        raise SelfApproval("The proposer (or the credited user) cannot decide on this manual deposit.")
+    refusal = manual_deposit_decider_refusal(proposal=proposal, actor=actor)
+    if refusal is not None:
+        raise refusal
     return proposal
 
 
@@ -58,15 +51,15 @@ def manual_deposit_check(*, actor: User, user: User, currency: Currency, amount:
 
     Lets the admin form show the problem next to the fields before anything is written.
     """
-    reason = _reason(reason, name="reason")
+    reason = clean_text(reason, name="reason", required=True, max_length=MAX_REASON)
     if user.is_system:
-        raise _validation("The fee account cannot receive manual deposits.", field="user")
+        raise InvalidInput.field("user", "The fee account cannot receive manual deposits.")
     if actor.pk == user.pk:
         raise SelfApproval("Nobody may propose a credit to their own account.")
     if not amount.is_finite() or amount <= 0:
-        raise _validation("amount must be greater than zero.", field="amount")
+        raise InvalidInput.field("amount", "amount must be greater than zero.")
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
-        raise _validation(f"amount has more than {currency.precision} decimal places.", field="amount")
+        raise InvalidInput.field("amount", f"amount has more than {currency.precision} decimal places.")
     return reason
 
 
@@ -119,7 +112,7 @@ def manual_deposit_approve(*, actor: User, manual_deposit_id: int, comment: str 
 
 def manual_deposit_reject(*, actor: User, manual_deposit_id: int, reason: str) -> ManualDeposit:
     """Turn a proposal down with a reason; nothing is credited."""
-    reason = _reason(reason, name="reason")
+    reason = clean_text(reason, name="reason", required=True, max_length=MAX_REASON)
     with transaction.atomic(durable=True):
         proposal = _locked_for_decision(manual_deposit_id=manual_deposit_id, actor=actor)
         proposal.status = Status.REJECTED

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.serializers import StrictCharField
-from exchange_site.api import MoneyIn, MoneyOut
+from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField, StrictIntegerField
 
 from .deposits import MAX_OUTPUT_INDEX
 
@@ -66,17 +65,6 @@ class CurrencyQuerySerializer(serializers.Serializer):
 
 class OptionalCurrencyQuerySerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=10, required=False, allow_blank=True)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An IntegerField that takes JSON integers only: no "1", 1.0 or true."""
-
-    default_error_messages = {"invalid": "Must be an integer."}
-
-    def to_internal_value(self, data: object) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class CustodyDepositSerializer(serializers.Serializer):

@@ -1,11 +1,37 @@
+"""The wallets' routes, mounted under api/v1/ (no trailing slashes: a redirect would break a POST)."""
+
 from django.urls import path
 
-from . import views
+from .views import deposits, ledger, withdrawals
 
 urlpatterns = [
-    path("balances", views.BalancesView.as_view(), name="balances"),
-    path("ledger", views.LedgerView.as_view(), name="ledger"),
-    path("deposits", views.DepositsView.as_view(), name="deposits"),
-    path("deposits/address", views.DepositAddressView.as_view(), name="deposit-address"),
-    path("custody/deposits", views.CustodyDepositView.as_view(), name="custody-deposits"),
+    # ledger
+    path("balances", ledger.BalancesView.as_view(), name="balances"),
+    path("ledger", ledger.LedgerView.as_view(), name="ledger"),
+    # deposits
+    path("deposits", deposits.DepositsView.as_view(), name="deposits"),
+    path("deposits/address", deposits.DepositAddressView.as_view(), name="deposit-address"),
+    path("custody/deposits", deposits.CustodyDepositView.as_view(), name="custody-deposits"),
+    # withdrawals: the trader's own, then the back office's review
+    path("withdrawals", withdrawals.WithdrawalsView.as_view(), name="withdrawals"),
+    path("withdrawals/<int:pk>/cancel", withdrawals.WithdrawalCancelView.as_view(), name="withdrawal-cancel"),
+    path("backoffice/withdrawals", withdrawals.BackofficeWithdrawalsView.as_view(), name="backoffice-withdrawals"),
+    path(
+        "backoffice/withdrawals/<int:pk>", withdrawals.BackofficeWithdrawalView.as_view(), name="backoffice-withdrawal"
+    ),
+    path(
+        "backoffice/withdrawals/<int:pk>/approve",
+        withdrawals.BackofficeApproveView.as_view(),
+        name="backoffice-withdrawal-approve",
+    ),
+    path(
+        "backoffice/withdrawals/<int:pk>/reject",
+        withdrawals.BackofficeRejectView.as_view(),
+        name="backoffice-withdrawal-reject",
+    ),
+    path(
+        "backoffice/withdrawals/<int:pk>/sent",
+        withdrawals.BackofficeSentView.as_view(),
+        name="backoffice-withdrawal-sent",
+    ),
 ]

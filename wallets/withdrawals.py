@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import fee_account, two_factor_enabled
-from accounts.services import otp_verify
-from exchange_site.errors import Conflict, DomainError, NotFound
+from accounts.services import InvalidOtp, OtpRequired, otp_verify
+from exchange_site.errors import Conflict, DomainError, InvalidInput, NotFound, clean_text
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from markets.models import Currency
 
 from .incidents import ensure_withdrawals_not_held
@@ -45,16 +46,6 @@ class TwoFactorRequired(DomainError):
     message = "Turn on two-factor authentication before withdrawing."
 
 
-class OtpRequired(DomainError):
-    code = "otp_required"
-    message = "Send the one-time password of your authenticator as 'otp'."
-
-
-class InvalidOtp(DomainError):
-    code = "invalid_otp"
-    message = "Invalid one-time password (after a failed attempt, wait a few seconds before retrying)."
-
-
 class WithdrawalsDisabled(DomainError):
     code = "withdrawals_disabled"
     message = "Withdrawals are disabled for this currency."
@@ -65,32 +56,9 @@ class BelowMinimum(DomainError):
     message = "The amount is below the currency's minimum withdrawal."
 
 
-class SelfApproval(Conflict):
-    code = "self_approval"
-    message = "Nobody may decide on their own withdrawal."
-
-
-class AlreadyDecided(Conflict):
-    code = "already_decided"
-    message = "You already made a decision on this withdrawal."
-
-
 class InvalidTransition(Conflict):
     code = "invalid_status"
     message = "The withdrawal is not in a status that allows this."
-
-
-def _validation(message: str, **details: object) -> DomainError:
-    return DomainError(message, code="validation_error", details=details)
-
-
-def _clean_text(value: str | None, *, name: str, required: bool, max_length: int) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise _validation(f"{name} is required.", field=name)
-    if len(text) > max_length:
-        raise _validation(f"{name} must be at most {max_length} characters.", field=name)
-    return text
 
 
 def _event(
@@ -141,17 +109,46 @@ def _unlock(withdrawal: Withdrawal) -> None:
     )
 
 
+# Statuses each staff decision starts from; the services and the admin's buttons share them.
+DECISION_STATUSES = {
+    "approve": (Status.PENDING_REVIEW,),
+    "reject": (Status.PENDING_REVIEW, Status.APPROVED),
+    "sent": (Status.APPROVED,),
+}
+
+
+def withdrawal_decider_refusal(*, withdrawal: Withdrawal, actor: User, decision: str) -> Conflict | None:
+    """Who may decide: never the requester, and each person approves or rejects once (sent: any other person).
+
+    The one copy of the rule: the services raise the refusal, the admin hides the button.
+    """
+    if withdrawal.user_id == actor.pk:
+        return SelfApproval("Nobody may decide on their own withdrawal.", details={"withdrawal_id": withdrawal.pk})
+    if decision != "sent" and _decided_by(withdrawal, actor):
+        return AlreadyDecided(
+            "You already made a decision on this withdrawal.", details={"withdrawal_id": withdrawal.pk}
+        )
+    return None
+
+
+def withdrawal_may_decide(*, withdrawal: Withdrawal, actor: User, decision: str) -> bool:
+    """Whether ``actor`` may take ``decision`` on ``withdrawal`` in its current status."""
+    return (
+        withdrawal.status in DECISION_STATUSES[decision]
+        and withdrawal_decider_refusal(withdrawal=withdrawal, actor=actor, decision=decision) is None
+    )
+
+
 def _decided_by(withdrawal: Withdrawal, actor: User) -> bool:
     return WithdrawalEvent.objects.filter(
-        withdrawal=withdrawal, actor=actor, action__in=(Action.APPROVE, Action.REJECT)
+        withdrawal=withdrawal, actor_id=actor.pk, action__in=(Action.APPROVE, Action.REJECT)
     ).exists()
 
 
-def _check_reviewer(withdrawal: Withdrawal, actor: User) -> None:
-    if withdrawal.user_id == actor.pk:
-        raise SelfApproval(details={"withdrawal_id": withdrawal.pk})
-    if _decided_by(withdrawal, actor):
-        raise AlreadyDecided(details={"withdrawal_id": withdrawal.pk})
+def _check_decider(withdrawal: Withdrawal, actor: User, decision: str) -> None:
+    refusal = withdrawal_decider_refusal(withdrawal=withdrawal, actor=actor, decision=decision)
+    if refusal is not None:
+        raise refusal
 
 
 def required_approvals_for(*, currency: Currency, amount: Decimal) -> int:
@@ -173,14 +170,14 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
         raise WithdrawalsDisabled(details={"currency": currency.code})
     ensure_withdrawals_not_held(currency_id=currency.pk)
     if not amount.is_finite() or amount <= 0:
-        raise _validation("amount must be greater than zero.", field="amount")
+        raise InvalidInput.field("amount", "amount must be greater than zero.")
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
-        raise _validation(f"amount has more than {currency.precision} decimal places.", field="amount")
+        raise InvalidInput.field("amount", f"amount has more than {currency.precision} decimal places.")
     if amount < currency.min_withdrawal:
         raise BelowMinimum(details={"min_withdrawal": format(currency.min_withdrawal.normalize(), "f")})
     address = (address or "").strip()
     if not _ADDRESS.fullmatch(address):
-        raise _validation("address is not a valid withdrawal address.", field="address")
+        raise InvalidInput.field("address", "address is not a valid withdrawal address.")
     fee = currency.withdrawal_fee
     # A cheap early answer: the binding check is made under the wallet lock below.
     wallet = Wallet.objects.filter(user=user, currency=currency).first()
@@ -236,12 +233,12 @@ def withdrawal_cancel(*, user: User, withdrawal_id: int) -> Withdrawal:
 
 def withdrawal_approve(*, actor: User, withdrawal_id: int, comment: str = "") -> Withdrawal:
     """Record ``actor``'s approval; the withdrawal is approved once enough distinct people approved."""
-    comment = _clean_text(comment, name="comment", required=False, max_length=MAX_REASON)
+    comment = clean_text(comment, name="comment", required=False, max_length=MAX_REASON)
     with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
-        _check_reviewer(withdrawal, actor)
+        _check_decider(withdrawal, actor, "approve")
         ensure_withdrawals_not_held(currency_id=withdrawal.currency_id)
-        if withdrawal.status != Status.PENDING_REVIEW:
+        if withdrawal.status not in DECISION_STATUSES["approve"]:
             raise InvalidTransition(details={"status": withdrawal.status})
         # Distinct by construction: one approval per person (also a unique constraint).
         approvals = WithdrawalEvent.objects.filter(withdrawal=withdrawal, action=Action.APPROVE).count()
@@ -254,11 +251,11 @@ def withdrawal_approve(*, actor: User, withdrawal_id: int, comment: str = "") ->
 
 def withdrawal_reject(*, actor: User, withdrawal_id: int, reason: str) -> Withdrawal:
     """Refuse the withdrawal (before it is sent) with a reason; the funds are unlocked."""
-    reason = _clean_text(reason, name="reason", required=True, max_length=MAX_REASON)
+    reason = clean_text(reason, name="reason", required=True, max_length=MAX_REASON)
     with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
-        _check_reviewer(withdrawal, actor)
-        if withdrawal.status not in (Status.PENDING_REVIEW, Status.APPROVED):
+        _check_decider(withdrawal, actor, "reject")
+        if withdrawal.status not in DECISION_STATUSES["reject"]:
             raise InvalidTransition(details={"status": withdrawal.status})
         _unlock(withdrawal)
         _transition(withdrawal, Status.REJECTED, actor=actor, action=Action.REJECT, reason=reason)
@@ -267,13 +264,12 @@ def withdrawal_reject(*, actor: User, withdrawal_id: int, reason: str) -> Withdr
 
 def withdrawal_mark_sent(*, actor: User, withdrawal_id: int, txid: str) -> Withdrawal:
     """Record the payout's txid: the amount and fee leave the user's wallet, the fee goes to the fee account."""
-    txid = _clean_text(txid, name="txid", required=True, max_length=MAX_TXID)
+    txid = clean_text(txid, name="txid", required=True, max_length=MAX_TXID)
     with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
-        if withdrawal.user_id == actor.pk:
-            raise SelfApproval(details={"withdrawal_id": withdrawal.pk})
+        _check_decider(withdrawal, actor, "sent")
         ensure_withdrawals_not_held(currency_id=withdrawal.currency_id)
-        if withdrawal.status != Status.APPROVED:
+        if withdrawal.status not in DECISION_STATUSES["sent"]:
             raise InvalidTransition(
                 "Only an approved withdrawal can be marked sent.", details={"status": withdrawal.status}
             )

@@ -41,7 +41,7 @@ def test_confirm_with_a_valid_code_turns_2fa_on_and_answers_10_backup_codes(pend
 def test_confirm_with_a_wrong_code_is_invalid_otp_and_leaves_2fa_off(pending, user):
     wrong = f"{(int(totp_code(totp_device(user))) + 1) % 1_000_000:06d}"
 
-    assert_error(pending.post(URL, {"otp": wrong, **PW}, format="json"), 400, "invalid_otp")
+    assert_error(pending.post(URL, {"otp": wrong, **PW}, format="json"), 401, "invalid_otp")
 
     assert totp_device(user).confirmed is False
     assert not StaticDevice.objects.filter(user=user).exists()
@@ -52,15 +52,15 @@ def test_confirm_with_a_wrong_code_is_invalid_otp_and_leaves_2fa_off(pending, us
 def test_confirm_with_a_code_of_the_wrong_shape_is_refused(pending, otp):
     response = pending.post(URL, {"otp": otp, **PW}, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] in {"invalid_otp", "validation_error"}
+    answer = (response.status_code, response.json()["error"]["code"])
+    assert answer in {(401, "invalid_otp"), (400, "validation_error")}
 
 
 def test_confirm_refuses_unicode_digits_of_the_right_code(pending, user):
     code = totp_code(totp_device(user))
     fullwidth = "".join(chr(ord("０") + int(c)) for c in code)
 
-    assert_error(pending.post(URL, {"otp": fullwidth, **PW}, format="json"), 400, "invalid_otp")
+    assert_error(pending.post(URL, {"otp": fullwidth, **PW}, format="json"), 401, "invalid_otp")
 
 
 def test_confirm_without_a_started_setup_is_a_validation_error(auth_client, user):

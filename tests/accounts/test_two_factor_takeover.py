@@ -93,7 +93,7 @@ def test_a_failed_confirm_revokes_nothing(user, login):
     client.post(SETUP, {"password": PASSWORD}, format="json")
     wrong = f"{(int(totp_code(totp_device(user))) + 1) % 1_000_000:06d}"
 
-    assert_error(client.post(CONFIRM, {"otp": wrong, "password": PASSWORD}, format="json"), 400, "invalid_otp")
+    assert_error(client.post(CONFIRM, {"otp": wrong, "password": PASSWORD}, format="json"), 401, "invalid_otp")
 
     assert refresh(pair["refresh"]).status_code == 200
 

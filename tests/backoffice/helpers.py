@@ -114,3 +114,18 @@ def admin_login(client, user, *, otp: str | None = None):
     data = {"username": user.email, "password": PASSWORD, "next": "/admin/"}
     data["otp_token"] = otp if otp is not None else fresh_otp(user)
     return client.post("/admin/login/", data)
+
+
+def currency_form(currency: Currency, **changes: str) -> dict[str, str]:
+    """The currency change form as the admin posts it, with ``changes`` applied (empty: unchecked)."""
+    data = {
+        "name": currency.name,
+        "withdrawal_fee": str(currency.withdrawal_fee),
+        "min_withdrawal": str(currency.min_withdrawal),
+        "dual_approval_threshold": str(currency.dual_approval_threshold),
+        "min_confirmations": str(currency.min_confirmations),
+        "deposits_enabled": "on" if currency.deposits_enabled else "",
+        "withdrawals_enabled": "on" if currency.withdrawals_enabled else "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}

@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from wallets.admin import FRESH_OTP_SESSION_KEY
+from wallets.admin.withdrawals import FRESH_OTP_SESSION_KEY
 from wallets.models import Withdrawal, WithdrawalEvent
 
 from .helpers import admin_login, fresh_otp, request_withdrawal

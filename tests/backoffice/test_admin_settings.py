@@ -10,25 +10,11 @@ from django.urls import reverse
 from markets.models import Currency, Market, SettingChange, SettingProposal
 from tests.factories import CurrencyFactory, MarketFactory
 
-from .helpers import admin_login
+from .helpers import admin_login, currency_form
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-
-
-def currency_form(currency: Currency, **changes) -> dict:
-    data = {
-        "name": currency.name,
-        "withdrawal_fee": str(currency.withdrawal_fee),
-        "min_withdrawal": str(currency.min_withdrawal),
-        "dual_approval_threshold": str(currency.dual_approval_threshold),
-        "min_confirmations": str(currency.min_confirmations),
-        "deposits_enabled": "on" if currency.deposits_enabled else "",
-        "withdrawals_enabled": "on" if currency.withdrawals_enabled else "",
-    }
-    data.update(changes)
-    return {k: v for k, v in data.items() if v != ""}
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from exchange_site.admin_site import csv_cell
+from exchange_site.admin_base import csv_cell
 from wallets.models import Withdrawal
 
 from .helpers import admin_login, request_withdrawal

@@ -7,14 +7,13 @@ from decimal import Decimal
 import pytest
 
 from exchange_site.errors import DomainError
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from wallets.manual_deposits import (
-    ManualDepositDecided,
     manual_deposit_approve,
     manual_deposit_propose,
     manual_deposit_reject,
 )
 from wallets.models import Deposit, LedgerEntry, ManualDeposit
-from wallets.withdrawals import SelfApproval
 
 from .helpers import admin_login, balance, make_trader
 
@@ -80,9 +79,9 @@ def test_a_decided_proposal_cannot_be_decided_again(officer, officer2, customer,
     manual_deposit_approve(actor=officer2, manual_deposit_id=proposal.pk)
     third = make_trader(btc, "0")
 
-    with pytest.raises(ManualDepositDecided):
+    with pytest.raises(AlreadyDecided):
         manual_deposit_approve(actor=third, manual_deposit_id=proposal.pk)
-    with pytest.raises(ManualDepositDecided):
+    with pytest.raises(AlreadyDecided):
         manual_deposit_reject(actor=third, manual_deposit_id=proposal.pk, reason="late")
     assert balance(customer, btc) == (Decimal("2.5"), Decimal(0))
 

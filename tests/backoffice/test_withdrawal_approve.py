@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.roles import BACK_OFFICE
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from wallets.models import Withdrawal, WithdrawalEvent
-from wallets.withdrawals import AlreadyDecided, SelfApproval, withdrawal_approve, withdrawal_reject
+from wallets.withdrawals import withdrawal_approve, withdrawal_reject
 
 from .helpers import assert_error, balance, fund, make_staff, request_withdrawal
 

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, connections
 
 from accounts.roles import BACK_OFFICE
+from exchange_site.four_eyes import AlreadyDecided
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import (
-    AlreadyDecided,
     InvalidTransition,
     withdrawal_approve,
     withdrawal_cancel,

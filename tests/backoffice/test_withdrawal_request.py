@@ -70,7 +70,7 @@ def test_request_without_2fa_is_refused_and_locks_nothing(btc, auth_client):
 def test_request_without_otp_is_refused(trader, btc, auth_client):
     response = auth_client(trader).post(URL, _body(trader, otp=""), format="json")
 
-    assert_error(response, 400, "otp_required")
+    assert_error(response, 401, "otp_required")
     assert not Withdrawal.objects.exists()
 
 
@@ -80,7 +80,7 @@ def test_request_with_a_wrong_otp_is_refused_and_locks_nothing(trader, btc, auth
 
     response = auth_client(trader).post(URL, _body(trader, otp=wrong), format="json")
 
-    assert_error(response, 400, "invalid_otp")
+    assert_error(response, 401, "invalid_otp")
     assert balance(trader, btc) == (Decimal("10"), Decimal("0"))
     assert not Withdrawal.objects.exists()
 
@@ -90,7 +90,7 @@ def test_an_otp_code_cannot_be_used_for_two_withdrawals(trader, btc, auth_client
     code = fresh_otp(trader)
     assert client.post(URL, _body(trader, otp=code), format="json").status_code == 201
 
-    assert_error(client.post(URL, _body(trader, otp=code), format="json"), 400, "invalid_otp")
+    assert_error(client.post(URL, _body(trader, otp=code), format="json"), 401, "invalid_otp")
     assert Withdrawal.objects.count() == 1
 
 

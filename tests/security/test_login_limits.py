@@ -15,8 +15,8 @@ import socket
 
 import pytest
 
+from accounts.admin_site import STAFF_LOGIN_ERROR
 from accounts.roles import BACK_OFFICE
-from exchange_site.admin_site import STAFF_LOGIN_ERROR
 from tests.backoffice.helpers import PASSWORD, fresh_otp, make_staff
 from tests.factories import fund
 

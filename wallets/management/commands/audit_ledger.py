@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from markets.precision import fmt
+from exchange_site.money import fmt
 from wallets.audit import AuditReport, ledger_audit
 
 COLUMNS = (

@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 from exchange_site.api import error_doc, valid_input
 from exchange_site.throttles import AuthAccountThrottle, AuthIPThrottle
 
-from . import services
-from .otp import qr_svg
-from .selectors import two_factor_enabled
-from .serializers import (
+from .. import services
+from ..otp import qr_svg
+from ..selectors import two_factor_enabled
+from ..serializers import (
     MeOut,
     PasswordIn,
     PasswordOtpIn,
@@ -165,8 +165,8 @@ class TwoFactorConfirmView(APIView):
         request=PasswordOtpIn,
         responses={
             200: TwoFactorConfirmOut,
-            400: error_doc("`invalid_otp`; `validation_error` (also when no setup was started)."),
-            401: error_doc(PASSWORD_ERRORS),
+            400: error_doc("`validation_error` (also when no setup was started)."),
+            401: error_doc(PASSWORD_ERRORS + " `invalid_otp`: wrong, used or throttled code."),
             409: error_doc("`two_factor_already_enabled`."),
             429: error_doc("`throttled`."),
         },

@@ -1,4 +1,4 @@
-"""The one place that converts between Decimal money and the engine's integers.
+"""Money on the ground floor: the one place that converts Decimal amounts to the engine's integers and formats them.
 
 Prices become ticks (multiples of the market's ``tick_size``), quantities lots
 (multiples of ``lot_size``), and a quote budget becomes units of

@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from exchange_site.api import page_limit
 
-from . import selectors, selectors_cached
-from .candles import EPOCH
-from .serializers_public import (
+from .. import selectors, selectors_cached
+from ..candles import EPOCH
+from ..serializers_public import (
     CandleQuerySerializer,
     CandleSerializer,
     CurrencySerializer,

@@ -1,13 +1,13 @@
-"""The back-office admin site: OTP-verified staff, CSV export, confirmation pages.
+"""Building blocks of the back-office admin that every app's admin uses.
 
-- Staff must log in with password and a one-time password (django-otp's admin site);
-  ``ADMIN_REQUIRE_OTP=0`` turns that off for local trials only. The setting is read on
-  every request, so tests may flip it.
-- Every list gets an "Export to CSV" action, offered only to users with
-  ``wallets.export_csv`` (the compliance role).
-- The index shows what waits for a decision and each market's 24-hour volume.
+- ``ReadOnlyAdmin``: rows that only services write (ledger, trades, approvals, ...).
+- CSV export of any list (the site offers it to the compliance role).
 - ``Decision`` and ``DecisionAdminMixin`` turn a service call (approve, reject, ...) into
   an object-page button and a list action, both behind a confirmation page.
+- ``DashboardPanel``: what an app adds to the back-office index page; each app's admin
+  module registers its panels with the site (``admin.site.register_dashboard_panel``).
+
+The site itself (OTP login, the index) is ``accounts.admin_site.ExchangeAdminSite``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.admin.sites import AdminSite
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -34,15 +31,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.csrf import csrf_protect
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
-from accounts.roles import can_export_csv
-from exchange_site.errors import DomainError
-from exchange_site.throttles import auth_limits_refusal
-from markets.precision import fmt
+from .errors import DomainError
+from .money import fmt
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +48,6 @@ MAX_DECISIONS_PER_ACTION = 100
 
 
 # -- CSV export ---------------------------------------------------------------------
-
-
-class ExportCsvMixin:
-    """Gives every ModelAdmin of the site the ``export`` permission the CSV action needs."""
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        return can_export_csv(request.user)
 
 
 class _Echo:
@@ -122,118 +106,29 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: 
     return response
 
 
-# -- login -------------------------------------------------------------------------
+# -- read-only models and the index page ------------------------------------------------
 
 
-STAFF_LOGIN_ERROR = "Please enter the correct email, password and one-time password of a staff account."
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows only services write: viewable, never added, edited or deleted by hand."""
+
+    list_per_page = 50
+    # Counting every row of a large table on each page load is slow and adds nothing.
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
-class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
-    """Password and one-time password in one step.
-
-    django-otp asks to pick a device once the password checked out; staff have one
-    authenticator and one set of backup codes, so the code's shape says which device it
-    is meant for (as at the API's login).
-    """
-
-    def clean_otp_token(self) -> str:
-        return otp_normalize(self.cleaned_data.get("otp_token") or "")
-
-    def clean(self) -> dict[str, Any]:
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            # django-otp answers a right password with a missing or wrong code differently
-            # (its own message, the user's devices listed, the password echoed back), which
-            # would confirm staff passwords to a guesser: every failure looks the same.
-            self.user_cache = None  # the template offers the device list to a known user
-            self.fields["otp_device"].widget.choices = []
-            self.fields["password"].widget.render_value = False
-            raise forms.ValidationError(STAFF_LOGIN_ERROR, code="invalid_login") from None
-
-    def _chosen_device(self, user: Any) -> Any:
-        device = super()._chosen_device(user)
-        if device is not None:
-            return device
-        token = self.cleaned_data.get("otp_token") or ""
-        if not token or len(token) > MAX_CODE_LENGTH:
-            return None
-        for totp in TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk"):
-            if is_totp_shape(token, digits=totp.digits):
-                return totp
-        if is_backup_shape(token):
-            return StaticDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-        return None
-
-
-# -- the site -----------------------------------------------------------------------
-
-
-class ExchangeAdminSite(OTPAdminSite):
-    site_header = "Exchange back office"
-    site_title = "Exchange back office"
-    index_title = "Back office"
-    index_template = "admin/exchange/index.html"
-
-    def __init__(self, name: str = "admin") -> None:
-        super().__init__(name)
-        self.add_action(export_as_csv)
-
-    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        # The API's login limits (per IP and per account, same buckets) guard this form too.
-        if request.method == "POST":
-            refusal = auth_limits_refusal(request)
-            if refusal is not None:
-                return refusal
-        return super().login(request, extra_context)
-
-    @property
-    def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
-        return StaffOTPAuthenticationForm if settings.ADMIN_REQUIRE_OTP else AdminAuthenticationForm
-
-    @property
-    def login_template(self) -> str | None:  # type: ignore[override]
-        return "otp/admin111/login.html" if settings.ADMIN_REQUIRE_OTP else None
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        if not AdminSite.has_permission(self, request):
-            return False
-        if not settings.ADMIN_REQUIRE_OTP:
-            return True
-        # Set by django-otp's middleware; a request that did not pass through it is not verified.
-        is_verified = getattr(request.user, "is_verified", None)
-        return bool(callable(is_verified) and is_verified())
-
-    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, ExportCsvMixin):
-            admin_class = type(
-                admin_class.__name__, (ExportCsvMixin, admin_class), {"__module__": admin_class.__module__}
-            )
-        super().register(model_or_iterable, admin_class, **options)
-
-    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
-        from markets.selectors import ticker_list
-        from wallets.models import Incident
-        from wallets.selectors_withdrawals import pending_work
-
-        user = request.user
-        context = dict(extra_context or {})
-        # Every staff member sees an open ledger incident first: trading may be halted.
-        context["open_incidents"] = list(
-            Incident.objects.filter(status=Incident.Status.OPEN).select_related("currency")[:20]
-        )
-        context["incidents_url"] = reverse(f"{self.name}:wallets_incident_changelist")
-        if user.has_perm("wallets.view_withdrawal") or user.has_perm("wallets.view_manualdeposit"):
-            context["pending_work"] = pending_work()
-            context["pending_links"] = {
-                "review": reverse(f"{self.name}:wallets_withdrawal_changelist") + "?status__exact=pending_review",
-                "unsent": reverse(f"{self.name}:wallets_withdrawal_changelist") + "?status__exact=approved",
-                "manual": reverse(f"{self.name}:wallets_manualdeposit_changelist") + "?status__exact=proposed",
-            }
-        if user.has_perm("markets.view_market"):
-            context["market_volumes"] = ticker_list()
-        return super().index(request, context)
+# A panel adds entries to the index template's context for this request (``{}``: nothing
+# to show this user); it gets the request and the admin site's name for its links.
+DashboardPanel = Callable[[HttpRequest, str], dict[str, Any]]
 
 
 # -- read-only tables on change pages ----------------------------------------------------

@@ -17,12 +17,12 @@ from rest_framework.views import APIView
 
 from exchange_site.api import checked_id, cursor_page, error_doc, valid_input
 from exchange_site.errors import NotFound
+from exchange_site.fields import StrictCharField
 
-from . import two_factor_resets as services
-from .models import TwoFactorReset, User
-from .permissions import staff_permission
-from .roles import RESET_TWO_FACTOR
-from .serializers import StrictCharField
+from .. import two_factor_resets as services
+from ..models import TwoFactorReset, User
+from ..permissions import staff_permission
+from ..roles import RESET_TWO_FACTOR
 
 TAGS = ["back office"]
 # Largest id the databases store; a bigger path id is simply not found.

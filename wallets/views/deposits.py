@@ -1,4 +1,4 @@
-"""Balances, ledger, deposits and the custody deposit webhook."""
+"""Deposits: my deposit address, my deposits, and the custody provider's webhook that credits them."""
 
 from __future__ import annotations
 
@@ -14,65 +14,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exchange_site.api import cursor_page, error_doc
+from exchange_site.api import PAGE_PARAMETERS, UNAUTHENTICATED, cursor_page, error_doc
 from exchange_site.errors import DomainError
 
-from . import selectors
-from .deposits import custody_deposit_notify, deposit_address_get
-from .serializers import (
-    BalanceSerializer,
+from .. import selectors
+from ..deposits import custody_deposit_notify, deposit_address_get
+from ..serializers import (
     CurrencyQuerySerializer,
     CustodyDepositSerializer,
     DepositAddressSerializer,
     DepositPageSerializer,
     DepositSerializer,
-    LedgerEntrySerializer,
-    LedgerPageSerializer,
-    OptionalCurrencyQuerySerializer,
 )
+from .queries import BAD_QUERY, CURRENCY_FILTER, optional_currency
 
 SIGNATURE_HEADER = "X-Custody-Signature"
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
-]
-CURRENCY_FILTER = OpenApiParameter("currency", OpenApiTypes.STR, description="Only this currency code.")
-
-
-UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
-BAD_QUERY = error_doc("`validation_error`: unknown currency, bad `limit` or `cursor`.")
-
-
-def _optional_currency(request: Request):
-    query = OptionalCurrencyQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    code = query.validated_data.get("currency")
-    return selectors.currency_get(code=code) if code else None
-
-
-class BalancesView(APIView):
-    @extend_schema(
-        responses={200: BalanceSerializer(many=True), 401: UNAUTHENTICATED},
-        summary="My balances in every currency",
-        tags=["wallet"],
-    )
-    def get(self, request: Request) -> Response:
-        rows = selectors.balances_for_user(user=request.user)
-        return Response(BalanceSerializer(rows, many=True).data)
-
-
-class LedgerView(APIView):
-    @extend_schema(
-        parameters=[CURRENCY_FILTER, *PAGE_PARAMETERS],
-        responses={200: LedgerPageSerializer, 400: BAD_QUERY, 401: UNAUTHENTICATED},
-        summary="My ledger entries, newest first",
-        tags=["wallet"],
-    )
-    def get(self, request: Request) -> Response:
-        currency = _optional_currency(request)
-        qs = selectors.ledger_entries_for_user(user=request.user, currency=currency)
-        return cursor_page(request, qs, lambda rows: LedgerEntrySerializer(rows, many=True).data)
 
 
 class DepositAddressView(APIView):
@@ -102,7 +58,7 @@ class DepositsView(APIView):
         tags=["funding"],
     )
     def get(self, request: Request) -> Response:
-        currency = _optional_currency(request)
+        currency = optional_currency(request)
         qs = selectors.deposits_for_user(user=request.user, currency=currency)
         return cursor_page(request, qs, lambda rows: DepositSerializer(rows, many=True).data)
 

@@ -17,13 +17,13 @@ from rest_framework.views import APIView
 
 from accounts.permissions import staff_permission
 from accounts.roles import APPROVE_WITHDRAWAL
-from accounts.serializers import StrictCharField
-from exchange_site.api import MoneyIn, MoneyOut, checked_id, cursor_page, error_doc, valid_input
+from exchange_site.api import PAGE_PARAMETERS, UNAUTHENTICATED, checked_id, cursor_page, error_doc, valid_input
+from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
 
-from . import withdrawals as services
-from .models import Withdrawal, WithdrawalEvent
-from .selectors import currency_get
-from .selectors_withdrawals import (
+from .. import withdrawals as services
+from ..models import Withdrawal, WithdrawalEvent
+from ..selectors import currency_get
+from ..selectors_withdrawals import (
     withdrawal_get_for_review,
     withdrawal_status_parse,
     withdrawals_for_review,
@@ -152,14 +152,12 @@ def _reload_for_user(request: Request, withdrawal: Withdrawal) -> dict[str, Any]
     return WithdrawalOut(fresh).data
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
+STATUS_PAGE_PARAMETERS = [
+    *PAGE_PARAMETERS,
     OpenApiParameter(
         "status", OpenApiTypes.STR, enum=["", *Withdrawal.Status.values], description="Empty: every status."
     ),
 ]
-UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
 BAD_QUERY = error_doc("`validation_error`: unknown status or currency, bad `limit` or `cursor`.")
 
 
@@ -181,11 +179,10 @@ class WithdrawalsView(APIView):
         request=WithdrawalRequestIn,
         responses={
             201: WithdrawalOut,
-            400: error_doc(
-                "`validation_error`, `otp_required`, `invalid_otp`, `insufficient_funds`, `withdrawals_disabled`, "
-                "`min_withdrawal`."
+            400: error_doc("`validation_error`, `insufficient_funds`, `withdrawals_disabled`, `min_withdrawal`."),
+            401: error_doc(
+                "`not_authenticated`; `otp_required`, `invalid_otp`: the one-time password is missing or wrong."
             ),
-            401: UNAUTHENTICATED,
             403: error_doc("`two_factor_required`: switch 2FA on first; `permission_denied`: account cannot withdraw."),
         },
     )
@@ -205,7 +202,7 @@ class WithdrawalsView(APIView):
         tags=TAGS,
         summary="My withdrawals with their status and history, newest first",
         operation_id="withdrawals_list",
-        parameters=[*PAGE_PARAMETERS, OpenApiParameter("currency", OpenApiTypes.STR)],
+        parameters=[*STATUS_PAGE_PARAMETERS, OpenApiParameter("currency", OpenApiTypes.STR)],
         responses={200: WithdrawalPageOut, 400: BAD_QUERY, 401: UNAUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
@@ -244,7 +241,7 @@ class BackofficeWithdrawalsView(APIView):
         tags=BACKOFFICE_TAGS,
         summary="Withdrawals for review, newest first, with their approvals",
         operation_id="backoffice_withdrawals_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=STATUS_PAGE_PARAMETERS,
         responses={
             200: StaffWithdrawalPageOut,
             400: BAD_QUERY,

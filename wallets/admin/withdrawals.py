@@ -1,8 +1,4 @@
-"""Read-only back-office views of wallets, the ledger and deposits.
-
-Balances change only through the wallet service, so the admin never adds, edits or
-deletes these rows. Money columns are not sortable: on SQLite they are stored as text.
-"""
+"""Withdrawals: the review queue and its decisions (four eyes, fresh one-time password)."""
 
 from __future__ import annotations
 
@@ -13,7 +9,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
     Count,
@@ -31,107 +26,31 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.roles import APPROVE_MANUAL_DEPOSIT, PROPOSE_MANUAL_DEPOSIT, can_review_withdrawals
+from accounts.roles import can_review_withdrawals
 from accounts.services import otp_verify
-from exchange_site.admin_site import (
+from exchange_site.admin_base import (
     Decision,
     DecisionAdminMixin,
-    ServiceSaveMixin,
+    ReadOnlyAdmin,
     html_table,
     reason_field,
 )
-from exchange_site.errors import DomainError
-from markets.precision import fmt
+from exchange_site.four_eyes import AlreadyDecided, SelfApproval
+from exchange_site.money import fmt
 
-from .incidents import incident_resolve
-from .manual_deposits import manual_deposit_approve, manual_deposit_check, manual_deposit_propose, manual_deposit_reject
-from .models import Deposit, Incident, LedgerEntry, ManualDeposit, Wallet, Withdrawal, WithdrawalEvent
-from .selectors import balances_for_user
-from .withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
+from ..models import LedgerEntry, Withdrawal, WithdrawalEvent
+from ..selectors import balances_for_user
+from ..withdrawals import (
+    withdrawal_approve,
+    withdrawal_decider_refusal,
+    withdrawal_mark_sent,
+    withdrawal_may_decide,
+    withdrawal_reject,
+)
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    list_per_page = 50
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Wallet)
-class WalletAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "currency", "balance", "locked", "updated_at")
-    list_select_related = ("user", "currency")
-    list_filter = ("currency",)
-    search_fields = ("user__email",)
-    sortable_by = ("id", "updated_at")
-
-
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "created_at",
-        "user",
-        "currency",
-        "kind",
-        "amount",
-        "locked_change",
-        "balance_after",
-        "locked_after",
-        "reference",
-    )
-    list_select_related = ("user", "currency")
-    list_filter = ("kind", "currency")
-    search_fields = ("user__email", "reference")
-    sortable_by = ("id", "created_at")
-    date_hierarchy = "created_at"
-
-
-@admin.register(Deposit)
-class DepositAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "created_at",
-        "user",
-        "currency",
-        "amount",
-        "txid",
-        "confirmations",
-        "status",
-        "source",
-        "credited_at",
-    )
-    list_select_related = ("user", "currency")
-    list_filter = ("status", "source", "currency")
-    search_fields = ("user__email", "txid", "address")
-    sortable_by = ("id", "created_at", "confirmations", "status", "credited_at")
-    date_hierarchy = "created_at"
-
-
-# -- withdrawals and manual deposits (four eyes) ----------------------------------------
-#
-# Nothing here saves a withdrawal, an approval or a manual deposit itself: the buttons and
-# list actions call the services of ``wallets.withdrawals`` and ``wallets.manual_deposits``
-# (the same ones the back-office API calls), behind a confirmation page.
-
-
-def _is_decider(user: Any, withdrawal: Withdrawal) -> bool:
-    return WithdrawalEvent.objects.filter(
-        withdrawal=withdrawal,
-        actor_id=user.pk,
-        action__in=(WithdrawalEvent.Action.APPROVE, WithdrawalEvent.Action.REJECT),
-    ).exists()
-
-
-def _may_decide(withdrawal: Withdrawal, user: Any) -> bool:
-    return withdrawal.user_id != user.pk and not _is_decider(user, withdrawal)
+# Nothing here saves a withdrawal or an approval itself: the buttons and list actions call
+# the services of ``wallets.withdrawals`` (the same ones the back-office API calls), behind
+# a confirmation page, and show only the decisions those services would accept.
 
 
 # Decisions that let money leave: they need a one-time password typed moments ago, not
@@ -174,7 +93,7 @@ WITHDRAWAL_DECISIONS = (
         label="Approve",
         run=lambda actor, pk, data: withdrawal_approve(actor=actor, withdrawal_id=pk, comment=data["comment"]),
         allowed=can_review_withdrawals,
-        available=lambda w, user: w.status == Withdrawal.Status.PENDING_REVIEW and _may_decide(w, user),
+        available=lambda w, user: withdrawal_may_decide(withdrawal=w, actor=user, decision="approve"),
         fields=(("comment", reason_field("Comment (optional)", required=False)), ("otp", _otp_field())),
         question="Approve this withdrawal? Your name and the time are recorded in its history.",
     ),
@@ -183,9 +102,7 @@ WITHDRAWAL_DECISIONS = (
         label="Reject",
         run=lambda actor, pk, data: withdrawal_reject(actor=actor, withdrawal_id=pk, reason=data["reason"]),
         allowed=can_review_withdrawals,
-        available=lambda w, user: (
-            w.status in (Withdrawal.Status.PENDING_REVIEW, Withdrawal.Status.APPROVED) and _may_decide(w, user)
-        ),
+        available=lambda w, user: withdrawal_may_decide(withdrawal=w, actor=user, decision="reject"),
         fields=(("reason", reason_field("Reason (recorded in the history)", required=True)),),
         question="Reject this withdrawal? The locked funds return to the user's available balance.",
     ),
@@ -194,7 +111,7 @@ WITHDRAWAL_DECISIONS = (
         label="Mark sent",
         run=lambda actor, pk, data: withdrawal_mark_sent(actor=actor, withdrawal_id=pk, txid=data["txid"]),
         allowed=can_review_withdrawals,
-        available=lambda w, user: w.status == Withdrawal.Status.APPROVED and w.user_id != user.pk,
+        available=lambda w, user: withdrawal_may_decide(withdrawal=w, actor=user, decision="sent"),
         fields=(("txid", forms.CharField(label="Payout transaction id", max_length=128)), ("otp", _otp_field())),
         question="Record the payout? The amount and the fee leave the user's wallet; this cannot be undone.",
     ),
@@ -406,9 +323,10 @@ class WithdrawalAdmin(DecisionAdminMixin, ReadOnlyAdmin):
 
     def decision_notes(self, obj: Withdrawal, user: Any) -> list[str]:
         notes = []
-        if obj.user_id == user.pk:
+        refusal = withdrawal_decider_refusal(withdrawal=obj, actor=user, decision="approve")
+        if isinstance(refusal, SelfApproval):
             notes.append("This is your own withdrawal: you cannot decide on it.")
-        elif _is_decider(user, obj):
+        elif isinstance(refusal, AlreadyDecided):
             notes.append("You already decided on this withdrawal: a second decision must come from someone else.")
         if obj.status == Withdrawal.Status.PENDING_REVIEW and obj.required_approvals > 1:
             notes.append(
@@ -426,182 +344,3 @@ class WithdrawalEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "to_status")
     search_fields = ("=withdrawal__id", "actor__email", "reason")
     date_hierarchy = "created_at"
-
-
-def _may_decide_manual(proposal: ManualDeposit, user: Any) -> bool:
-    return proposal.status == ManualDeposit.Status.PROPOSED and user.pk not in (
-        proposal.proposed_by_id,
-        proposal.user_id,
-    )
-
-
-def _can_decide_manual(user: Any) -> bool:
-    return bool(user.is_active and user.is_staff and user.has_perm(APPROVE_MANUAL_DEPOSIT))
-
-
-MANUAL_DEPOSIT_DECISIONS = (
-    Decision(
-        name="approve",
-        label="Approve and credit",
-        run=lambda actor, pk, data: manual_deposit_approve(actor=actor, manual_deposit_id=pk, comment=data["comment"]),
-        allowed=_can_decide_manual,
-        available=_may_decide_manual,
-        fields=(("comment", reason_field("Comment (optional)", required=False)),),
-        question="Approve this manual deposit? The user's wallet is credited at once.",
-    ),
-    Decision(
-        name="reject",
-        label="Reject",
-        run=lambda actor, pk, data: manual_deposit_reject(actor=actor, manual_deposit_id=pk, reason=data["reason"]),
-        allowed=_can_decide_manual,
-        available=_may_decide_manual,
-        fields=(("reason", reason_field("Reason", required=True)),),
-        question="Reject this manual deposit? Nothing is credited.",
-    ),
-)
-
-
-class ManualDepositProposeForm(forms.ModelForm):
-    actor: Any = None
-
-    class Meta:
-        model = ManualDeposit
-        fields = ("user", "currency", "amount", "reason")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            data["reason"] = manual_deposit_check(
-                actor=self.actor,
-                user=data["user"],
-                currency=data["currency"],
-                amount=data["amount"],
-                reason=data["reason"],
-            )
-        except DomainError as exc:
-            raise forms.ValidationError(exc.message) from exc
-        return data
-
-
-@admin.register(ManualDeposit)
-class ManualDepositAdmin(ServiceSaveMixin, DecisionAdminMixin, ReadOnlyAdmin):
-    """Proposed by one back-office member (the add form), approved or rejected by another."""
-
-    decisions = MANUAL_DEPOSIT_DECISIONS
-    change_form_template = "admin/exchange/change_form_decisions.html"
-    list_display = (
-        "id",
-        "proposed_at",
-        "user",
-        "currency",
-        "amount_display",
-        "status",
-        "proposed_by",
-        "decided_by",
-        "decided_at",
-    )
-    list_select_related = ("user", "currency", "proposed_by", "decided_by")
-    list_filter = ("status", "currency")
-    search_fields = ("=id", "user__email", "proposed_by__email", "reason")
-    sortable_by = ("id", "proposed_at", "status", "decided_at")
-    date_hierarchy = "proposed_at"
-    autocomplete_fields = ("user", "currency")
-    readonly_fields = (
-        "user",
-        "currency",
-        "amount_display",
-        "reason",
-        "status",
-        "proposed_by",
-        "proposed_at",
-        "decided_by",
-        "decided_at",
-        "decision_reason",
-        "deposit",
-    )
-
-    @admin.display(description="amount")
-    def amount_display(self, obj: ManualDeposit) -> str | None:
-        return fmt(obj.amount)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and user.has_perm(PROPOSE_MANUAL_DEPOSIT))
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
-        return self.readonly_fields if obj is not None else ManualDepositProposeForm.Meta.fields
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = type("ProposeForm", (ManualDepositProposeForm,), {"actor": request.user})
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def save_model(self, request: HttpRequest, obj: ManualDeposit, form: Any, change: bool) -> None:
-        if change:
-            raise PermissionDenied
-        created = manual_deposit_propose(
-            actor=request.user, user=obj.user, currency=obj.currency, amount=obj.amount, reason=obj.reason
-        )
-        # The admin logs and redirects with ``obj``: let it be the row the service wrote.
-        obj.pk = created.pk
-        obj.status = created.status
-        obj.proposed_by = created.proposed_by
-        obj.proposed_at = created.proposed_at
-        obj._state.adding = False
-
-    def decision_summary(self, obj: ManualDeposit) -> str:
-        return (
-            f"Manual deposit {obj.pk}: {fmt(obj.amount)} {obj.currency} to {obj.user}, proposed by "
-            f"{obj.proposed_by} ({obj.reason[:80]})"
-        )
-
-    def decision_notes(self, obj: ManualDeposit, user: Any) -> list[str]:
-        if obj.status == ManualDeposit.Status.PROPOSED and user.pk in (obj.proposed_by_id, obj.user_id):
-            return ["You proposed this credit (or receive it): another back-office member must decide."]
-        return []
-
-
-# -- ledger incidents (opened by the periodic audit) ------------------------------------
-
-INCIDENT_DECISIONS = (
-    Decision(
-        name="resolve",
-        label="Resolve",
-        run=lambda actor, pk, data: incident_resolve(incident_id=pk, actor=actor, note=data["note"]),
-        allowed=lambda user: user.has_perm("wallets.resolve_incident"),
-        available=lambda incident, user: incident.status == Incident.Status.OPEN,
-        fields=(("note", reason_field("What was found and done (recorded)", required=True)),),
-        question=(
-            "Resolve this incident? Halted markets stay halted until market operations resume them; "
-            "withdrawals of the currency are released."
-        ),
-    ),
-)
-
-
-@admin.register(Incident)
-class IncidentAdmin(DecisionAdminMixin, ReadOnlyAdmin):
-    decisions = INCIDENT_DECISIONS
-    change_form_template = "admin/exchange/change_form_decisions.html"
-    list_display = ("id", "status", "currency", "summary", "created_at", "last_seen_at", "resolved_by")
-    list_filter = ("status", "currency")
-    list_select_related = ("currency", "resolved_by")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "kind",
-        "currency",
-        "status",
-        "summary",
-        "details",
-        "actions",
-        "created_at",
-        "last_seen_at",
-        "resolved_at",
-        "resolved_by",
-        "resolution_note",
-    )

@@ -1,0 +1,1 @@
+"""The wallets' REST API, one module per use case: ledger (balances too), deposits, withdrawals."""

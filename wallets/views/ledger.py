@@ -1,0 +1,38 @@
+"""My balances and my ledger: what the one wallet service wrote."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchange_site.api import PAGE_PARAMETERS, UNAUTHENTICATED, cursor_page
+
+from .. import selectors
+from ..serializers import BalanceSerializer, LedgerEntrySerializer, LedgerPageSerializer
+from .queries import BAD_QUERY, CURRENCY_FILTER, optional_currency
+
+
+class BalancesView(APIView):
+    @extend_schema(
+        responses={200: BalanceSerializer(many=True), 401: UNAUTHENTICATED},
+        summary="My balances in every currency",
+        tags=["wallet"],
+    )
+    def get(self, request: Request) -> Response:
+        rows = selectors.balances_for_user(user=request.user)
+        return Response(BalanceSerializer(rows, many=True).data)
+
+
+class LedgerView(APIView):
+    @extend_schema(
+        parameters=[CURRENCY_FILTER, *PAGE_PARAMETERS],
+        responses={200: LedgerPageSerializer, 400: BAD_QUERY, 401: UNAUTHENTICATED},
+        summary="My ledger entries, newest first",
+        tags=["wallet"],
+    )
+    def get(self, request: Request) -> Response:
+        currency = optional_currency(request)
+        qs = selectors.ledger_entries_for_user(user=request.user, currency=currency)
+        return cursor_page(request, qs, lambda rows: LedgerEntrySerializer(rows, many=True).data)
