@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.roles import BACK_OFFICE, COMPLIANCE
-from exchange_site.admin_site import Decision, DecisionAdminMixin, reason_field
+from exchange_site.admin_base import Decision, DecisionAdminMixin, reason_field
 
 from .models import ApiKey
 from .services import api_key_disable_by_staff

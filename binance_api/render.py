@@ -8,7 +8,7 @@ from typing import Any
 
 from markets.candles import EPOCH
 from markets.models import Market, Order, Trade
-from markets.precision import fmt
+from exchange_site.money import fmt
 from markets.selectors_cached import markets_by_symbol
 
 from .errors import bad_symbol

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Min, Sum
 
 from markets.candles import EXACT_PRECISION
 from markets.models import BookSnapshot, Candle, Market, Trade
-from markets.precision import q
+from exchange_site.money import q
 from markets.selectors import TICKER_WINDOW, ticker_get
 
 from .render import ms, num, symbol_of
