@@ -31,7 +31,8 @@ def test_login_records_the_last_login_time(api, user, login):
     login(api, user.email)
 
     user.refresh_from_db()
-    assert user.last_login is not None and user.last_login >= before
+    assert user.last_login is not None
+    assert user.last_login >= before
 
 
 @pytest.mark.parametrize(

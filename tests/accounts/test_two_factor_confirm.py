@@ -30,7 +30,8 @@ def test_confirm_with_a_valid_code_turns_2fa_on_and_answers_10_backup_codes(pend
     body = response.json()
     assert body["two_factor_enabled"] is True
     codes = body["backup_codes"]
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
     assert totp_device(user).confirmed is True
     device = StaticDevice.objects.get(user=user)
     assert device.confirmed is True

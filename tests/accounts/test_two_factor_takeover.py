@@ -74,7 +74,8 @@ def test_enabling_2fa_revokes_every_earlier_session_and_answers_a_new_one(user, 
 
     assert response.status_code == 200
     body = response.json()
-    assert body["two_factor_enabled"] is True and len(body["backup_codes"]) == 10
+    assert body["two_factor_enabled"] is True
+    assert len(body["backup_codes"]) == 10
     # Both earlier refresh tokens (the caller's and the other device's) are dead.
     assert_error(refresh(other_pair["refresh"]), 401, "not_authenticated")
     assert_error(refresh(pair["refresh"]), 401, "not_authenticated")

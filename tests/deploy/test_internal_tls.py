@@ -136,7 +136,8 @@ def test_manage_check_deploy_warns_about_plain_text_internal_urls():
         timeout=60,
     )
 
-    assert "exchange.W004" in result.stderr + result.stdout and "exchange.W005" in result.stderr + result.stdout
+    assert "exchange.W004" in result.stderr + result.stdout
+    assert "exchange.W005" in result.stderr + result.stdout
 
 
 def test_every_redis_client_gets_the_tls_options():
@@ -171,7 +172,8 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 # -- the live test ---------------------------------------------------------------------------

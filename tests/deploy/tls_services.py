@@ -133,7 +133,7 @@ class TLSRedis:
         return redis.Redis.from_url(self.url, ssl_cert_reqs="required", ssl_ca_certs=str(self.certs.ca), **kwargs)
 
     def start(self) -> None:
-        log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.directory / "redis.log", "ab")  # closed with the process
         self.proc = subprocess.Popen(
             [
                 self.binary,

@@ -50,7 +50,7 @@ class Harness:
         side,
         type=LIMIT,
         price=None,
-        quantity=None,  # noqa: A002
+        quantity=None,
         quote_budget=None,
         time_in_force="GTC",
         post_only=False,
@@ -89,7 +89,8 @@ class Harness:
     def _check_submit(self, args, events, before) -> None:
         order_id, owner, side, type_, price, quantity, budget = args[:7]
         last = events[-1]
-        assert isinstance(last, TERMINAL) and last.order_id == order_id, events
+        assert isinstance(last, TERMINAL), events
+        assert last.order_id == order_id, events
         terminal = [e for e in events if isinstance(e, TERMINAL) and e.order_id == order_id]
         assert len(terminal) == 1, events
         if isinstance(last, Rejected):
@@ -121,12 +122,16 @@ class Harness:
         if quantity is None:  # budget-only market buy
             if isinstance(last, Filled):
                 ask = self.book.best_ask()
-                assert taker_lots > 0 and ask is not None and budget - spent < ask
+                assert taker_lots > 0
+                assert ask is not None
+                assert budget - spent < ask
             else:
                 assert last.remaining == 0
             return
         if isinstance(last, Rested):
-            assert type_ == LIMIT and last.price == price and last.side == side
+            assert type_ == LIMIT
+            assert last.price == price
+            assert last.side == side
             assert taker_lots + last.quantity == quantity
             self.orig[order_id] = last.quantity
             self.maker_filled[order_id] = 0

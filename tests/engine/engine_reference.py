@@ -132,7 +132,7 @@ class RefBook:
         order_id,
         owner,
         side,
-        type=LIMIT,  # noqa: A002
+        type=LIMIT,
         price=None,
         quantity=None,
         quote_budget=None,

@@ -26,7 +26,7 @@ from matching.engine import (
 from matching.engine.bench import generate
 
 
-def T(maker, taker, price, qty, side, maker_owner, taker_owner):  # noqa: N802 - reads like the event
+def T(maker, taker, price, qty, side, maker_owner, taker_owner):  # reads like the event
     return Trade(maker, taker, price, qty, side, maker_owner, taker_owner)
 
 
@@ -72,15 +72,18 @@ def test_events_are_real_namedtuple_instances():
     b = book_with((1, 1, SELL, 100, 5))
     events = b.submit(2, 2, BUY, price=100, quantity=2)
     assert [type(e) for e in events] == [Trade, Filled]
-    assert events[0].maker_id == 1 and events[0].taker_side == BUY
+    assert events[0].maker_id == 1
+    assert events[0].taker_side == BUY
     assert events[1].order_id == 2
 
 
 def test_empty_book():
     b = OrderBook()
-    assert b.best_bid() is None and b.best_ask() is None
+    assert b.best_bid() is None
+    assert b.best_ask() is None
     assert b.depth(5) == ([], [])
-    assert len(b) == 0 and list(b.orders()) == []
+    assert len(b) == 0
+    assert list(b.orders()) == []
     assert b.pop_changes() == ({}, {})
     assert b.get(1) is None
 
@@ -100,7 +103,8 @@ def test_limit_orders_rest_and_show_in_best_and_depth():
     assert b.depth(0) == ([], [])
     assert len(b) == 4
     assert tuple(b.get(3)) == (3, BUY, 99, 2)
-    assert b.get(3).owner == 3 and b.get(3).quantity == 2
+    assert b.get(3).owner == 3
+    assert b.get(3).quantity == 2
     assert resting(b) == [(1, 1, BUY, 99, 5), (3, 3, BUY, 99, 2), (2, 2, BUY, 98, 1), (4, 4, SELL, 101, 7)]
 
 
@@ -173,7 +177,8 @@ def test_ioc_fills_what_it_can_and_cancels_the_remainder():
     b = asks_100_101_102()
     events = b.submit(20, 20, BUY, price=100, quantity=8, time_in_force=IOC)
     assert events == [T(1, 20, 100, 5, BUY, 10, 20), Filled(1), Canceled(20, "ioc_remainder", 3)]
-    assert b.best_bid() is None and b.get(20) is None
+    assert b.best_bid() is None
+    assert b.get(20) is None
 
 
 def test_ioc_without_crossing_is_canceled_whole():
@@ -230,7 +235,8 @@ def test_post_only_that_would_take_is_rejected_and_book_unchanged():
     b = asks_100_101_102()
     before = resting(b)
     assert b.submit(20, 20, BUY, price=100, quantity=3, post_only=True) == [Rejected(20, "post_only_would_take")]
-    assert resting(b) == before and b.get(20) is None
+    assert resting(b) == before
+    assert b.get(20) is None
 
 
 def test_post_only_needs_gtc():
@@ -255,14 +261,17 @@ def test_market_without_liquidity_is_canceled_never_rested():
     b = book_with((1, 1, BUY, 100, 5))
     assert b.submit(20, 20, BUY, MARKET, quantity=10) == [Canceled(20, "no_liquidity", 10)]
     assert b.submit(21, 20, BUY, MARKET, quote_budget=1000) == [Canceled(21, "no_liquidity", 0)]
-    assert b.get(20) is None and b.get(21) is None and len(b) == 1
+    assert b.get(20) is None
+    assert b.get(21) is None
+    assert len(b) == 1
 
 
 def test_market_runs_out_of_liquidity_after_partial_fills():
     b = asks_100_101_102()
     events = b.submit(20, 20, BUY, MARKET, quantity=30)
     assert events[-1] == Canceled(20, "no_liquidity", 8)
-    assert len(b) == 0 and b.best_ask() is None
+    assert len(b) == 0
+    assert b.best_ask() is None
 
 
 def test_market_sell():
@@ -429,7 +438,8 @@ def test_no_trade_ever_has_the_same_owner_on_both_sides():
         else:
             events += b.cancel(cmd[1])
     trades = [e for e in events if isinstance(e, Trade)]
-    assert trades and all(t.maker_owner != t.taker_owner for t in trades)
+    assert trades
+    assert all(t.maker_owner != t.taker_owner for t in trades)
     assert any(isinstance(e, Canceled) and e.reason == "self_trade" for e in events)
 
 
@@ -439,7 +449,8 @@ def test_no_trade_ever_has_the_same_owner_on_both_sides():
 def test_cancel_resting_order():
     b = asks_100_101_102()
     assert b.cancel(2) == [Canceled(2, "user", 3)]
-    assert b.get(2) is None and len(b) == 3
+    assert b.get(2) is None
+    assert len(b) == 3
     assert b.depth(5) == ([], [(100, 5), (101, 4), (102, 10)])
     assert b.cancel(2) == [CancelRejected(2, "unknown_order")]
 
@@ -489,7 +500,8 @@ def test_many_cancels_inside_one_level():
     assert b.depth(1) == ([], [(100, len(keep))])
     events = b.submit(10_000, 10_000, BUY, price=100, quantity=len(keep))
     assert [e.maker_id for e in events if isinstance(e, Trade)] == sorted(keep)
-    assert len(b) == 0 and b.best_ask() is None
+    assert len(b) == 0
+    assert b.best_ask() is None
 
 
 def test_cancel_last_order_of_a_level_removes_the_level():
@@ -509,7 +521,8 @@ def test_duplicate_order_id_is_rejected():
     b = asks_100_101_102()
     assert b.submit(2, 99, BUY, price=1, quantity=1) == [Rejected(2, "duplicate_order_id")]
     assert b.submit(2, 99, SELL, MARKET, quantity=1) == [Rejected(2, "duplicate_order_id")]
-    assert b.get(2).quantity == 3 and len(b) == 4
+    assert b.get(2).quantity == 3
+    assert len(b) == 4
 
 
 def test_id_of_an_order_that_left_the_book_may_be_used_again():
@@ -567,7 +580,8 @@ def test_invalid_orders_are_rejected_not_raised(bad):
     args = dict(order_id=50, owner=5, side=BUY, type=LIMIT, price=100, quantity=3)
     args.update(bad)
     assert b.submit(**args) == [Rejected(args["order_id"], "invalid_order")]
-    assert len(b) == 4 and b.pop_changes() == ({}, {})
+    assert len(b) == 4
+    assert b.pop_changes() == ({}, {})
 
 
 def test_market_time_in_force_ioc_is_the_same_as_gtc():
@@ -634,14 +648,14 @@ def test_restore_refuses_duplicates_crossing_and_bad_input():
     b = OrderBook()
     b.restore(1, 1, BUY, 100, 5)
     b.restore(2, 1, SELL, 101, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duplicate order id"):
         b.restore(1, 1, BUY, 99, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="would cross the book"):
         b.restore(3, 1, SELL, 100, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="would cross the book"):
         b.restore(3, 1, BUY, 101, 5)
     for bad in [(3, 1, "x", 99, 5), (3, 1, BUY, 0, 5), (3, 1, BUY, 99, 0), (3, None, BUY, 99, 1), (3, 1, BUY, 9.0, 1)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="restore: "):
             b.restore(*bad)
     assert len(b) == 2
 

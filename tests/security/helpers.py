@@ -17,12 +17,15 @@ def assert_error_format(response, *, status: int | tuple[int, ...] | None = None
         assert response.status_code in allowed, (response.status_code, response.content[:500])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
-    assert isinstance(body, dict) and set(body) == {"error"}, body
+    assert isinstance(body, dict), body
+    assert set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"].replace("_", "").isalpha(), error
+    assert isinstance(error["code"], str), error
+    assert error["code"].replace("_", "").isalpha(), error
     assert error["code"] == error["code"].lower(), error
-    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["message"], str), error
+    assert error["message"], error
     assert isinstance(error["details"], dict), error
     return error
 

@@ -99,7 +99,8 @@ def test_halt_with_cancel_cancels_the_queued_orders_and_releases_their_funds(mar
     assert not Trade.objects.exists()
     event = SettingChange.objects.get(market=market)
     assert (event.actor, event.field, event.before, event.after) == (operator, "status", "open", "halted")
-    assert "1 queued order(s) canceled" in event.reason and "exchange maintenance" in event.reason
+    assert "1 queued order(s) canceled" in event.reason
+    assert "exchange maintenance" in event.reason
     assert_audit_clean()
 
 
@@ -119,7 +120,8 @@ def test_the_ledger_watch_halt_stops_matching(market, traders):
     assert Order.objects.get(pk=queued["id"]).status == "new"
     assert not Trade.objects.exists()
     event = SettingChange.objects.get(market=market)
-    assert event.actor is None and event.reason.startswith("ledger incident ")
+    assert event.actor is None
+    assert event.reason.startswith("ledger incident ")
     # Investigated and repaired by people; then the market resumes and the order matches.
     Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance)
     market_resume(market_id=market.pk)

@@ -36,7 +36,9 @@ def test_limit_orders_cross_and_settle_with_exact_fees(market, traders):
     match_and_settle(market)
 
     trade = Trade.objects.get()
-    assert trade.price == D("30000") and trade.quantity == D("0.2") and trade.quote_quantity == D("6000")
+    assert trade.price == D("30000")
+    assert trade.quantity == D("0.2")
+    assert trade.quote_quantity == D("6000")
     assert trade.taker_fee == D("0.0004")  # buyer (taker) pays 0.2% in BTC
     assert trade.maker_fee == D("6")  # seller (maker) pays 0.1% in USDT
     # Buyer: paid 6000 USDT, the unused 20 USDT of the lock is released; gets 0.2 - 0.0004 BTC.
@@ -53,9 +55,12 @@ def test_limit_orders_cross_and_settle_with_exact_fees(market, traders):
     seller_order = ca.get(f"/api/v1/orders/{sell.json()['id']}")
     assert seller_order.status_code == 404  # another user's order
     mine = cb.get(f"/api/v1/orders/{sell.json()['id']}").json()
-    assert mine["status"] == "partially_filled" and mine["filled_quantity"] == "0.2"
+    assert mine["status"] == "partially_filled"
+    assert mine["filled_quantity"] == "0.2"
     fills = ca.get("/api/v1/trades").json()["results"]
-    assert fills[0]["fee"] == "0.0004" and fills[0]["fee_currency"] == "BTC" and fills[0]["liquidity"] == "taker"
+    assert fills[0]["fee"] == "0.0004"
+    assert fills[0]["fee_currency"] == "BTC"
+    assert fills[0]["liquidity"] == "taker"
 
 
 def test_order_that_cannot_be_funded_answers_insufficient_funds_and_changes_nothing(market, traders):
@@ -97,7 +102,8 @@ def test_halted_market_refuses_new_orders(market, traders):
     market.status = "halted"
     market.save()
     resp = place(traders[2], side="buy", type="limit", price="100", quantity="1")
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "market_halted"
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "market_halted"
 
 
 def test_same_client_order_id_is_idempotent_and_conflicts_on_other_payload(market, traders):
@@ -105,10 +111,12 @@ def test_same_client_order_id_is_idempotent_and_conflicts_on_other_payload(marke
     body = {"side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "abc-1"}
     first = place(ca, **body)
     again = place(ca, **body)
-    assert first.status_code == 201 and again.status_code == 200
+    assert first.status_code == 201
+    assert again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     other = place(ca, **{**body, "price": "101"})
-    assert other.status_code == 409 and other.json()["error"]["code"] == "duplicate_client_order_id"
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "duplicate_client_order_id"
     assert ca.get("/api/v1/orders/by-client-id/abc-1").json()["id"] == first.json()["id"]
 
 
@@ -123,7 +131,8 @@ def test_cancel_releases_funds_after_the_matcher_takes_the_order_off_the_book(ma
     assert Order.objects.get(pk=order["id"]).status == "canceled"
     assert balance(alice, market.quote) == (D("100000"), D("0"))
     again = ca.delete(f"/api/v1/orders/{order['id']}")
-    assert again.status_code == 409 and again.json()["error"]["code"] == "order_not_cancelable"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "order_not_cancelable"
 
 
 def test_cancel_all_in_a_market(market, traders):
@@ -132,7 +141,8 @@ def test_cancel_all_in_a_market(market, traders):
         place(ca, side="buy", type="limit", price=price, quantity="1")
     match_and_settle(market)
     resp = ca.delete("/api/v1/orders?market=BTC-USDT")
-    assert resp.status_code == 202 and resp.json() == {"canceled": 3}
+    assert resp.status_code == 202
+    assert resp.json() == {"canceled": 3}
     match_and_settle(market)
     assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
     assert balance(alice, market.quote) == (D("100000"), D("0"))
@@ -158,7 +168,8 @@ def test_market_order_without_liquidity_expires_and_unlocks(market, traders):
     resp = place(cb, side="sell", type="market", quantity="1")
     match_and_settle(market)
     order = Order.objects.get(pk=resp.json()["id"])
-    assert order.status == "expired" and order.cancel_reason == "no_liquidity"
+    assert order.status == "expired"
+    assert order.cancel_reason == "no_liquidity"
     assert balance(bob, market.base) == (D("10"), D("0"))
 
 

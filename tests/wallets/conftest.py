@@ -44,7 +44,9 @@ def trading_state(db) -> TradingState:
     match_and_settle(market)
     for o in (alice_buy, bob_sell, bob_resting):
         o.refresh_from_db()
-    assert alice_buy.status == "partially_filled" and bob_sell.status == "filled" and bob_resting.status == "open"
+    assert alice_buy.status == "partially_filled"
+    assert bob_sell.status == "filled"
+    assert bob_resting.status == "open"
     return TradingState(market, alice, bob, fees, alice_buy, bob_sell, bob_resting)
 
 

@@ -78,7 +78,7 @@ def match_and_settle(market: Market) -> None:
     settle(market)
 
 
-class checks_disabled:  # noqa: N801 - used like a function
+class checks_disabled:  # used like a function
     """Let a test write a row the database CHECK constraints would refuse (to prove the audit sees it)."""
 
     def __enter__(self):

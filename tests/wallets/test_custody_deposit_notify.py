@@ -112,7 +112,8 @@ def test_first_notice_records_a_pending_deposit_without_credit(api, notice, owne
     assert body["currency"] == "BTC"
     assert body["txid"] == "abc123"
     deposit = Deposit.objects.get()
-    assert deposit.user == owner and body["id"] == deposit.pk
+    assert deposit.user == owner
+    assert body["id"] == deposit.pk
     assert not LedgerEntry.objects.exists()
     assert balance(owner, btc) == 0
 
@@ -179,7 +180,8 @@ def test_known_txid_with_another_amount_is_a_conflict(api, notice, owner, btc):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     deposit = Deposit.objects.get()
-    assert deposit.amount == D("0.5") and deposit.confirmations == 2
+    assert deposit.amount == D("0.5")
+    assert deposit.confirmations == 2
     assert balance(owner, btc) == D("0.5")
 
 

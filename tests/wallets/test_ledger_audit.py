@@ -261,7 +261,8 @@ def test_command_lists_each_breach_and_exits_one(trading_state):
     assert any(line.startswith("BTC") and line.rstrip().endswith("BREACH") for line in lines)
     breaches = [line for line in lines if line.startswith("BREACH")]
     assert len(breaches) == 2
-    assert "[invariant 1]" in breaches[0] and "[invariant 5]" in breaches[1]
+    assert "[invariant 1]" in breaches[0]
+    assert "[invariant 5]" in breaches[1]
 
 
 def test_every_order_kind_through_the_real_pipeline_passes(trading_state):

@@ -55,9 +55,12 @@ def test_a_run_lost_with_its_worker_is_replaced_when_the_matcher_goes_idle(queue
     # A queued run whose worker died before starting it: its key outlives it briefly.
     cache.set(PENDING_KEY.format(market.pk), 1, timeout=1)
     runner._trigger_settlement(SimpleNamespace(market=market))
-    assert queue() == 0 and market.pk in runner._settlement_owed
+    assert queue() == 0
+    assert market.pk in runner._settlement_owed
     runner._settlement_retry()  # idle, key still there: still owed
-    assert queue() == 0 and market.pk in runner._settlement_owed
+    assert queue() == 0
+    assert market.pk in runner._settlement_owed
     time.sleep(1.2)
     runner._settlement_retry()
-    assert queue() == 1 and market.pk not in runner._settlement_owed
+    assert queue() == 1
+    assert market.pk not in runner._settlement_owed

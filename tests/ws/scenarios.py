@@ -110,7 +110,8 @@ def public_and_private_streams(stack, market: Market, make_live_trader, ws_clien
 
         client.wait(final_orders, what="the orders' final states, equal to REST")
     s2_states = [o["status"] for o in ws_seller.data("orders") if o["id"] == s2["id"]]
-    assert s2_states[:2] == ["new", "open"] and set(s2_states[2:]) == {"partially_filled"}, s2_states
+    assert s2_states[:2] == ["new", "open"], s2_states
+    assert set(s2_states[2:]) == {"partially_filled"}, s2_states
     time.sleep(0.5)
     assert [m for m in ws_bystander.messages if "channel" in m] == []
     assert [m for m in public.messages if m.get("channel") in PRIVATE] == []

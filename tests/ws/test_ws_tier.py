@@ -175,18 +175,22 @@ def test_a_subscriber_that_stops_reading_is_closed_with_4008_and_holds_up_nobody
     reader.wait(lambda: len(reader.events(channel)) == total, timeout=60, what="every frame")
     assert [d["id"] for d in reader.data(channel)] == list(range(1, total + 1))
     # The slow client, reading again, finds what was sent before the close, then the close.
-    received = 0
+    received: list[dict] = []
     with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            json.loads(slow.recv(timeout=30))
-            received += 1
+        _read_until_closed(slow, into=received)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4008
     assert "slow consumer" in closed.value.rcvd.reason
-    assert received < total
+    assert len(received) < total
     # The tier still serves new subscribers.
     late = ws_client(tier)
     assert late.request({"op": "ping"}) == {"op": "pong"}
+
+
+def _read_until_closed(client, *, into: list) -> None:
+    """Read frames into ``into`` until the server closes the socket (ConnectionClosed propagates)."""
+    while True:
+        into.append(json.loads(client.recv(timeout=30)))
 
 
 def _clients_on_every_process(tier: WsTier, ws_client, channels: list[str], want: int = 3) -> dict[int, list]:
