@@ -15,7 +15,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ import redis
 
 from exchange_site.checks import internal_tls_check, internal_tls_warnings
 from tests.integration.stack import Stack, free_port
+from tools.waiting import wait_until
 
 from .tls_services import TLSPostgres, TLSRedis, make_certificates, owned_by_postgres, require
 
@@ -226,16 +226,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def wait_for(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def login(base_url: str, email: str) -> httpx.Client:
     from tests.factories import PASSWORD
 
@@ -278,7 +268,7 @@ def test_an_order_is_matched_and_settled_with_every_internal_connection_over_tls
             rows = {r["currency"]: r for r in buyer.get("/api/v1/balances").json()}
             return "BTC" in rows and Decimal(rows["BTC"]["balance"]) > 0
 
-        wait_for(btc_settled, what="the trade to be matched and settled")
+        wait_until(btc_settled, 30, what="the trade to be matched and settled")
         assert buyer.get(f"/api/v1/orders/{buy.json()['id']}").json()["status"] == "filled"
 
         with psycopg.connect(tls_services.postgres.url(DATABASE), autocommit=True) as db:

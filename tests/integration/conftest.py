@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import httpx
@@ -8,6 +7,7 @@ import pytest
 
 from markets.models import Market, Order
 from tests.factories import PASSWORD, MarketFactory, UserFactory, fund
+from tools.waiting import wait_until
 from wallets.models import SettlementCursor
 
 from .stack import Stack, free_port, process_env
@@ -80,8 +80,8 @@ def make_live_trader(transactional_db):
 
 def wait_settled(market: Market, timeout: float = 60) -> None:
     """Wait until the matcher has taken every command and settlement has caught up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def caught_up() -> bool:
         pending = (
             Order.objects.filter(market=market, status=Order.Status.NEW).exists()
             or Order.objects.filter(
@@ -90,7 +90,6 @@ def wait_settled(market: Market, timeout: float = 60) -> None:
         )
         last = Market.objects.values_list("last_sequence", flat=True).get(pk=market.pk)
         settled = SettlementCursor.objects.filter(market=market).values_list("settled_sequence", flat=True).first()
-        if not pending and (last == 0 or settled == last):
-            return
-        time.sleep(0.1)
-    raise AssertionError("matcher/settlement did not catch up in time")
+        return not pending and (last == 0 or settled == last)
+
+    wait_until(caught_up, timeout, what="the matcher and settlement to catch up", interval=0.1)

@@ -209,7 +209,7 @@ def test_audit_waits_for_settlement_to_catch_up():
 
     def settle_later():
         try:
-            time.sleep(0.3)
+            time.sleep(0.3)  # the subject: settlement catches up while the audit waits
             SettlementCursor.objects.filter(market=market).update(settled_sequence=3)
         finally:
             connection.close()

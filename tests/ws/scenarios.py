@@ -112,7 +112,7 @@ def public_and_private_streams(stack, market: Market, make_live_trader, ws_clien
     s2_states = [o["status"] for o in ws_seller.data("orders") if o["id"] == s2["id"]]
     assert s2_states[:2] == ["new", "open"], s2_states
     assert set(s2_states[2:]) == {"partially_filled"}, s2_states
-    time.sleep(0.5)
+    time.sleep(0.5)  # the subject is an absence: give a stray private push time to arrive
     assert [m for m in ws_bystander.messages if "channel" in m] == []
     assert [m for m in public.messages if m.get("channel") in PRIVATE] == []
 
@@ -193,7 +193,7 @@ def depth_sync(stack, market: Market, make_live_trader, ws_client, *, traders: i
 
     while any(t.is_alive() for t in threads):
         catch_up()
-        time.sleep(0.05)
+        time.sleep(0.05)  # pacing: apply diffs while the writers run, not a wait
     for t in threads:
         t.join()
     assert errors == []
