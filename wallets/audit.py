@@ -249,7 +249,14 @@ def _check_market_orders(
     A reservation is the order's ``locked_amount`` minus what settled trades consumed
     (quote for buys, base for sells), and nothing once settlement applied its closure.
     """
-    orders = {
+    orders = _market_orders(market_id)
+    fills = _check_trades(report, market_id=market_id, symbol=symbol, settled_sequence=settled_sequence, orders=orders)
+    return _check_orders(report, symbol=symbol, settled_sequence=settled_sequence, orders=orders, fills=fills)
+
+
+def _market_orders(market_id: int) -> dict[int, tuple]:
+    """Every order of the market: order_id -> (user_id, side, type, price, quantity, filled_quantity, ...)."""
+    return {
         row[0]: row[1:]
         for row in Order.objects.filter(market_id=market_id)
         .values_list(
@@ -267,6 +274,12 @@ def _check_market_orders(
         )
         .iterator(chunk_size=CHUNK)
     }
+
+
+def _check_trades(
+    report: AuditReport, *, market_id: int, symbol: str, settled_sequence: int, orders: dict[int, tuple]
+) -> dict[int, list[Decimal]]:
+    """Each trade matches its two orders (owners, side, limit price); returns what each order's trades add up to."""
     # order_id -> [quantity, quote, settled quantity, settled quote]
     fills: dict[int, list[Decimal]] = {}
     trades = Trade.objects.filter(market_id=market_id).values_list(
@@ -321,7 +334,18 @@ def _check_market_orders(
             if sequence <= settled_sequence:
                 f[2] += qty
                 f[3] += quote
+    return fills
 
+
+def _check_orders(
+    report: AuditReport,
+    *,
+    symbol: str,
+    settled_sequence: int,
+    orders: dict[int, tuple],
+    fills: dict[int, list[Decimal]],
+) -> dict[str, Decimal]:
+    """Each order's fills equal its trades and its status fits them; returns the open reservations by side."""
     reserved = {Order.Side.BUY.value: ZERO, Order.Side.SELL.value: ZERO}
     for order_id, order in orders.items():
         _, side, _, _, quantity, filled_quantity, filled_quote, locked_amount, status, closed_sequence = order

@@ -10,12 +10,6 @@ from tests.factories import PASSWORD, UserFactory
 from .helpers import totp_code, totp_device
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """PBKDF2 at production strength makes every login take a visible fraction of a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def user(db):
     return UserFactory()

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import MarketFactory
+from tests.factories import MarketFactory, WithdrawalFactory
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import withdrawal_approve
 
@@ -193,12 +193,10 @@ def test_the_user_page_shows_wallets_orders_trades_and_withdrawals_read_only(cli
 def test_withdrawal_changelist_of_10000_rows_stays_bounded(client, officer, btc, django_assert_max_num_queries):
     users = [make_trader(btc, "0", two_factor=False) for _ in range(20)]
     rows = [
-        Withdrawal(
+        WithdrawalFactory.build(
             user=users[i % 20],
             currency=btc,
             amount=Decimal("0.01") * (i % 97 + 1),
-            fee=Decimal("0.0005"),
-            address=f"addr{i:08d}",
             status=Withdrawal.Status.PENDING_REVIEW if i % 3 else "completed",
             required_approvals=1 + i % 2,
         )

@@ -163,21 +163,21 @@ class RefBook:
         if type == MARKET and not makers:
             return [Canceled(order_id, "no_liquidity", quantity or 0)]
 
-        if time_in_force == FOK and type == LIMIT:
-            available = 0
-            fillable = False
-            for m in makers:
-                if m.owner == owner:
-                    if stp == CANCEL_MAKER:
-                        continue
-                    break
-                available += m.qty
-                if available >= quantity:
-                    fillable = True
-                    break
-            if not fillable:
-                return [Canceled(order_id, "fok_unfillable", quantity)]
+        if time_in_force == FOK and type == LIMIT and not _fok_fillable(makers, owner, stp, quantity):
+            return [Canceled(order_id, "fok_unfillable", quantity)]
 
+        events, left, traded, stop = self._take(makers, order_id, owner, side, quantity, quote_budget, stp)
+        if type == LIMIT and left and stop != "self_trade" and time_in_force == GTC:
+            self.rest(order_id, owner, side, price, left)
+            events.append(Rested(order_id, side, price, left))
+        else:
+            events.append(_taker_close(order_id, type, left, traded, stop))
+        return events
+
+    def _take(
+        self, makers, order_id, owner, side, quantity, quote_budget, stp
+    ) -> tuple[list, int | None, int, str | None]:
+        """Trade against ``makers`` in order: return (events, quantity left, quantity traded, why it stopped)."""
         events: list = []
         left = quantity  # None: limited by the budget only
         budget = quote_budget
@@ -218,33 +218,41 @@ class RefBook:
             if budget is not None:
                 budget -= n * m.price
             traded += n
+        return events, left, traded, stop
 
-        if type == LIMIT:
-            if left == 0:
-                events.append(Filled(order_id))
-            elif stop == "self_trade":
-                events.append(Canceled(order_id, "self_trade", left))
-            elif time_in_force == GTC:
-                self.rest(order_id, owner, side, price, left)
-                events.append(Rested(order_id, side, price, left))
-            else:
-                events.append(Canceled(order_id, "ioc_remainder", left))
-        elif left is None:  # market buy with only a budget
-            if stop == "self_trade":
-                events.append(Canceled(order_id, "self_trade", 0))
-            elif stop == "budget":
-                if traded:
-                    events.append(Filled(order_id))
-                else:
-                    events.append(Canceled(order_id, "insufficient_budget", 0))
-            else:
-                events.append(Canceled(order_id, "no_liquidity", 0))
-        elif left == 0:
-            events.append(Filled(order_id))
-        elif stop == "self_trade":
-            events.append(Canceled(order_id, "self_trade", left))
-        elif stop == "budget":
-            events.append(Canceled(order_id, "insufficient_budget", left))
-        else:
-            events.append(Canceled(order_id, "no_liquidity", left))
-        return events
+
+def _fok_fillable(makers, owner, stp, quantity) -> bool:
+    """Can a fill-or-kill limit order fill completely before a self-trade stops it?"""
+    available = 0
+    for m in makers:
+        if m.owner == owner:
+            if stp == CANCEL_MAKER:
+                continue
+            return False
+        available += m.qty
+        if available >= quantity:
+            return True
+    return False
+
+
+def _taker_close(order_id, type, left, traded, stop):
+    """The taker's last event when no GTC limit remainder rests (the caller rests that one)."""
+    if type == LIMIT:
+        if left == 0:
+            return Filled(order_id)
+        if stop == "self_trade":
+            return Canceled(order_id, "self_trade", left)
+        return Canceled(order_id, "ioc_remainder", left)
+    if left is None:  # market buy with only a budget
+        if stop == "self_trade":
+            return Canceled(order_id, "self_trade", 0)
+        if stop == "budget":
+            return Filled(order_id) if traded else Canceled(order_id, "insufficient_budget", 0)
+        return Canceled(order_id, "no_liquidity", 0)
+    if left == 0:
+        return Filled(order_id)
+    if stop == "self_trade":
+        return Canceled(order_id, "self_trade", left)
+    if stop == "budget":
+        return Canceled(order_id, "insufficient_budget", left)
+    return Canceled(order_id, "no_liquidity", left)

@@ -16,7 +16,7 @@ from django.db import connection
 from markets.models import Order
 from markets.services import order_place
 from tests.factories import MarketFactory, UserFactory, fund
-from tests.integration.conftest import wait_settled
+from tests.integration.stack import wait_settled
 from tools.waiting import wait_until
 
 pytestmark = [pytest.mark.integration]

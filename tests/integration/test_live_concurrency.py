@@ -10,7 +10,7 @@ import pytest
 from markets.models import Order
 from wallets.models import Wallet
 
-from .conftest import wait_settled
+from .stack import wait_settled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 

@@ -35,12 +35,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 terminalreporter.write_line("  " + line)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """PBKDF2 at production strength would make every login a visible fraction of a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db) -> World:
     """Two funded traders with orders, fills, deposits and withdrawals; staff of every role; a newcomer.

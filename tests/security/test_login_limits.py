@@ -24,11 +24,6 @@ pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/auth/token"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def tight(settings):
     settings.EXCHANGE_THROTTLE_RATES = {"auth_ip": "5/m", "auth_account": "3/m", "trading": "1000/m"}

@@ -48,9 +48,3 @@ def trading_state(db) -> TradingState:
     assert bob_sell.status == "filled"
     assert bob_resting.status == "open"
     return TradingState(market, alice, bob, fees, alice_buy, bob_sell, bob_resting)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Users are created by the dozen here; real password hashing is tested in tests/accounts.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

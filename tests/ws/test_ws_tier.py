@@ -22,8 +22,7 @@ from websockets.sync.client import connect
 
 from matching import publish
 from tests.factories import UserFactory
-from tests.integration.conftest import wait_settled
-from tests.integration.stack import LOG_DIR, process_env
+from tests.integration.stack import LOG_DIR, process_env, wait_settled
 from tools.harness import Harness
 from tools.waiting import wait_until
 
