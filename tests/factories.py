@@ -134,6 +134,23 @@ class WithdrawalFactory(factory.django.DjangoModelFactory):
     address = factory.Sequence(lambda n: f"addr{n:08d}")
 
 
+def run_matcher(market: Market) -> None:
+    """Run the real matcher's batches in this process until it is idle (trades written, not settled)."""
+    from matching.worker import MarketMatcher
+
+    matcher = MarketMatcher(market.pk)
+    while matcher.run_batch() is not None:
+        pass
+
+
+def match_and_settle(market: Market) -> None:
+    """Trades the way production makes them: the real matcher, then settlement of all it committed."""
+    from wallets.settlement import market_settle_all
+
+    run_matcher(market)
+    market_settle_all(market_id=market.pk)
+
+
 def fund(user: User, currency: Currency, amount: Decimal | str, reference: str = "") -> None:
     """Credit a wallet the way custody does: a confirmed deposit notice, so audits balance."""
     from wallets.deposits import custody_deposit_notify, deposit_address_get

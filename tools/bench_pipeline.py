@@ -147,8 +147,7 @@ def _drain(bench: list[BenchMarket], server: ServerCpu, *, started: float, log: 
             log(
                 f"{now - started:5.1f}s "
                 + "  ".join(
-                    f"{b.market.symbol}: matched {state[b.market.pk][0]} settled {state[b.market.pk][1]}"
-                    for b in bench
+                    f"{b.market.symbol}: matched {state[b.market.pk][0]} settled {state[b.market.pk][1]}" for b in bench
                 )
             )
         if now - started > 600 + total / 100:

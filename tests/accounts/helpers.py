@@ -6,6 +6,7 @@ import time
 
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
 
 
 def totp_code(device: TOTPDevice, *, steps: int = 0) -> str:
@@ -35,13 +36,9 @@ def allow_next_attempt(device: TOTPDevice) -> None:
     device.save(update_fields=["throttling_failure_timestamp", "throttling_failure_count"])
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the API's error format with this status and code."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
+def logged_in(login, user) -> tuple[APIClient, dict]:
+    """An API client holding the user's access token, and the token pair (``login`` is the fixture)."""
+    client = APIClient()
+    pair = login(client, user.email).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    return client, pair

@@ -11,8 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import SessionFamily, SessionToken
 from accounts.services import FAMILY_CLAIM
-
-from .helpers import assert_error
+from tests.assertions import assert_error
 
 URL = "/api/v1/auth/token/refresh"
 

@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.selectors import fee_account
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, UserFactory
 
-from .helpers import allow_next_attempt, assert_error, totp_code, totp_device
+from .helpers import allow_next_attempt, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 

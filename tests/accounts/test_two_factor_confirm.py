@@ -5,9 +5,10 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.selectors import two_factor_enabled
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
 
-from .helpers import assert_error, totp_code, totp_device
+from .helpers import totp_code, totp_device
 
 URL = "/api/v1/auth/2fa/confirm"
 PW = {"password": PASSWORD}

@@ -7,9 +7,8 @@ import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
-
-from .helpers import assert_error
 
 URL = "/api/v1/auth/2fa/setup"
 BODY = {"password": PASSWORD}

@@ -9,21 +9,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import SessionFamily
 from accounts.selectors import two_factor_enabled
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, UserFactory
 
-from .helpers import allow_next_attempt, assert_error, totp_code, totp_device
+from .helpers import allow_next_attempt, logged_in, totp_code, totp_device
 
 SETUP, CONFIRM, DISABLE = "/api/v1/auth/2fa/setup", "/api/v1/auth/2fa/confirm", "/api/v1/auth/2fa/disable"
 REFRESH = "/api/v1/auth/token/refresh"
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(login, user) -> tuple[APIClient, dict]:
-    client = APIClient()
-    pair = login(client, user.email).json()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
-    return client, pair
 
 
 def refresh(token: str):

@@ -101,14 +101,6 @@ def ledger_kinds(user, currency: Currency) -> list[tuple[str, Decimal, Decimal]]
     )
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    return body["error"]
-
-
 def admin_login(client, user, *, otp: str | None = None):
     """Log in to the admin the way staff do: password and a one-time password."""
     data = {"username": user.email, "password": PASSWORD, "next": "/admin/"}

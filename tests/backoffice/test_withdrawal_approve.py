@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 
 from accounts.roles import BACK_OFFICE
+from tests.assertions import assert_error
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import AlreadyDecided, SelfApproval, withdrawal_approve, withdrawal_reject
 
-from .helpers import assert_error, balance, fund, make_staff, request_withdrawal
+from .helpers import balance, fund, make_staff, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

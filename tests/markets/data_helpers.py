@@ -70,12 +70,3 @@ def make_snapshot(market: Market, *, sequence: int, bids: list[list[str]], asks:
 def levels(start: int, count: int, step: int) -> list[list[str]]:
     """``count`` price levels from ``start`` moving by ``step``, each with quantity "1.5"."""
     return [[str(start + i * step), "1.5"] for i in range(count)]
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)

@@ -12,8 +12,7 @@ import pytest
 from accounts.roles import BACK_OFFICE, COMPLIANCE, MARKET_OPS
 from markets.models import Trade
 from tests.backoffice.helpers import make_staff
-from tests.factories import MarketFactory, UserFactory
-from tests.trading.helpers import match_and_settle
+from tests.factories import MarketFactory, UserFactory, match_and_settle
 from wallets.deposits import deposit_address_get
 from wallets.models import Deposit
 

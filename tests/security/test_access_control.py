@@ -266,7 +266,7 @@ def test_cancel_all_cancels_only_my_orders(world):
 
 def _third_party_trade(world: World) -> None:
     """A fill between mallory and eve, which alice must never see."""
-    from tests.trading.helpers import match_and_settle
+    from tests.factories import match_and_settle
 
     from .world import funded_trader, place
 

@@ -8,28 +8,13 @@ import pytest
 
 from markets.models import Order, SettingChange, Trade
 from markets.services_ops import market_halt, market_resume
-from tests.factories import fund
-from tests.trading.helpers import balance, match_and_settle
+from tests.factories import match_and_settle
+from tests.trading.helpers import balance, place
 from wallets.audit import ledger_audit
 from wallets.incidents import ledger_watch
 from wallets.models import Wallet
 
 pytestmark = pytest.mark.django_db
-
-
-def place(client, **body):
-    body.setdefault("market", "BTC-USDT")
-    response = client.post("/api/v1/orders", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-@pytest.fixture
-def traders(market, make_trader, auth_client):
-    alice, bob = make_trader(), make_trader()
-    fund(alice, market.quote, "100000")
-    fund(bob, market.base, "10")
-    return alice, bob, auth_client(alice), auth_client(bob)
 
 
 def assert_audit_clean() -> None:

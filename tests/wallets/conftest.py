@@ -6,9 +6,9 @@ import pytest
 
 from accounts.selectors import fee_account
 from markets.models import Market, Order
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, match_and_settle
 
-from .helpers import deposit, match_and_settle, place
+from .helpers import deposit, place
 
 BUY, SELL = Order.Side.BUY, Order.Side.SELL
 

@@ -19,10 +19,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from markets.models import Currency, Market, Order
 from markets.services import order_place
-from matching.worker import MarketMatcher
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, Withdrawal
-from wallets.settlement import market_settle_all
 from wallets.withdrawals import withdrawal_request
 
 D = Decimal
@@ -60,22 +58,6 @@ def place(user, market: Market, side: str, *, type: str = Order.Type.LIMIT, **fi
     fields = {k: D(v) if k in money else v for k, v in fields.items()}
     order, _ = order_place(user_id=user.pk, market=market, side=side, type=type, **fields)
     return order
-
-
-def run_matcher(market: Market) -> None:
-    """Run the real matcher's batches until it is idle (no settlement)."""
-    matcher = MarketMatcher(market.pk)
-    while matcher.run_batch() is not None:
-        pass
-
-
-def settle(market: Market) -> None:
-    market_settle_all(market_id=market.pk)
-
-
-def match_and_settle(market: Market) -> None:
-    run_matcher(market)
-    settle(market)
 
 
 class checks_disabled:  # used like a function

@@ -26,13 +26,13 @@ from accounts.selectors import fee_account
 from markets.models import Order
 from matching import wakeup
 from tests.backoffice.helpers import make_staff, make_trader, request_withdrawal
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, run_matcher
 from wallets.models import Wallet
 from wallets.services import InsufficientFunds, after_wallets_change
 from wallets.settlement import after_settlement, market_settle
 from wallets.withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
 
-from .helpers import deposit, place, run_matcher
+from .helpers import deposit, place
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,13 @@ from django.db import connection
 
 from markets.models import Currency, Market, Order, Trade
 from markets.services import order_cancel
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, match_and_settle, run_matcher
 from wallets.audit import ledger_audit
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal
 from wallets.withdrawals import withdrawal_approve, withdrawal_cancel, withdrawal_mark_sent
 
-from .helpers import checks_disabled, deposit, match_and_settle, place, run_matcher, withdraw
+from .helpers import checks_disabled, deposit, place, withdraw
 
 D = Decimal
 
