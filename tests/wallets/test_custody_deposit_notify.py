@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from markets.models import Currency
+from tests.concurrency import race
 from tests.factories import CurrencyFactory, UserFactory
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, LedgerEntry, Wallet
@@ -312,27 +311,13 @@ def test_concurrent_duplicate_notices_credit_once():
     btc = CurrencyFactory(code="BTC", min_confirmations=1)
     owner = UserFactory()
     address = deposit_address_get(user=owner, currency=btc).address
-    start = threading.Barrier(4)
-    results: list[object] = []
 
-    def notify():
-        try:
-            start.wait()
-            results.append(
-                custody_deposit_notify(
-                    currency_code="BTC", address=address, amount=D("1.25"), txid="dup", confirmations=3
-                ).pk
-            )
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
+    def notify() -> int:
+        return custody_deposit_notify(
+            currency_code="BTC", address=address, amount=D("1.25"), txid="dup", confirmations=3
+        ).pk
 
-    threads = [threading.Thread(target=notify) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(*[notify] * 4)
 
     assert len(set(results)) == 1, results
     assert Deposit.objects.count() == 1
