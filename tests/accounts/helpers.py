@@ -1,27 +1,13 @@
-"""Helpers for the accounts tests: TOTP codes as an authenticator app computes them."""
+"""Helpers for the accounts tests: the user's TOTP device, throttling, a logged-in client."""
 
 from __future__ import annotations
 
-import time
-
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from tests.otp import totp_code
 
-def totp_code(device: TOTPDevice, *, steps: int = 0) -> str:
-    """The code an authenticator app shows for ``device``, ``steps`` time steps from now.
-
-    The app knows only the clock, not the drift django-otp learned from earlier codes.
-    """
-    if steps < 0:
-        # An old code is accepted only until the next step starts: don't straddle it.
-        left = device.step - (time.time() - device.t0) % device.step
-        if left < 2:
-            time.sleep(left + 0.05)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-    totp.time = time.time() + steps * device.step
-    return f"{totp.token():0{device.digits}d}"
+__all__ = ["allow_next_attempt", "logged_in", "totp_code", "totp_device"]
 
 
 def totp_device(user) -> TOTPDevice:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts.services import two_factor_setup
 from tests.backoffice.helpers import fresh_otp
 from tests.factories import PASSWORD
+from tests.otp import totp_code
 
 from . import payloads
 from .helpers import HAND_WRITTEN, assert_error_format, state
@@ -31,9 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _unconfirmed_code(user) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():0{device.digits}d}"
+    return totp_code(TOTPDevice.objects.get(user=user, confirmed=False))
 
 
 @dataclass(frozen=True)
