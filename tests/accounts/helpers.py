@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.otp import totp_code
 
-__all__ = ["allow_next_attempt", "logged_in", "totp_code", "totp_device"]
+__all__ = ["allow_next_attempt", "logged_in", "refresh", "totp_code", "totp_device"]
 
 
 def totp_device(user) -> TOTPDevice:
@@ -28,3 +28,8 @@ def logged_in(login, user) -> tuple[APIClient, dict]:
     pair = login(client, user.email).json()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
     return client, pair
+
+
+def refresh(api, token: str):
+    """POST a refresh token to the refresh endpoint and return the response."""
+    return api.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")

@@ -13,13 +13,9 @@ from accounts.models import SessionFamily, SessionToken
 from accounts.services import FAMILY_CLAIM
 from tests.assertions import assert_error
 
-URL = "/api/v1/auth/token/refresh"
+from .helpers import refresh
 
 pytestmark = pytest.mark.django_db
-
-
-def refresh(api, token):
-    return api.post(URL, {"refresh": token}, format="json")
 
 
 def test_every_token_of_a_login_carries_the_same_family(api, user, login):

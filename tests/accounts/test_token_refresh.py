@@ -7,13 +7,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.assertions import assert_error
 
-URL = "/api/v1/auth/token/refresh"
+from .helpers import refresh
 
 pytestmark = pytest.mark.django_db
-
-
-def refresh(api, token):
-    return api.post(URL, {"refresh": token}, format="json")
 
 
 def test_refresh_answers_a_new_pair_that_works(api, user, login):
