@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from markets.models import Currency, Market, Order, Trade
 from markets.precision import fmt
@@ -215,30 +216,28 @@ def _check_ledger_replay(
             )
 
 
-def _credited_deposits_by_currency() -> dict[int, Decimal]:
+def _sum_by_currency(rows: QuerySet) -> dict[int, Decimal]:
+    """Sum ``(currency_id, amount, ...)`` rows per currency in Python: exact, where SQLite's SUM is a float."""
     totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Deposit.objects.filter(status=Deposit.Status.CREDITED).values_list("currency_id", "amount")
-    for currency_id, amount in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount
+    for currency_id, *amounts in rows.iterator(chunk_size=CHUNK):
+        totals[currency_id] += sum(amounts, ZERO)
     return totals
+
+
+def _credited_deposits_by_currency() -> dict[int, Decimal]:
+    return _sum_by_currency(Deposit.objects.filter(status=Deposit.Status.CREDITED).values_list("currency_id", "amount"))
 
 
 def _completed_withdrawals_by_currency() -> dict[int, Decimal]:
     """Amounts that left the exchange (their fees stay in the fee account's wallet)."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Withdrawal.objects.filter(status=Withdrawal.Status.COMPLETED).values_list("currency_id", "amount")
-    for currency_id, amount in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount
-    return totals
+    completed = Withdrawal.objects.filter(status=Withdrawal.Status.COMPLETED)
+    return _sum_by_currency(completed.values_list("currency_id", "amount"))
 
 
 def _pending_withdrawal_locks_by_currency() -> dict[int, Decimal]:
     """What unfinished withdrawals keep locked: amount + fee until completed, rejected or canceled."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Withdrawal.objects.filter(status__in=Withdrawal.HOLDING_STATUSES).values_list("currency_id", "amount", "fee")
-    for currency_id, amount, fee in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount + fee
-    return totals
+    holding = Withdrawal.objects.filter(status__in=Withdrawal.HOLDING_STATUSES)
+    return _sum_by_currency(holding.values_list("currency_id", "amount", "fee"))
 
 
 def _check_market_orders(
