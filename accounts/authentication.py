@@ -55,7 +55,7 @@ def user_cached(*, user_id: int) -> User | None:
             generation = uuid.uuid4().hex
             if not cache.add(generation_key, generation, timeout=USER_CACHE_SECONDS):
                 generation = cache.get(generation_key)
-    except Exception:  # noqa: BLE001 - an unreachable cache: read the database
+    except Exception:  # an unreachable cache: read the database
         logger.warning("cache read of user %s failed", user_id, exc_info=True)
         found, generation = {}, None
     entry = found.get(key)
@@ -68,7 +68,7 @@ def user_cached(*, user_id: int) -> User | None:
         if generation is not None:
             try:
                 cache.set(key, (generation, values), timeout=USER_CACHE_SECONDS)
-            except Exception:  # noqa: BLE001 - see above
+            except Exception:  # see above
                 logger.warning("cache write of user %s failed", user_id, exc_info=True)
     return User.from_db("default", _FIELDS, values)
 
@@ -79,7 +79,7 @@ def user_cache_drop(*, user_id: int) -> None:
     def drop() -> None:
         try:
             cache.set(_generation_key(user_id), uuid.uuid4().hex, timeout=USER_CACHE_SECONDS)
-        except Exception:  # noqa: BLE001 - the entry expires after USER_CACHE_SECONDS
+        except Exception:  # the entry expires after USER_CACHE_SECONDS
             logger.warning("invalidating cached user %s failed", user_id, exc_info=True)
 
     # Before commit a request may re-read the old row; the change after commit voids it.

@@ -72,7 +72,7 @@ def on_commit(func: Callable[[], Any], *, using: str | None = None) -> None:
     def _run() -> None:
         try:
             func()
-        except Exception:  # noqa: BLE001 - see docstring
+        except Exception:  # see docstring
             logger.exception("after-commit effect %r failed", func)
 
     transaction.on_commit(_run, using=using, robust=False)

@@ -51,7 +51,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         self.get_cache_key(request, view)
         try:
             return super().allow_request(request, view)
-        except Exception as exc:  # noqa: BLE001 - cache (Redis) unreachable
+        except Exception as exc:  # cache (Redis) unreachable
             if self.fail_closed:
                 logger.error("rate limit %s unavailable: refusing (cache down)", self.scope, exc_info=True)
                 raise AuthLimitsUnavailable() from exc

@@ -39,7 +39,7 @@ def settings_from_env(env: os._Environ | dict[str, str] = os.environ) -> dict[st
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=os.environ.get("HOST") or "0.0.0.0")  # noqa: S104 - a server
+    parser.add_argument("--host", default=os.environ.get("HOST") or "0.0.0.0")  # a server
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange_site.settings")

@@ -247,7 +247,7 @@ class _Hub:
         for consumer, chunks in pending.items():
             try:
                 consumer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-            except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+            except Exception:  # one socket's failure is not the others'
                 logger.exception("writing to a WebSocket failed")
         if self.unrecorded:
             for event_time, received_ms, sockets in self.unrecorded:
@@ -276,7 +276,7 @@ class _Hub:
                     sockets = await self._private(message)
                 else:
                     sockets = await self._public(message)
-            except Exception:  # noqa: BLE001 - the hub must outlive any bad message
+            except Exception:  # the hub must outlive any bad message
                 logger.exception("fanning out a channel-layer message failed")
                 continue
             if self.stats.every > 0 and sockets:
@@ -314,7 +314,7 @@ class _Hub:
             for consumer in others:  # not daphne (the tests' communicator): channels' send
                 try:
                     await consumer._send_texts(texts)
-                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                except Exception:  # one socket's failure is not the others'
                     logger.exception("sending to a WebSocket failed")
         return sockets
 
@@ -323,7 +323,7 @@ class _Hub:
         for consumer in consumers:
             try:
                 await consumer.deliver(message)
-            except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+            except Exception:  # one socket's failure is not the others'
                 logger.exception("forwarding to a WebSocket failed")
         return len(consumers)
 

@@ -71,7 +71,7 @@ def ticker_key(symbol: str) -> str:
 def _cache_get(key: str) -> Any:
     try:
         return cache.get(key)
-    except Exception:  # noqa: BLE001 - an unreachable cache is a miss; the database answers
+    except Exception:  # an unreachable cache is a miss; the database answers
         logger.warning("cache read of %s failed", key, exc_info=True)
         return None
 
@@ -79,7 +79,7 @@ def _cache_get(key: str) -> Any:
 def _cache_get_many(keys: list[str]) -> dict[str, Any]:
     try:
         return cache.get_many(keys)
-    except Exception:  # noqa: BLE001 - see _cache_get
+    except Exception:  # see _cache_get
         logger.warning("cache read of %d keys failed", len(keys), exc_info=True)
         return {}
 
@@ -152,7 +152,7 @@ def _version() -> str | None:
             if not cache.add(_VERSION_KEY, version, timeout=None):
                 version = cache.get(_VERSION_KEY)
         return version
-    except Exception:  # noqa: BLE001 - no shared cache: read the database
+    except Exception:  # no shared cache: read the database
         logger.warning("cache read of the markets version failed", exc_info=True)
         return None
 
@@ -198,7 +198,7 @@ def markets_version_bump() -> None:
     def bump() -> None:
         try:
             cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        except Exception:  # noqa: BLE001 - the local copies expire after _LOCAL_MAX_AGE
+        except Exception:  # the local copies expire after _LOCAL_MAX_AGE
             logger.warning("bumping the markets version failed", exc_info=True)
 
     # Before commit a reader may re-load the old row under the new version; the bump
@@ -214,7 +214,7 @@ def _changed(sender: type, **kwargs: Any) -> None:
         keys = [depth_key(symbol), depth_default_key(symbol), trades_key(symbol), trades_default_key(symbol)]
         try:
             cache.delete_many([*keys, ticker_key(symbol)])
-        except Exception:  # noqa: BLE001 - readers of a deleted market get 404 before any entry
+        except Exception:  # readers of a deleted market get 404 before any entry
             logger.warning("dropping the cached data of market %s failed", symbol, exc_info=True)
 
 

@@ -286,7 +286,7 @@ def _forget(market: Market) -> None:
         symbol = market.symbol
         keys = [depth_key(symbol), depth_default_key(symbol), trades_key(symbol), trades_default_key(symbol)]
         cache.delete_many([*keys, ticker_key(symbol)])
-    except Exception:  # noqa: BLE001 - the cache is down: nothing to forget there either
+    except Exception:  # the cache is down: nothing to forget there either
         logger.warning("market %s: could not drop its cached market data", market.symbol, exc_info=True)
 
 

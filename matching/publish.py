@@ -393,7 +393,7 @@ class Publisher:
                     self._round(jobs)
                     if item is not None:
                         self._control(item)
-                except Exception:  # noqa: BLE001 - the thread must outlive any bug
+                except Exception:  # the thread must outlive any bug
                     logger.exception("WebSocket publisher round failed")
                     self._break(_market_ids(jobs))
                 self._done += len(jobs) + (item is not None and item is not _IDLE and item is not _FLUSH)
@@ -419,7 +419,7 @@ class Publisher:
             if messages:
                 try:
                     self._send(messages)
-                except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+                except Exception:  # clients see the depth gap and resync
                     logger.exception("sending %d WebSocket messages failed", len(messages))
                     self._break(set(self._chains))
             return
@@ -429,13 +429,13 @@ class Publisher:
         if item is _IDLE:
             try:
                 messages += self._tickers_refresh()
-            except Exception:  # noqa: BLE001 - the next refresh tries again
+            except Exception:  # the next refresh tries again
                 logger.exception("refreshing tickers failed")
             connection.close()  # idle: give the database connection back
         if messages:
             try:
                 self._send(messages)
-            except Exception:  # noqa: BLE001 - clients see the depth gap and resync
+            except Exception:  # clients see the depth gap and resync
                 logger.exception("sending %d WebSocket messages failed", len(messages))
 
     def _round(self, jobs: list) -> None:
@@ -455,7 +455,7 @@ class Publisher:
                 messages = phase(jobs)
                 if messages:
                     self._send(messages)
-            except Exception:  # noqa: BLE001 - never let one bad round stop publishing
+            except Exception:  # never let one bad round stop publishing
                 logger.exception("publishing WebSocket events failed")
                 if market_data:
                     # Clients see the depth gap and resync.

@@ -28,7 +28,7 @@ def _started(matcher: MarketMatcher) -> MarketMatcher:
     for hook in after_start:
         try:
             hook(matcher)
-        except Exception:  # noqa: BLE001 - a failed warm-up must never stop matching
+        except Exception:  # a failed warm-up must never stop matching
             logger.exception("after-start hook %r failed", hook)
     return matcher
 
@@ -55,7 +55,7 @@ def _settlement_retry() -> None:
         try:
             if settle_market_soon(market_id):
                 _settlement_owed.discard(market_id)
-        except Exception:  # noqa: BLE001 - the broker is down; beat's sweep covers it
+        except Exception:  # the broker is down; beat's sweep covers it
             logger.exception("settlement trigger for market %s failed", market_id)
 
 
@@ -145,7 +145,7 @@ def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | 
             for hook in after_batch:
                 try:
                     hook(result)
-                except Exception:  # noqa: BLE001 - a failed push must never stop matching
+                except Exception:  # a failed push must never stop matching
                     logger.exception("after-batch hook %r failed", hook)
         if busy:
             continue

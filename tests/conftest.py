@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, MarketFactory, UserFactory
 
+# Fixtures more than one test directory uses, registered once (see tests/plugins/).
+pytest_plugins = ["tests.plugins.live"]
+
+TESTS = Path(__file__).resolve().parent
+# These directories create users by the dozen in this process, and PBKDF2 at production
+# strength makes every login a visible fraction of a second. The live tests keep the real
+# hasher: the processes they start must check the same password hashes.
+FAST_PASSWORD_DIRS = {"accounts", "backoffice", "security", "wallets"}
 RELAXED_RATES = {"auth_ip": "1000000/m", "auth_account": "1000000/m", "trading": "1000000/m"}
 
 
@@ -32,6 +42,13 @@ def _relaxed_rate_limits(settings):
     from matching import market_data
 
     market_data.state_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(request):
+    """MD5 password hashing for the in-process tests of FAST_PASSWORD_DIRS."""
+    if Path(request.path).resolve().relative_to(TESTS).parts[0] in FAST_PASSWORD_DIRS:
+        request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session", autouse=True)

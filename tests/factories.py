@@ -1,4 +1,9 @@
-"""Factories for the tests: real rows, no mocks."""
+"""Factories for the tests: real rows, no mocks.
+
+Users, currencies and markets are made here. Orders, trades and withdrawals are made
+here too when a test reads them (rendering, admin lists, market data); a test about
+balances places orders and requests withdrawals through the services instead, so the
+funds are locked and the ledger balances."""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import uuid
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts.models import User
-from markets.models import Currency, Market
+from markets.models import Currency, Market, Order, Trade
+from wallets.models import Withdrawal
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -55,6 +62,93 @@ class MarketFactory(factory.django.DjangoModelFactory):
     min_notional = Decimal("1")
     maker_fee = Decimal("0.001")
     taker_fee = Decimal("0.002")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """A limit buy row as stored, without locking its funds (``locked_amount`` is what it would lock)."""
+
+    class Meta:
+        model = Order
+
+    market = factory.SubFactory(MarketFactory)
+    user = factory.SubFactory(UserFactory, password=None)  # no hashing: these users never log in
+    side = Order.Side.BUY
+    type = Order.Type.LIMIT
+    price = Decimal("100")
+    quantity = Decimal("1")
+    locked_amount = factory.LazyAttribute(
+        lambda o: (o.price or 0) * (o.quantity or 0) if o.side == Order.Side.BUY else (o.quantity or 0)
+    )
+
+
+def _filled_order(trade, role: str) -> Order:
+    """The trade's maker or taker order, filled by it alone."""
+    taker_side = trade.taker_side
+    side = taker_side if role == "taker" else (Order.Side.SELL if taker_side == Order.Side.BUY else Order.Side.BUY)
+    return OrderFactory(
+        market=trade.market,
+        user=trade.taker_user if role == "taker" else trade.maker_user,
+        side=side,
+        price=trade.price,
+        quantity=trade.quantity,
+        filled_quantity=trade.quantity,
+        filled_quote=trade.price * trade.quantity,
+        locked_amount=Decimal(0),
+        status=Order.Status.FILLED,
+        sequence=trade.sequence,
+        closed_sequence=trade.sequence,
+    )
+
+
+class TradeFactory(factory.django.DjangoModelFactory):
+    """A trade between two filled limit orders as the matcher writes it, before settlement (no fees)."""
+
+    class Meta:
+        model = Trade
+
+    market = factory.SubFactory(MarketFactory)
+    sequence = factory.Sequence(lambda n: n + 1)
+    taker_side = Order.Side.BUY
+    price = Decimal("100")
+    quantity = Decimal("1")
+    maker_user = factory.SubFactory(UserFactory, password=None)
+    taker_user = factory.SubFactory(UserFactory, password=None)
+    maker_order = factory.LazyAttribute(lambda t: _filled_order(t, "maker"))
+    taker_order = factory.LazyAttribute(lambda t: _filled_order(t, "taker"))
+    quote_quantity = factory.LazyAttribute(lambda t: t.price * t.quantity)
+    maker_fee = Decimal(0)
+    taker_fee = Decimal(0)
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class WithdrawalFactory(factory.django.DjangoModelFactory):
+    """A withdrawal row without its wallet lock; requests that move funds go through ``withdrawal_request``."""
+
+    class Meta:
+        model = Withdrawal
+
+    user = factory.SubFactory(UserFactory, password=None)
+    currency = factory.SubFactory(CurrencyFactory, code="BTC", name="Bitcoin")
+    amount = Decimal("0.01")
+    fee = Decimal("0.0005")
+    address = factory.Sequence(lambda n: f"addr{n:08d}")
+
+
+def run_matcher(market: Market) -> None:
+    """Run the real matcher's batches in this process until it is idle (trades written, not settled)."""
+    from matching.worker import MarketMatcher
+
+    matcher = MarketMatcher(market.pk)
+    while matcher.run_batch() is not None:
+        pass
+
+
+def match_and_settle(market: Market) -> None:
+    """Trades the way production makes them: the real matcher, then settlement of all it committed."""
+    from wallets.settlement import market_settle_all
+
+    run_matcher(market)
+    market_settle_all(market_id=market.pk)
 
 
 def fund(user: User, currency: Currency, amount: Decimal | str, reference: str = "") -> None:

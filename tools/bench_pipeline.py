@@ -112,17 +112,10 @@ def _progress() -> dict[int, tuple[int, int]]:
     return {pk: (last, settled.get(pk, 0)) for pk, last in Market.objects.values_list("pk", "last_sequence")}
 
 
-def bench_pipeline(
-    *, orders: int, markets: int = 1, traders: int = 100, concurrency: int | None = None, log: Log
-) -> dict:
-    """Seed, drain with real processes, audit; returns the figures (see the module docstring)."""
-    postgres = connection.vendor == "postgresql"
-    if not postgres:
-        log("warning: not PostgreSQL; the targets are for PostgreSQL, figures here are only a smoke test")
-    concurrency = concurrency or max(1, min(markets, os.cpu_count() or 1))
+def _seed(*, orders: int, markets: int, traders: int, log: Log) -> list[BenchMarket]:
+    """Fresh markets with funded traders and a backlog of ``orders`` placed orders each."""
     tag = secrets.token_hex(3).upper()
     bench: list[BenchMarket] = []
-    seed_started = time.perf_counter()
     for m in range(markets):
         setup = soak_market_create(traders=traders, tag=f"{tag}{m}", kind="bench")
         user_ids = [u.pk for u in setup.users]
@@ -131,6 +124,46 @@ def bench_pipeline(
             orders_place_bulk(market=setup.market, orders=rows[start : start + SEED_CHUNK])
             log(f"{setup.market.symbol}: seeded {min(start + SEED_CHUNK, len(rows))}/{len(rows)} orders")
         bench.append(BenchMarket(setup.market, orders))
+    return bench
+
+
+def _drain(bench: list[BenchMarket], server: ServerCpu, *, started: float, log: Log) -> None:
+    """Sample progress until every market is matched and settled; note when each got there."""
+    total = sum(b.orders for b in bench)
+    next_report = started + 2
+    while any(b.settled_at is None for b in bench):
+        time.sleep(POLL_SECONDS)  # a sampling tick: the loop times each market, not a wait
+        now = time.perf_counter()
+        state = _progress()
+        server.sample()
+        for b in bench:
+            last, settled = state[b.market.pk]
+            if b.matched_at is None and last >= b.orders:
+                b.matched_at = now
+            if b.settled_at is None and last >= b.orders and settled >= last:
+                b.settled_at = now
+        if now >= next_report:
+            next_report = now + 2
+            log(
+                f"{now - started:5.1f}s "
+                + "  ".join(
+                    f"{b.market.symbol}: matched {state[b.market.pk][0]} settled {state[b.market.pk][1]}" for b in bench
+                )
+            )
+        if now - started > 600 + total / 100:
+            raise RuntimeError("the pipeline did not drain in time; see var/bench_pipeline/*.log")
+
+
+def bench_pipeline(
+    *, orders: int, markets: int = 1, traders: int = 100, concurrency: int | None = None, log: Log
+) -> dict:
+    """Seed, drain with real processes, audit; returns the figures (see the module docstring)."""
+    postgres = connection.vendor == "postgresql"
+    if not postgres:
+        log("warning: not PostgreSQL; the targets are for PostgreSQL, figures here are only a smoke test")
+    concurrency = concurrency or max(1, min(markets, os.cpu_count() or 1))
+    seed_started = time.perf_counter()
+    bench = _seed(orders=orders, markets=markets, traders=traders, log=log)
     seed_seconds = time.perf_counter() - seed_started
     connection.close()  # the children take over; no idle transaction of ours in their way
 
@@ -147,29 +180,7 @@ def bench_pipeline(
         started = time.perf_counter()
         first = _progress()
         log(f"processes up; draining {orders * markets} orders on {markets} market(s)")
-        next_report = started + 2
-        while any(b.settled_at is None for b in bench):
-            time.sleep(POLL_SECONDS)
-            now = time.perf_counter()
-            state = _progress()
-            server.sample()
-            for b in bench:
-                last, settled = state[b.market.pk]
-                if b.matched_at is None and last >= b.orders:
-                    b.matched_at = now
-                if b.settled_at is None and last >= b.orders and settled >= last:
-                    b.settled_at = now
-            if now >= next_report:
-                next_report = now + 2
-                log(
-                    f"{now - started:5.1f}s "
-                    + "  ".join(
-                        f"{b.market.symbol}: matched {state[b.market.pk][0]} settled {state[b.market.pk][1]}"
-                        for b in bench
-                    )
-                )
-            if now - started > 600 + orders * markets / 100:
-                raise RuntimeError("the pipeline did not drain in time; see var/bench_pipeline/*.log")
+        _drain(bench, server, started=started, log=log)
         # Start-up (imports, the book rebuild) excluded.
         matcher_cpu = sum(p.cpu_seconds() for p in matchers) - cpu_before[0]
         worker_cpu = worker.cpu_seconds() - cpu_before[1]

@@ -312,6 +312,28 @@ def _web_description(config: BenchConfig, env: dict[str, str]) -> str:
     return f"granian wsgi, {sizing['workers']} workers x {sizing['blocking_threads']} threads"
 
 
+def _bench_env(config: BenchConfig) -> dict[str, str]:
+    """The processes' environment: raised rate limits, the web server's sizing when given."""
+    extra: dict[str, str] = dict(RAISED_THROTTLES)
+    if config.web_workers:
+        extra["WEB_WORKERS"] = str(config.web_workers)
+    if config.web_threads:
+        extra["WEB_THREADS"] = str(config.web_threads)
+    return process_env(**extra)
+
+
+def _start_stack(harness: Harness, symbol: str, log_dir: Path) -> None:
+    """The Procfile's processes, up and answering, with our matcher holding the market."""
+    harness.start("web")
+    harness.start("ws")
+    harness.start("matcher", "--market", symbol)
+    harness.start("worker", *WORKER_ARGS)
+    harness.start("beat", "-l", "warning", "-s", str(log_dir / "celerybeat-schedule"))
+    harness.wait_http("web")
+    harness.wait_http("ws")
+    harness.wait_log("matcher", f"matching {symbol}", fail_on=["another matcher holds market"])
+
+
 def bench_rest_run(config: BenchConfig, *, log: Log) -> dict:
     """Run the benchmark; returns the figures. Never leaves a process behind."""
     wrk = _refuse_unless_ready(config)
@@ -326,23 +348,11 @@ def bench_rest_run(config: BenchConfig, *, log: Log) -> dict:
     tokens = [access_token(u) for u in setup.users]
     tokens_by_user = {u.pk: t for u, t in zip(setup.users, tokens, strict=True)}
 
-    extra: dict[str, str] = dict(RAISED_THROTTLES)
-    if config.web_workers:
-        extra["WEB_WORKERS"] = str(config.web_workers)
-    if config.web_threads:
-        extra["WEB_THREADS"] = str(config.web_threads)
-    env = process_env(**extra)
+    env = _bench_env(config)
     harness = Harness(env=env, log_dir=log_dir, commands={"web": config.web_command} if config.web_command else None)
     results: dict[str, dict] = {}
     try:
-        harness.start("web")
-        harness.start("ws")
-        harness.start("matcher", "--market", symbol)
-        harness.start("worker", *WORKER_ARGS)
-        harness.start("beat", "-l", "warning", "-s", str(log_dir / "celerybeat-schedule"))
-        harness.wait_http("web")
-        harness.wait_http("ws")
-        harness.wait_log("matcher", f"matching {symbol}", fail_on=["another matcher holds market"])
+        _start_stack(harness, symbol, log_dir)
         url = harness.url("web")
         log(f"stack up: web {url} ({_web_description(config, env)}), market {symbol}")
         with httpx.Client(base_url=url, timeout=30) as http:

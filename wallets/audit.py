@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from exchange_site.money import fmt
 from markets.models import Currency, Market, Order, Trade
@@ -215,30 +216,28 @@ def _check_ledger_replay(
             )
 
 
-def _credited_deposits_by_currency() -> dict[int, Decimal]:
+def _sum_by_currency(rows: QuerySet) -> dict[int, Decimal]:
+    """Sum ``(currency_id, amount, ...)`` rows per currency in Python: exact, where SQLite's SUM is a float."""
     totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Deposit.objects.filter(status=Deposit.Status.CREDITED).values_list("currency_id", "amount")
-    for currency_id, amount in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount
+    for currency_id, *amounts in rows.iterator(chunk_size=CHUNK):
+        totals[currency_id] += sum(amounts, ZERO)
     return totals
+
+
+def _credited_deposits_by_currency() -> dict[int, Decimal]:
+    return _sum_by_currency(Deposit.objects.filter(status=Deposit.Status.CREDITED).values_list("currency_id", "amount"))
 
 
 def _completed_withdrawals_by_currency() -> dict[int, Decimal]:
     """Amounts that left the exchange (their fees stay in the fee account's wallet)."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Withdrawal.objects.filter(status=Withdrawal.Status.COMPLETED).values_list("currency_id", "amount")
-    for currency_id, amount in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount
-    return totals
+    completed = Withdrawal.objects.filter(status=Withdrawal.Status.COMPLETED)
+    return _sum_by_currency(completed.values_list("currency_id", "amount"))
 
 
 def _pending_withdrawal_locks_by_currency() -> dict[int, Decimal]:
     """What unfinished withdrawals keep locked: amount + fee until completed, rejected or canceled."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = Withdrawal.objects.filter(status__in=Withdrawal.HOLDING_STATUSES).values_list("currency_id", "amount", "fee")
-    for currency_id, amount, fee in rows.iterator(chunk_size=CHUNK):
-        totals[currency_id] += amount + fee
-    return totals
+    holding = Withdrawal.objects.filter(status__in=Withdrawal.HOLDING_STATUSES)
+    return _sum_by_currency(holding.values_list("currency_id", "amount", "fee"))
 
 
 def _check_market_orders(
@@ -249,7 +248,14 @@ def _check_market_orders(
     A reservation is the order's ``locked_amount`` minus what settled trades consumed
     (quote for buys, base for sells), and nothing once settlement applied its closure.
     """
-    orders = {
+    orders = _market_orders(market_id)
+    fills = _check_trades(report, market_id=market_id, symbol=symbol, settled_sequence=settled_sequence, orders=orders)
+    return _check_orders(report, symbol=symbol, settled_sequence=settled_sequence, orders=orders, fills=fills)
+
+
+def _market_orders(market_id: int) -> dict[int, tuple]:
+    """Every order of the market: order_id -> (user_id, side, type, price, quantity, filled_quantity, ...)."""
+    return {
         row[0]: row[1:]
         for row in Order.objects.filter(market_id=market_id)
         .values_list(
@@ -267,6 +273,12 @@ def _check_market_orders(
         )
         .iterator(chunk_size=CHUNK)
     }
+
+
+def _check_trades(
+    report: AuditReport, *, market_id: int, symbol: str, settled_sequence: int, orders: dict[int, tuple]
+) -> dict[int, list[Decimal]]:
+    """Each trade matches its two orders (owners, side, limit price); returns what each order's trades add up to."""
     # order_id -> [quantity, quote, settled quantity, settled quote]
     fills: dict[int, list[Decimal]] = {}
     trades = Trade.objects.filter(market_id=market_id).values_list(
@@ -321,7 +333,18 @@ def _check_market_orders(
             if sequence <= settled_sequence:
                 f[2] += qty
                 f[3] += quote
+    return fills
 
+
+def _check_orders(
+    report: AuditReport,
+    *,
+    symbol: str,
+    settled_sequence: int,
+    orders: dict[int, tuple],
+    fills: dict[int, list[Decimal]],
+) -> dict[str, Decimal]:
+    """Each order's fills equal its trades and its status fits them; returns the open reservations by side."""
     reserved = {Order.Side.BUY.value: ZERO, Order.Side.SELL.value: ZERO}
     for order_id, order in orders.items():
         _, side, _, _, quantity, filled_quantity, filled_quote, locked_amount, status, closed_sequence = order

@@ -339,7 +339,7 @@ class OrderBook(Lifecycle):
         order_id: int,
         owner: int,
         side: str,
-        type: str = LIMIT,  # noqa: A002 - name fixed by the interface
+        type: str = LIMIT,  # name fixed by the interface
         price: int | None = None,
         quantity: int | None = None,
         quote_budget: int | None = None,

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.services import two_factor_confirm, two_factor_setup
 from tests.factories import PASSWORD, UserFactory
-
-from .helpers import totp_code, totp_device
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """PBKDF2 at production strength makes every login take a visible fraction of a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.otp import enable_2fa as _enable_2fa
 
 
 @pytest.fixture
@@ -33,17 +25,8 @@ def login():
 
 @pytest.fixture
 def enable_2fa():
-    """Turn 2FA on through the services and return the backup codes.
-
-    The confirming code is one step old, so the current and the next step's codes are
-    still unused (django-otp refuses a code of a step already used).
-    """
-
-    def _enable(user) -> list[str]:
-        two_factor_setup(user=user)
-        return two_factor_confirm(user=user, otp=totp_code(totp_device(user), steps=-1))
-
-    return _enable
+    """Turn 2FA on through the services and return the backup codes (see ``tests.otp.enable_2fa``)."""
+    return _enable_2fa
 
 
 @pytest.fixture

@@ -1,26 +1,13 @@
-"""Helpers for the accounts tests: TOTP codes as an authenticator app computes them."""
+"""Helpers for the accounts tests: the user's TOTP device, throttling, a logged-in client."""
 
 from __future__ import annotations
 
-import time
-
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
 
+from tests.otp import totp_code
 
-def totp_code(device: TOTPDevice, *, steps: int = 0) -> str:
-    """The code an authenticator app shows for ``device``, ``steps`` time steps from now.
-
-    The app knows only the clock, not the drift django-otp learned from earlier codes.
-    """
-    if steps < 0:
-        # An old code is accepted only until the next step starts: don't straddle it.
-        left = device.step - (time.time() - device.t0) % device.step
-        if left < 2:
-            time.sleep(left + 0.05)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-    totp.time = time.time() + steps * device.step
-    return f"{totp.token():0{device.digits}d}"
+__all__ = ["allow_next_attempt", "logged_in", "refresh", "totp_code", "totp_device"]
 
 
 def totp_device(user) -> TOTPDevice:
@@ -35,12 +22,14 @@ def allow_next_attempt(device: TOTPDevice) -> None:
     device.save(update_fields=["throttling_failure_timestamp", "throttling_failure_count"])
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the API's error format with this status and code."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
+def logged_in(login, user) -> tuple[APIClient, dict]:
+    """An API client holding the user's access token, and the token pair (``login`` is the fixture)."""
+    client = APIClient()
+    pair = login(client, user.email).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    return client, pair
+
+
+def refresh(api, token: str):
+    """POST a refresh token to the refresh endpoint and return the response."""
+    return api.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")

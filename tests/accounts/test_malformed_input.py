@@ -45,7 +45,8 @@ def assert_refused(response) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
     if response.status_code != 405:
         error = response.json()["error"]
-        assert error["code"] and error["message"]
+        assert error["code"]
+        assert error["message"]
 
 
 @pytest.fixture

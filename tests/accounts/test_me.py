@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from .helpers import assert_error
+from tests.assertions import assert_error
 
 URL = "/api/v1/me"
 

@@ -11,16 +11,11 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import SessionFamily, SessionToken
 from accounts.services import FAMILY_CLAIM
+from tests.assertions import assert_error
 
-from .helpers import assert_error
-
-URL = "/api/v1/auth/token/refresh"
+from .helpers import refresh
 
 pytestmark = pytest.mark.django_db
-
-
-def refresh(api, token):
-    return api.post(URL, {"refresh": token}, format="json")
 
 
 def test_every_token_of_a_login_carries_the_same_family(api, user, login):
@@ -31,7 +26,8 @@ def test_every_token_of_a_login_carries_the_same_family(api, user, login):
     families |= {AccessToken(t["access"])[FAMILY_CLAIM] for t in (first, second)}
     assert len(families) == 1
     family = SessionFamily.objects.get()
-    assert str(family.pk) in families and family.user == user
+    assert str(family.pk) in families
+    assert family.user == user
     assert SessionToken.objects.filter(family=family).count() == 2
 
 
@@ -53,7 +49,8 @@ def test_a_rotated_away_token_presented_again_revokes_the_whole_family(api, user
     # The legitimate holder's newest token died with the family.
     assert_error(refresh(api, current), 401, "not_authenticated")
     family = SessionFamily.objects.get()
-    assert family.revoked_reason == SessionFamily.Reason.REUSE and family.revoked_at is not None
+    assert family.revoked_reason == SessionFamily.Reason.REUSE
+    assert family.revoked_at is not None
     family_tokens = SessionToken.objects.filter(family=family).values_list("token_id", flat=True)
     assert BlacklistedToken.objects.filter(token_id__in=family_tokens).count() == 3
 

@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.selectors import fee_account
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, UserFactory
 
-from .helpers import allow_next_attempt, assert_error, totp_code, totp_device
+from .helpers import allow_next_attempt, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,8 @@ def test_login_records_the_last_login_time(api, user, login):
     login(api, user.email)
 
     user.refresh_from_db()
-    assert user.last_login is not None and user.last_login >= before
+    assert user.last_login is not None
+    assert user.last_login >= before
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,11 @@ from datetime import timedelta
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from .helpers import assert_error
+from tests.assertions import assert_error
 
-URL = "/api/v1/auth/token/refresh"
+from .helpers import refresh
 
 pytestmark = pytest.mark.django_db
-
-
-def refresh(api, token):
-    return api.post(URL, {"refresh": token}, format="json")
 
 
 def test_refresh_answers_a_new_pair_that_works(api, user, login):

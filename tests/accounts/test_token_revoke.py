@@ -3,20 +3,14 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from tests.assertions import assert_error
 from tests.factories import UserFactory
 
-from .helpers import assert_error
+from .helpers import logged_in
 
 URL = "/api/v1/auth/logout"
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(login, user) -> tuple[APIClient, dict]:
-    client = APIClient()
-    pair = login(client, user.email).json()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
-    return client, pair
 
 
 def test_logout_answers_205_and_blacklists_the_refresh_token(user, login):

@@ -5,9 +5,10 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.selectors import two_factor_enabled
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
 
-from .helpers import assert_error, totp_code, totp_device
+from .helpers import totp_code, totp_device
 
 URL = "/api/v1/auth/2fa/confirm"
 PW = {"password": PASSWORD}
@@ -30,7 +31,8 @@ def test_confirm_with_a_valid_code_turns_2fa_on_and_answers_10_backup_codes(pend
     body = response.json()
     assert body["two_factor_enabled"] is True
     codes = body["backup_codes"]
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
     assert totp_device(user).confirmed is True
     device = StaticDevice.objects.get(user=user)
     assert device.confirmed is True

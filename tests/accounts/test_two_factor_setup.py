@@ -7,9 +7,8 @@ import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
-
-from .helpers import assert_error
 
 URL = "/api/v1/auth/2fa/setup"
 BODY = {"password": PASSWORD}
@@ -35,7 +34,8 @@ def test_setup_answers_the_secret_an_authenticator_app_needs(auth_client, user):
 def test_setup_includes_a_qr_code_as_svg(auth_client, user):
     svg = auth_client(user).post(URL, BODY, format="json").json()["qr_svg"]
 
-    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert svg.startswith("<svg")
+    assert svg.rstrip().endswith("</svg>")
     assert 'xmlns="http://www.w3.org/2000/svg"' in svg
 
 

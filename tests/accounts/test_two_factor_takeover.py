@@ -9,21 +9,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import SessionFamily
 from accounts.selectors import two_factor_enabled
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, UserFactory
 
-from .helpers import allow_next_attempt, assert_error, totp_code, totp_device
+from .helpers import allow_next_attempt, logged_in, totp_code, totp_device
 
 SETUP, CONFIRM, DISABLE = "/api/v1/auth/2fa/setup", "/api/v1/auth/2fa/confirm", "/api/v1/auth/2fa/disable"
 REFRESH = "/api/v1/auth/token/refresh"
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(login, user) -> tuple[APIClient, dict]:
-    client = APIClient()
-    pair = login(client, user.email).json()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
-    return client, pair
 
 
 def refresh(token: str):
@@ -74,7 +68,8 @@ def test_enabling_2fa_revokes_every_earlier_session_and_answers_a_new_one(user, 
 
     assert response.status_code == 200
     body = response.json()
-    assert body["two_factor_enabled"] is True and len(body["backup_codes"]) == 10
+    assert body["two_factor_enabled"] is True
+    assert len(body["backup_codes"]) == 10
     # Both earlier refresh tokens (the caller's and the other device's) are dead.
     assert_error(refresh(other_pair["refresh"]), 401, "not_authenticated")
     assert_error(refresh(pair["refresh"]), 401, "not_authenticated")

@@ -5,8 +5,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 
 from accounts.models import User
-
-from .helpers import assert_error
+from tests.assertions import assert_error
 
 URL = "/api/v1/auth/register"
 GOOD_PASSWORD = "plum-sofa-orbit-73"

@@ -16,11 +16,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium (Debian's package) with Playwright")
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def btc(db):
     """Fee 0.0005, minimum 0.001, two approvers from 1 BTC."""

@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import roles_sync
-from accounts.services import two_factor_confirm, two_factor_setup
 from markets.models import Currency
 from tests.factories import PASSWORD, UserFactory, fund
+from tests.otp import enable_2fa, fresh_otp
 from wallets.models import LedgerEntry, Wallet, Withdrawal
 from wallets.withdrawals import withdrawal_request
 
-__all__ = ["PASSWORD"]
-
-
-def _code(device: TOTPDevice, steps: int = 0) -> str:
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time() + steps * device.step
-    return f"{totp.token():0{device.digits}d}"
-
-
-def enable_2fa(user) -> None:
-    """Switch 2FA on through the services (the confirming code is one step old)."""
-    two_factor_setup(user=user)
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    # A code one step old is accepted only until the next step starts: don't straddle it.
-    left = device.step - (time.time() - device.t0) % device.step
-    if left < 2:
-        time.sleep(left + 0.05)
-    two_factor_confirm(user=user, otp=_code(device, steps=-1))
-
-
-def fresh_otp(user) -> str:
-    """A code the user's authenticator shows now, usable even if one of this step was used.
-
-    django-otp accepts a time step once; the tests take more than one per 30 s, so they
-    forget the last used step (and any throttling) instead of sleeping.
-    """
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    device.last_t = -1
-    device.throttling_failure_count = 0
-    device.throttling_failure_timestamp = None
-    device.save(update_fields=["last_t", "throttling_failure_count", "throttling_failure_timestamp"])
-    return _code(device)
+__all__ = ["PASSWORD", "enable_2fa", "fresh_otp"]
 
 
 def role_group(role: str) -> Group:
@@ -99,14 +65,6 @@ def ledger_kinds(user, currency: Currency) -> list[tuple[str, Decimal, Decimal]]
         .order_by("id")
         .values_list("kind", "amount", "locked_change")
     )
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def admin_login(client, user, *, otp: str | None = None):

@@ -123,7 +123,8 @@ def test_the_confirmation_page_asks_for_the_code(client, officer, trader, btc):
 
     page = client.get(reverse("admin:wallets_withdrawal_decide", args=[withdrawal.pk, "approve"])).content.decode()
 
-    assert 'name="otp"' in page and 'autocomplete="one-time-code"' in page
+    assert 'name="otp"' in page
+    assert 'autocomplete="one-time-code"' in page
 
 
 def test_without_admin_otp_local_trials_need_no_code(client, officer, trader, btc, settings):
@@ -147,7 +148,8 @@ def test_the_admin_session_ends_after_an_hour_without_requests(client, officer, 
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
 
     response = client.get("/admin/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_each_request_extends_the_admin_session(client, officer):

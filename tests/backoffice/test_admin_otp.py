@@ -50,7 +50,8 @@ def test_a_session_without_otp_verification_is_sent_to_the_login(client, officer
 
     response = client.get("/admin/")
 
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_staff_without_2fa_cannot_enter_the_admin(client):

@@ -35,7 +35,8 @@ def test_the_currency_form_refuses_values_that_switch_a_control_off(client, mark
         reverse("admin:markets_currency_change", args=[btc.pk]), currency_form(btc, **{field: value})
     )
 
-    assert response.status_code == 200 and b"errorlist" in response.content
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
     assert Currency.objects.values().get(pk=btc.pk) == before
     assert not SettingChange.objects.exists()
 
@@ -61,7 +62,8 @@ def test_the_market_add_form_refuses_fees_and_sizes_settlement_cannot_use(client
 
     response = client.post(reverse("admin:markets_market_add"), data)
 
-    assert response.status_code == 200 and b"errorlist" in response.content
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
     assert not Market.objects.exists()
     # The same form with valid values creates the market through the service, recorded.
     data[field] = {"taker_fee": "0.002", "maker_fee": "0.001", "tick_size": "0.01", "lot_size": "0.0001"}[field]
@@ -84,7 +86,8 @@ def test_a_threshold_raised_in_the_form_is_proposed_and_applied_when_a_colleague
     assert btc.dual_approval_threshold == D("1")
     proposal = SettingProposal.objects.get()
     page = client.get(url).content.decode()
-    assert "Proposals waiting for a second person" in page and "bigger desk" in page
+    assert "Proposals waiting for a second person" in page
+    assert "bigger desk" in page
     # The proposer is offered no approve button and is refused if they try.
     proposal_page = client.get(reverse("admin:markets_settingproposal_change", args=[proposal.pk])).content.decode()
     assert 'id="decide-approve"' not in proposal_page
@@ -103,7 +106,8 @@ def test_a_threshold_raised_in_the_form_is_proposed_and_applied_when_a_colleague
     btc.refresh_from_db()
     assert btc.dual_approval_threshold == D("100")
     history = client.get(reverse("admin:markets_settingchange_changelist")).content.decode()
-    assert "approve" in history and "propose" in history
+    assert "approve" in history
+    assert "propose" in history
 
 
 def test_compliance_sees_the_history_but_cannot_approve(client, compliance, market_ops, btc):
@@ -146,7 +150,8 @@ def test_market_ops_halts_with_cancel_of_queued_orders_through_the_admin(client,
     market.refresh_from_db()
     assert market.status == "halted"
     event = SettingChange.objects.get(market=market)
-    assert (event.actor, event.after) == (market_ops, "halted") and "chain halt" in event.reason
+    assert (event.actor, event.after) == (market_ops, "halted")
+    assert "chain halt" in event.reason
 
 
 def test_a_refused_save_shows_the_error_and_changes_nothing(client, market_ops, btc):

@@ -46,12 +46,14 @@ def test_breach_halts_the_currency_markets_holds_withdrawals_and_repairs_nothing
 
     assert not report.ok
     incident = Incident.objects.get()
-    assert incident.status == "open" and incident.currency == btc
+    assert incident.status == "open"
+    assert incident.currency == btc
     assert any("invariant 1" in line for line in incident.details)
     assert f"halted {btc_market.symbol}" in incident.actions
     btc_market.refresh_from_db()
     eth_market.refresh_from_db()
-    assert btc_market.status == "halted" and eth_market.status == "open"
+    assert btc_market.status == "halted"
+    assert eth_market.status == "open"
     # Nothing was silently corrected.
     assert Wallet.objects.get(user=trader, currency=btc).balance == Decimal("11")
     # Withdrawals of the currency are held: no new request, no approval.
@@ -89,6 +91,7 @@ def test_resolving_needs_a_note_and_releases_withdrawals_but_not_markets(trader,
         incident_resolve(incident_id=incident.pk, actor=officer, note=" ")
     incident_resolve(incident_id=incident.pk, actor=officer, note="Bad manual SQL reverted; audit clean.")
     incident.refresh_from_db()
-    assert incident.status == "resolved" and incident.resolved_by == officer
+    assert incident.status == "resolved"
+    assert incident.resolved_by == officer
     assert request_withdrawal(trader, btc, "0.5").status == "pending_review"
     assert markets[0].__class__.objects.get(pk=markets[0].pk).status == "halted"

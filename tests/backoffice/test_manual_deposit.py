@@ -126,7 +126,8 @@ def test_the_admin_add_form_proposes_and_another_member_approves_in_the_admin(cl
     page = client.get(f"/admin/wallets/manualdeposit/{proposal.pk}/change/").content.decode()
     assert 'id="decide-approve"' in page
     confirm = client.get(f"/admin/wallets/manualdeposit/{proposal.pk}/decide/approve/")
-    assert confirm.status_code == 200 and b"credited at once" in confirm.content
+    assert confirm.status_code == 200
+    assert b"credited at once" in confirm.content
     client.post(f"/admin/wallets/manualdeposit/{proposal.pk}/decide/approve/", {"confirm": "yes"})
 
     assert ManualDeposit.objects.get().status == "approved"

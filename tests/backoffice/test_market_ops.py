@@ -9,9 +9,8 @@ import pytest
 from exchange_site.errors import DomainError
 from markets.models import Market, Order
 from markets.services_ops import market_halt, market_resume, market_set_fees, market_set_filters
+from tests.assertions import assert_error
 from tests.factories import MarketFactory, UserFactory, fund
-
-from .helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -67,7 +67,8 @@ def test_invalid_currency_settings_are_refused_and_nothing_is_recorded(btc, mark
 
     assert _code(exc) == "validation_error"
     assert Currency.objects.values().get(pk=btc.pk) == before
-    assert not SettingChange.objects.exists() and not SettingProposal.objects.exists()
+    assert not SettingChange.objects.exists()
+    assert not SettingProposal.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,8 @@ def test_invalid_market_settings_are_refused(market, market_ops, field, value):
 
     assert _code(exc) == "validation_error"
     assert Market.objects.values().get(pk=market.pk) == before
-    assert not SettingChange.objects.exists() and not SettingProposal.objects.exists()
+    assert not SettingChange.objects.exists()
+    assert not SettingProposal.objects.exists()
 
 
 def test_tick_lot_and_identity_cannot_change_after_creation(market, market_ops):
@@ -146,7 +148,8 @@ def test_a_valid_market_is_created_and_its_creation_recorded(btc, usdt, market_o
 
     event = SettingChange.objects.get(market=market)
     assert (event.actor, event.action, event.reason) == (market_ops, "create", "launch")
-    assert "taker_fee=0.002" in event.after and "tick_size=0.01" in event.after
+    assert "taker_fee=0.002" in event.after
+    assert "tick_size=0.01" in event.after
 
 
 @pytest.mark.parametrize(
@@ -246,7 +249,8 @@ def test_a_weakening_currency_change_waits_for_a_second_person(btc, market_ops, 
 
     outcome = currency_update(actor=market_ops, currency_id=btc.pk, changes={field: value}, reason="busy day")
 
-    assert outcome.applied == [] and len(outcome.proposals) == 1
+    assert outcome.applied == []
+    assert len(outcome.proposals) == 1
     btc.refresh_from_db()
     assert getattr(btc, field) == stored
     proposal = SettingProposal.objects.get()
@@ -269,7 +273,8 @@ def test_a_lowered_fee_waits_for_a_second_person_while_a_raised_one_applies(mark
 
     market.refresh_from_db()
     assert (market.maker_fee, market.taker_fee) == (D("0.001"), D("0.003"))
-    assert outcome.applied == ["taker_fee"] and [p.field for p in outcome.proposals] == ["maker_fee"]
+    assert outcome.applied == ["taker_fee"]
+    assert [p.field for p in outcome.proposals] == ["maker_fee"]
     setting_proposal_approve(actor=officer, proposal_id=outcome.proposals[0].pk)
     market.refresh_from_db()
     assert market.maker_fee == D("0")
@@ -342,4 +347,5 @@ def test_a_proposal_still_valid_is_checked_again_when_approved(market, market_op
 
 def test_an_unchanged_value_records_nothing(btc, market_ops):
     outcome = currency_update(actor=market_ops, currency_id=btc.pk, changes={"withdrawal_fee": "0.00050"})
-    assert outcome.applied == [] and not SettingChange.objects.exists()
+    assert outcome.applied == []
+    assert not SettingChange.objects.exists()

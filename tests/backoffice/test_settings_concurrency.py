@@ -11,9 +11,9 @@ from accounts.roles import BACK_OFFICE, MARKET_OPS
 from exchange_site.errors import DomainError
 from markets.models import Currency, SettingChange, SettingProposal
 from markets.services_settings import currency_update, setting_proposal_approve, setting_proposal_reject
+from tests.concurrency import race
 
 from .helpers import make_staff
-from .test_withdrawal_concurrency import race
 
 pytestmark = [
     pytest.mark.postgres,

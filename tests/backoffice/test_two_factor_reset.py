@@ -70,7 +70,8 @@ def test_approval_by_a_second_staff_member_removes_2fa_and_ends_every_session(of
     assert (approved.proposed_by_id, approved.reason) == (officer.pk, REASON)
     assert (approved.decided_by_id, approved.decision_reason) == (officer2.pk, "identity confirmed twice")
     assert approved.status == TwoFactorReset.Status.APPROVED
-    assert approved.proposed_at is not None and approved.decided_at >= approved.proposed_at
+    assert approved.proposed_at is not None
+    assert approved.decided_at >= approved.proposed_at
 
 
 def test_the_proposer_cannot_approve_their_own_proposal(officer, customer):
@@ -236,7 +237,8 @@ def test_admin_propose_and_approve_by_two_members_read_only_afterwards(client, o
     reset = TwoFactorReset.objects.get()
     assert (reset.proposed_by_id, reset.status) == (officer.pk, "proposed")
     page = client.get(reverse("admin:accounts_twofactorreset_change", args=[reset.pk])).content.decode()
-    assert 'id="decide-approve"' not in page and "another staff member must decide" in page
+    assert 'id="decide-approve"' not in page
+    assert "another staff member must decide" in page
 
     client.logout()
     admin_login(client, officer2)
@@ -249,7 +251,8 @@ def test_admin_propose_and_approve_by_two_members_read_only_afterwards(client, o
     assert (reset.status, reset.decided_by_id) == ("approved", officer2.pk)
     assert two_factor_enabled(user=customer) is False
     page = client.get(reverse("admin:accounts_twofactorreset_change", args=[reset.pk])).content.decode()
-    assert 'name="_save"' not in page and "deletelink" not in page
+    assert 'name="_save"' not in page
+    assert "deletelink" not in page
 
 
 def test_admin_proposer_approving_by_url_gets_self_approval(client, officer, customer):
@@ -269,7 +272,8 @@ def test_admin_refuses_a_second_open_proposal_on_the_form(client, officer, offic
 
     response = client.post(reverse("admin:accounts_twofactorreset_add"), {"user": customer.pk, "reason": REASON})
 
-    assert response.status_code == 200 and b"already waiting" in response.content
+    assert response.status_code == 200
+    assert b"already waiting" in response.content
     assert TwoFactorReset.objects.count() == 1
 
 

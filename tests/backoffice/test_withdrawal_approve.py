@@ -8,10 +8,11 @@ import pytest
 
 from accounts.roles import BACK_OFFICE
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
+from tests.assertions import assert_error
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import withdrawal_approve, withdrawal_reject
 
-from .helpers import assert_error, balance, fund, make_staff, request_withdrawal
+from .helpers import balance, fund, make_staff, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests.assertions import assert_error
 from wallets.models import LedgerEntry
 from wallets.withdrawals import withdrawal_approve
 
-from .helpers import assert_error, balance, make_trader, request_withdrawal
+from .helpers import balance, make_trader, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts.roles import BACK_OFFICE
 from exchange_site.four_eyes import AlreadyDecided
+from tests.concurrency import race
 from wallets.models import Withdrawal, WithdrawalEvent
 from wallets.withdrawals import (
     InvalidTransition,
@@ -27,28 +26,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
 ]
-
-
-def race(*funcs: Callable[[], object]) -> list[object]:
-    """Run each function in its own thread, released at the same instant; results or exceptions."""
-    barrier = threading.Barrier(len(funcs))
-    results: list[object] = [None] * len(funcs)
-
-    def run(i: int, func: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            results[i] = func()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(funcs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 def test_two_approvers_racing_on_a_single_approval_withdrawal_approve_it_once(trader, btc):

@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 
 from accounts.selectors import fee_account
+from tests.assertions import assert_error
 from wallets.audit import ledger_audit
 from wallets.models import LedgerEntry, Withdrawal
 from wallets.withdrawals import withdrawal_approve, withdrawal_cancel, withdrawal_reject
 
-from .helpers import assert_error, balance, ledger_kinds, make_trader, request_withdrawal
+from .helpers import balance, ledger_kinds, make_trader, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from tests.assertions import assert_error
 from wallets.models import LedgerEntry, WithdrawalEvent
 from wallets.withdrawals import withdrawal_approve, withdrawal_mark_sent
 
-from .helpers import assert_error, balance, request_withdrawal
+from .helpers import balance, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from tests.assertions import assert_error
 from wallets.models import LedgerEntry, Withdrawal, WithdrawalEvent
 
-from .helpers import assert_error, balance, fresh_otp, make_trader, request_withdrawal
+from .helpers import balance, fresh_otp, make_trader, request_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -62,7 +62,8 @@ def test_responses_carry_security_headers(client):
     assert resp["X-Frame-Options"] == "DENY"
     if not settings.EMBEDDED:
         assert "max-age=31536000" in resp["Strict-Transport-Security"]
-        assert settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE
+        assert settings.SESSION_COOKIE_SECURE
+        assert settings.CSRF_COOKIE_SECURE
 
 
 def test_weak_passwords_are_refused_at_registration(db, client):

@@ -15,7 +15,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ import redis
 
 from exchange_site.checks import internal_tls_check, internal_tls_warnings
 from tests.integration.stack import Stack, free_port
+from tools.waiting import wait_until
 
 from .tls_services import TLSPostgres, TLSRedis, make_certificates, owned_by_postgres, require
 
@@ -136,7 +136,8 @@ def test_manage_check_deploy_warns_about_plain_text_internal_urls():
         timeout=60,
     )
 
-    assert "exchange.W004" in result.stderr + result.stdout and "exchange.W005" in result.stderr + result.stdout
+    assert "exchange.W004" in result.stderr + result.stdout
+    assert "exchange.W005" in result.stderr + result.stdout
 
 
 def test_every_redis_client_gets_the_tls_options():
@@ -171,7 +172,8 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 # -- the live test ---------------------------------------------------------------------------
@@ -224,16 +226,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def wait_for(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def login(base_url: str, email: str) -> httpx.Client:
     from tests.factories import PASSWORD
 
@@ -276,7 +268,7 @@ def test_an_order_is_matched_and_settled_with_every_internal_connection_over_tls
             rows = {r["currency"]: r for r in buyer.get("/api/v1/balances").json()}
             return "BTC" in rows and Decimal(rows["BTC"]["balance"]) > 0
 
-        wait_for(btc_settled, what="the trade to be matched and settled")
+        wait_until(btc_settled, 30, what="the trade to be matched and settled")
         assert buyer.get(f"/api/v1/orders/{buy.json()['id']}").json()["status"] == "filled"
 
         with psycopg.connect(tls_services.postgres.url(DATABASE), autocommit=True) as db:

@@ -13,11 +13,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tools.waiting import wait_until
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 LOOPBACK = "127.0.0.1"
@@ -133,7 +134,7 @@ class TLSRedis:
         return redis.Redis.from_url(self.url, ssl_cert_reqs="required", ssl_ca_certs=str(self.certs.ca), **kwargs)
 
     def start(self) -> None:
-        log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.directory / "redis.log", "ab")  # closed with the process
         self.proc = subprocess.Popen(
             [
                 self.binary,
@@ -151,18 +152,18 @@ class TLSRedis:
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"redis-server exited (no TLS support?): {(self.directory / 'redis.log').read_text()}"
                 )
             try:
-                self.client(socket_connect_timeout=0.5).ping()
-                return
+                return self.client(socket_connect_timeout=0.5).ping()
             except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.1)
-        raise RuntimeError("redis-server with TLS did not start")
+                return False
+
+        wait_until(answers, 15, what="redis-server with TLS to answer", interval=0.1)
 
     def stop(self) -> None:
         if self.proc is not None:

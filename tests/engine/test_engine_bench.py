@@ -69,7 +69,8 @@ def test_replay_of_a_bad_file_fails_cleanly(tmp_path, capsys):
     path.write_text("L 1 buy 100 5\nnonsense\n")
     assert main(["--replay", str(path)]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "line 2" in captured.err
+    assert captured.out == ""
+    assert "line 2" in captured.err
     assert main(["--replay", str(tmp_path / "missing.txt")]) == 2
 
 
@@ -77,13 +78,15 @@ def test_record_then_replay(tmp_path, capsys):
     path = tmp_path / "rec.txt"
     assert main(["--ops", "3000", "--seed", "5", "--record", str(path), "--quiet"]) == 0
     generated = _json(capsys)
-    assert generated["ops"] == 3000 and generated["trades"] > 0
+    assert generated["ops"] == 3000
+    assert generated["trades"] > 0
     lines = path.read_text().splitlines()
     assert len(lines) == 3000
     assert {line.split()[0] for line in lines} == {"L", "M", "C"}
     assert main(["--replay", str(path), "--quiet"]) == 0
     replayed = _json(capsys)
-    assert replayed["ops"] == 3000 and replayed["fills"] > 0
+    assert replayed["ops"] == 3000
+    assert replayed["fills"] > 0
 
 
 def test_generated_stream_is_seeded_and_has_the_advertised_mix():
@@ -101,7 +104,8 @@ def test_generated_stream_is_seeded_and_has_the_advertised_mix():
 def test_resting_option_reports_memory(capsys):
     assert main(["--ops", "500", "--resting", "2000", "--quiet"]) == 0
     result = _json(capsys)
-    assert result["preloaded"] == 2000 and result["resting"] >= 2000
+    assert result["preloaded"] == 2000
+    assert result["resting"] >= 2000
     assert result["peak_mb"] > 0
 
 

@@ -6,18 +6,9 @@ import signal
 import subprocess
 
 import pytest
-from django.conf import settings
 
 from tests.integration.stack import process_env
 from tools.harness import Harness, Process
-
-
-@pytest.fixture
-def flush_redis():
-    if settings.REDIS_URL:
-        import redis
-
-        redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
 class MatcherProcess:

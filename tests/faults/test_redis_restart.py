@@ -66,7 +66,8 @@ def test_web_process_keeps_answering_while_redis_is_down_and_takes_orders_again_
     assert http.get("/api/v1/time").status_code == 200
     redis.start()
     assert http.post("/api/v1/orders", json=body).status_code == 201
-    assert procs.pid("web") == web_pid and procs.get("web").running
+    assert procs.pid("web") == web_pid
+    assert procs.get("web").running
 
 
 def test_order_placement_answers_201_or_a_clean_503_in_the_error_format_while_redis_is_down(web_on_private_redis):

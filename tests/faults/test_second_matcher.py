@@ -16,7 +16,8 @@ from django.db import connection
 from markets.models import Order
 from markets.services import order_place
 from tests.factories import MarketFactory, UserFactory, fund
-from tests.integration.conftest import wait_settled
+from tests.integration.stack import wait_settled
+from tools.waiting import wait_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -29,13 +30,11 @@ def place(market, user, side: str, quantity: str) -> Order:
 
 
 def wait_status(order: Order, status: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def current() -> str:
         order.refresh_from_db()
-        if order.status == status:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"order {order.pk} is {order.status}, expected {status}")
+        return order.status
+
+    wait_until(lambda: current() == status, timeout, what=f"order {order.pk} to be {status}")
 
 
 def lock_kind() -> str:
@@ -69,12 +68,14 @@ def test_waiting_second_matcher_matches_nothing_until_the_first_is_killed_then_t
         # Settlement runs inside the matcher there (eager Celery): once it caught up the
         # matcher only polls, so a stop cannot freeze it holding the database's write lock.
         wait_settled(market)
+    # Fixed pause on purpose: let the matcher leave its last transaction and go back to
+    # polling; nothing observable from here says it has.
     time.sleep(0.5)
 
     # Frozen, the first matcher still holds the lock: nobody may take the next order.
     first.signal(signal.SIGSTOP)
     queued = place(market, buyer, "buy", "0.1")
-    time.sleep(3)
+    time.sleep(3)  # the subject: for this long, nobody may match the queued order
     queued.refresh_from_db()
     assert queued.status == Order.Status.NEW, f"the waiting matcher matched in parallel ({lock_kind()})"
     assert f"matching {market.symbol}" not in second.output

@@ -16,6 +16,7 @@ from exchange_site.celery import app
 from markets.models import Market
 from tools.harness import PrivateRedis, process_env
 from tools.soak import soak_harness, soak_market_create
+from tools.waiting import wait_until
 from wallets.models import SettlementCursor
 from wallets.tasks import settle_market
 
@@ -37,14 +38,6 @@ def send(url: str, market_id: int) -> None:
         settle_market.apply_async((market_id,), connection=conn)
 
 
-def until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_worker_keeps_running_when_redis_dies_under_a_running_settlement_task(transactional_db, tmp_path):
     market = soak_market_create(traders=1, tag="WK1").market
     SettlementCursor.objects.get_or_create(market=market)
@@ -58,17 +51,21 @@ def test_worker_keeps_running_when_redis_dies_under_a_running_settlement_task(tr
             # Hold the settlement cursor: the task blocks on it, running and unacknowledged.
             SettlementCursor.objects.select_for_update().get(market=market)
             send(redis.url, market.pk)
-            until(lambda: waiting_on_a_lock() > 0, 60, "the settlement task to start")
+            wait_until(lambda: waiting_on_a_lock() > 0, 60, what="the settlement task to start")
             redis.kill()
-            time.sleep(3)
+            time.sleep(3)  # the subject: an outage while the task runs
             redis.start()
-        until(lambda: SettlementCursor.objects.get(market=market).settled_sequence == 1, 30, "the first settlement")
-        time.sleep(2)
+        wait_until(
+            lambda: SettlementCursor.objects.get(market=market).settled_sequence == 1, 30, what="the first settlement"
+        )
+        time.sleep(2)  # the subject: the worker is still alive a while after the outage
         assert worker.running, f"the worker died; see {tmp_path / 'worker.log'}"
 
         Market.objects.filter(pk=market.pk).update(last_sequence=2)
         send(redis.url, market.pk)
-        until(lambda: SettlementCursor.objects.get(market=market).settled_sequence == 2, 30, "a new task to run")
+        wait_until(
+            lambda: SettlementCursor.objects.get(market=market).settled_sequence == 2, 30, what="a new task to run"
+        )
     finally:
         procs.stop_all()
         redis.kill()

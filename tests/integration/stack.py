@@ -1,14 +1,21 @@
-"""The live tests' stack: the Procfile's processes on the test database, through tools.harness."""
+"""The live tests' stack: the Procfile's processes on the test database (through tools.harness), traders over HTTP."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+from decimal import Decimal
 
+import httpx
+
+from markets.models import Market
+from tests.factories import PASSWORD
 from tools.harness import RAISED_THROTTLES, ROOT, Harness, Process, free_port
 from tools.harness import process_env as harness_env
+from tools.soak.checks import caught_up
+from tools.waiting import wait_until
 
-__all__ = ["LOG_DIR", "ROOT", "Stack", "free_port", "process_env"]
+__all__ = ["LOG_DIR", "ROOT", "Stack", "Trader", "free_port", "process_env", "wait_settled"]
 
 LOG_DIR = ROOT / "var" / "test-logs"
 # runexchange is no Procfile process: it is the one-process trial (bin/run).
@@ -69,3 +76,30 @@ class Stack:
 
     def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return self.harness.manage(*args, timeout=timeout)
+
+
+class Trader:
+    """A trader driving the live API over HTTP with a real JWT."""
+
+    def __init__(self, base_url: str, user) -> None:
+        self.user = user
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        resp = self.http.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD})
+        assert resp.status_code == 200, resp.text
+        self.http.headers["Authorization"] = f"Bearer {resp.json()['access']}"
+
+    def place(self, **body) -> httpx.Response:
+        body.setdefault("market", "BTC-USDT")
+        return self.http.post("/api/v1/orders", json=body)
+
+    def order(self, order_id: int) -> dict:
+        return self.http.get(f"/api/v1/orders/{order_id}").json()
+
+    def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        rows = self.http.get("/api/v1/balances").json()
+        return {r["currency"]: (Decimal(r["balance"]), Decimal(r["locked"])) for r in rows}
+
+
+def wait_settled(market: Market, timeout: float = 60) -> None:
+    """Wait until the matcher has taken every command and settlement has caught up."""
+    wait_until(lambda: caught_up(market.pk), timeout, what="the matcher and settlement to catch up", interval=0.1)

@@ -10,7 +10,7 @@ import pytest
 from markets.models import Order
 from wallets.models import Wallet
 
-from .conftest import wait_settled
+from .stack import wait_settled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -82,6 +82,7 @@ def test_matcher_and_worker_killed_mid_stream_lose_nothing(stack, live_market, m
     ]
     for t in threads:
         t.start()
+    # The timeline is the subject: kills land mid-stream while the traders keep sending.
     time.sleep(2)
     stack.kill("matcher")  # SIGKILL, mid-stream
     time.sleep(1)

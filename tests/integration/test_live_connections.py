@@ -51,7 +51,7 @@ def _connections_opened(process: str, live_market, make_live_trader, **env: str)
         for _ in range(REQUESTS):
             resp = trader.place(side="buy", type="limit", price="1", quantity="1")
             assert resp.status_code == 201, resp.text
-        time.sleep(1.5)
+        time.sleep(1.5)  # as above: the counters lag by up to a second
         return _sessions() - sessions, _redis_connections() - connections
     finally:
         stack.stop_all()

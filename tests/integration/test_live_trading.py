@@ -6,7 +6,7 @@ import pytest
 
 from markets.models import Order, Trade
 
-from .conftest import wait_settled
+from .stack import wait_settled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 

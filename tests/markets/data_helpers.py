@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import User
 from markets.models import BookSnapshot, Candle, Market, Order, Trade
-from tests.factories import UserFactory
-
-_sequence = itertools.count(1)
+from tests.factories import TradeFactory, UserFactory
 
 
 def quick_user() -> User:
@@ -29,40 +26,14 @@ def make_trade(
     taker: User | None = None,
 ) -> Trade:
     """A trade between two filled limit orders, as the matcher would have written it."""
-    maker = maker or quick_user()
-    taker = taker or quick_user()
-    price_d, quantity_d = Decimal(price), Decimal(quantity)
-    maker_side = Order.Side.SELL if taker_side == Order.Side.BUY else Order.Side.BUY
-    sequence = next(_sequence)
-    orders = {}
-    for role, user, side in (("maker", maker, maker_side), ("taker", taker, taker_side)):
-        orders[role] = Order.objects.create(
-            market=market,
-            user=user,
-            side=side,
-            type=Order.Type.LIMIT,
-            price=price_d,
-            quantity=quantity_d,
-            filled_quantity=quantity_d,
-            filled_quote=price_d * quantity_d,
-            status=Order.Status.FILLED,
-            sequence=sequence,
-            closed_sequence=sequence,
-        )
-    return Trade.objects.create(
+    return TradeFactory(
         market=market,
-        sequence=sequence,
-        maker_order=orders["maker"],
-        taker_order=orders["taker"],
-        maker_user=maker,
-        taker_user=taker,
-        taker_side=taker_side,
-        price=price_d,
-        quantity=quantity_d,
-        quote_quantity=price_d * quantity_d,
-        maker_fee=Decimal(0),
-        taker_fee=Decimal(0),
+        price=Decimal(price),
+        quantity=Decimal(quantity),
         created_at=time,
+        taker_side=taker_side,
+        maker_user=maker or quick_user(),
+        taker_user=taker or quick_user(),
     )
 
 
@@ -99,12 +70,3 @@ def make_snapshot(market: Market, *, sequence: int, bids: list[list[str]], asks:
 def levels(start: int, count: int, step: int) -> list[list[str]]:
     """``count`` price levels from ``start`` moving by ``step``, each with quantity "1.5"."""
     return [[str(start + i * step), "1.5"] for i in range(count)]
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)

@@ -10,7 +10,8 @@ import pytest
 from django.utils.dateparse import parse_datetime
 
 from markets.models import Candle
-from tests.markets.data_helpers import assert_error, make_candle
+from tests.assertions import assert_error
+from tests.markets.data_helpers import make_candle
 
 pytestmark = pytest.mark.django_db
 

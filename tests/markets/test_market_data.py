@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from markets.models import Market, Order
+from tests.assertions import assert_error
 from tests.factories import CurrencyFactory, MarketFactory
-from tests.markets.data_helpers import assert_error, levels, make_snapshot, make_trade, quick_user
+from tests.markets.data_helpers import levels, make_snapshot, make_trade, quick_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,22 +9,13 @@ from django.utils import timezone
 
 from exchange_site.db import rows_update
 from markets.models import Order
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _order(market, user, **fields) -> Order:
-    return Order.objects.create(
-        market=market,
-        user=user,
-        side="buy",
-        type="limit",
-        price=Decimal("100"),
-        quantity=Decimal("5"),
-        locked_amount=Decimal("500"),
-        **fields,
-    )
+    return OrderFactory(market=market, user=user, price=Decimal("100"), quantity=Decimal("5"), **fields)
 
 
 def test_writes_the_named_fields_of_each_row_exactly_and_nothing_else():

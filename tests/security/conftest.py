@@ -15,8 +15,7 @@ from accounts.roles import BACK_OFFICE, COMPLIANCE, MARKET_OPS
 from apikeys.services import api_key_create
 from markets.models import Trade
 from tests.backoffice.helpers import make_staff
-from tests.factories import MarketFactory, UserFactory
-from tests.trading.helpers import match_and_settle
+from tests.factories import MarketFactory, UserFactory, match_and_settle
 from wallets.deposits import deposit_address_get
 from wallets.models import Deposit
 
@@ -36,12 +35,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if config.getoption("verbose") > 0:
             for line in FUZZ_STATS.details():
                 terminalreporter.write_line("  " + line)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """PBKDF2 at production strength would make every login a visible fraction of a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

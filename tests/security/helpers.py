@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -17,12 +18,15 @@ def assert_error_format(response, *, status: int | tuple[int, ...] | None = None
         assert response.status_code in allowed, (response.status_code, response.content[:500])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
-    assert isinstance(body, dict) and set(body) == {"error"}, body
+    assert isinstance(body, dict), body
+    assert set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"].replace("_", "").isalpha(), error
+    assert isinstance(error["code"], str), error
+    assert error["code"].replace("_", "").isalpha(), error
     assert error["code"] == error["code"].lower(), error
-    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["message"], str), error
+    assert error["message"], error
     assert isinstance(error["details"], dict), error
     return error
 
@@ -95,3 +99,28 @@ class FuzzStats:
 FUZZ_STATS = FuzzStats()
 # Requests of the hand-written tests by family, printed at the end of the run.
 HAND_WRITTEN = Counter()
+
+
+def refused_and_unchanged(send: Callable[[], object], label: str, failures: list[str], *, kind: str) -> None:
+    """Send one hostile request; note in ``failures`` a crash, an answer outside the error format, or a change.
+
+    ``kind`` names the family of hand-written requests it is counted under.
+    """
+    HAND_WRITTEN[kind] += 1
+    before = state()
+    try:
+        response = send()
+    except Exception as exc:  # noqa: BLE001 - a crash is what these tests look for
+        failures.append(f"{label}: raised {type(exc).__name__}: {str(exc)[:200]}")
+        return
+    try:
+        assert_error_format(response)
+    except AssertionError as exc:
+        failures.append(f"{label}: {str(exc)[:300]}")
+        return
+    if state() != before:
+        failures.append(f"{label}: answered {response.status_code} but changed the database")
+
+
+def report_failures(failures: list[str]) -> None:
+    assert not failures, f"{len(failures)} hostile requests were not refused cleanly:\n" + "\n".join(failures)

@@ -124,7 +124,9 @@ def test_bootstrap_creates_fee_account_currencies_markets_and_a_superuser(db, tm
     assert Currency.objects.get(code="BTC").dual_approval_threshold == Decimal(1)
     assert User.objects.filter(email=settings.FEE_ACCOUNT_EMAIL, is_system=True, is_active=False).exists()
     admin = User.objects.get(email="ops@example.com")
-    assert admin.is_staff and admin.is_superuser and admin.check_password(STRONG)
+    assert admin.is_staff
+    assert admin.is_superuser
+    assert admin.check_password(STRONG)
     assert STRONG not in out
     # Only the fee account and the admin: no trader, no balance.
     assert User.objects.count() == 2
@@ -183,7 +185,7 @@ def bad(path: tuple[str, ...], value):
 
 
 @pytest.mark.parametrize(
-    "spec, message",
+    ("spec", "message"),
     [
         (bad(("markets", "BTC-USDT", "tick_size"), "0.0000001"), "more than 6 decimal places"),
         (bad(("markets", "BTC-USDT", "lot_size"), "0.000000001"), "more than 8 decimal places"),
@@ -202,7 +204,8 @@ def test_bootstrap_refuses_an_invalid_spec_and_writes_nothing(db, tmp_path, spec
     with pytest.raises(CommandError, match=message):
         bootstrap(tmp_path, spec)
 
-    assert not Currency.objects.exists() and not Market.objects.exists()
+    assert not Currency.objects.exists()
+    assert not Market.objects.exists()
 
 
 def test_bootstrap_refuses_to_change_an_existing_market_and_writes_nothing(db, tmp_path):
@@ -236,7 +239,7 @@ def test_bootstrap_takes_currencies_and_markets_from_flags(db):
 
 
 @pytest.mark.parametrize(
-    "flags, message",
+    ("flags", "message"),
     [
         (["--currency", "ETH:8"], "CODE:NAME:PRECISION"),
         (["--market", "ETH-USDC:0.01"], "BASE-QUOTE:TICK:LOT"),
@@ -250,4 +253,5 @@ def test_bootstrap_refuses_bad_flags_and_writes_nothing(db, flags, message):
     with pytest.raises(CommandError, match=message):
         call_command("bootstrap_exchange", *flags, stdout=StringIO())
 
-    assert not Currency.objects.exists() and not Market.objects.exists()
+    assert not Currency.objects.exists()
+    assert not Market.objects.exists()

@@ -95,7 +95,7 @@ class _JwtAuth:
 
 
 @pytest.fixture
-def _fuzz_world(world):
+def fuzz_world(world):
     """Let the in-process WSGI app share the test's database connection."""
     # Django closes connections around each request it serves; the test client disconnects
     # these handlers, and the in-process WSGI calls must too (the test's transaction would go).
@@ -192,11 +192,11 @@ def _signed_body(case) -> bytes | None:
 @schema.parametrize()
 @hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @pytest.mark.django_db
-def test_every_operation_answers_within_its_schema_and_never_with_a_5xx(case, _fuzz_world):
-    kwargs = {"headers": _auth_headers(case, _fuzz_world)}
+def test_every_operation_answers_within_its_schema_and_never_with_a_5xx(case, fuzz_world):
+    kwargs = {"headers": _auth_headers(case, fuzz_world)}
     whose = None
     if _is_positive(case):
-        whose = _real_references(case, _fuzz_world)
+        whose = _real_references(case, fuzz_world)
     if case.operation.path == "/api/v1/custody/deposits":
         body = _signed_body(case)
         if body is not None:

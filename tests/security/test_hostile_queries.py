@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from rest_framework.test import APIClient
 
-from .helpers import HAND_WRITTEN, assert_error_format, state
+from .helpers import refused_and_unchanged, report_failures
 from .world import World
 
 pytestmark = pytest.mark.django_db
@@ -94,23 +94,8 @@ def _client(world: World, actor: str | None) -> APIClient:
 
 
 def _check(world: World, method: str, url: str, actor: str | None, label: str, failures: list[str]) -> None:
-    HAND_WRITTEN["hostile query parameters and path ids"] += 1
-    before = state()
-    try:
-        response = getattr(_client(world, actor), method)(url)
-        assert_error_format(response)
-    except AssertionError as exc:
-        failures.append(f"{label}: {str(exc)[:300]}")
-        return
-    except Exception as exc:  # noqa: BLE001 - a crash is what this test looks for
-        failures.append(f"{label}: raised {type(exc).__name__}: {str(exc)[:200]}")
-        return
-    if state() != before:
-        failures.append(f"{label}: answered {response.status_code} but changed the database")
-
-
-def _report(failures: list[str]) -> None:
-    assert not failures, f"{len(failures)} hostile requests were not refused cleanly:\n" + "\n".join(failures)
+    kind = "hostile query parameters and path ids"
+    refused_and_unchanged(lambda: getattr(_client(world, actor), method)(url), label, failures, kind=kind)
 
 
 @pytest.mark.parametrize(("path", "actor", "params"), LISTS, ids=[path for path, _, _ in LISTS])
@@ -120,7 +105,7 @@ def test_hostile_query_parameters_are_refused(world, path, actor, params):
         for label, value in values.items():
             url = path if value is None else f"{path}?{name}={quote(value, safe='')}"
             _check(world, "get", url, actor, f"{name}={label}", failures)
-    _report(failures)
+    report_failures(failures)
 
 
 def test_cancel_all_with_a_hostile_market_is_refused_and_cancels_nothing(world):
@@ -128,7 +113,7 @@ def test_cancel_all_with_a_hostile_market_is_refused_and_cancels_nothing(world):
     for label, value in {**MARKET, "empty": ""}.items():
         _check(world, "delete", f"/api/v1/orders?market={quote(value, safe='')}", "trader", label, failures)
     _check(world, "delete", "/api/v1/orders", "trader", "no market", failures)
-    _report(failures)
+    report_failures(failures)
 
 
 HOSTILE_IDS = {
@@ -161,7 +146,7 @@ def test_hostile_ids_in_the_path_find_nothing_and_change_nothing(world, method, 
     failures: list[str] = []
     for label, value in HOSTILE_IDS.items():
         _check(world, method, template.format(value), actor, label, failures)
-    _report(failures)
+    report_failures(failures)
 
 
 def test_hostile_client_order_ids_in_the_path_find_nothing(world):
@@ -178,4 +163,4 @@ def test_hostile_client_order_ids_in_the_path_find_nothing(world):
     }
     for label, value in hostile.items():
         _check(world, "get", f"/api/v1/orders/by-client-id/{value}", "trader", label, failures)
-    _report(failures)
+    report_failures(failures)

@@ -66,7 +66,8 @@ def test_the_largest_storable_order_value_is_still_judged_on_funds(big_market, m
 
     resp = order(auth_client(user), big_market, side="buy", type="limit", price="999999999", quantity="1000000000")
 
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "insufficient_funds"
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "insufficient_funds"
 
 
 @pytest.mark.parametrize(

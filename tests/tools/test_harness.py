@@ -52,12 +52,14 @@ def test_started_process_gets_its_port_arguments_and_log_and_restarts_with_the_s
         assert proc.argv[-2:] == ["4321", "--extra"]
         harness.wait_log("echo", "ready on 4321")
         assert proc.env["PORT"] == "4321"
-        assert proc.cpu_seconds() >= 0 and proc.group_pids() == [proc.pid]
+        assert proc.cpu_seconds() >= 0
+        assert proc.group_pids() == [proc.pid]
 
         harness.kill("echo")  # SIGKILL
         assert proc.returncode == -signal.SIGKILL
         again = harness.restart("echo")
-        assert again.argv == proc.argv and harness.restarts["echo"] == 1
+        assert again.argv == proc.argv
+        assert harness.restarts["echo"] == 1
         harness.wait_log("echo", "ready on 4321")
     assert not again.running
 
@@ -78,5 +80,6 @@ def test_reap_restarts_a_process_that_died_on_its_own_and_counts_it(tmp_path):
         first.wait()
         seen: list[str] = []
         assert harness.reap_unexpected(seen.append) == ["echo"]
-        assert harness.unexpected_exits["echo"] == 1 and "exited on its own" in seen[0]
+        assert harness.unexpected_exits["echo"] == 1
+        assert "exited on its own" in seen[0]
         assert harness.get("echo").running

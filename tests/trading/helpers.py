@@ -1,21 +1,23 @@
-"""Drive the real matcher and settlement in-process, the way the worker processes do."""
+"""Helpers of the trading tests: orders over the API, balances."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from markets.models import Market
-from matching.worker import MarketMatcher
 from wallets.models import Wallet
-from wallets.settlement import market_settle_all
 
 
-def match_and_settle(market: Market) -> None:
-    """Run matcher batches until idle, then settle everything they committed."""
-    matcher = MarketMatcher(market.pk)
-    while matcher.run_batch() is not None:
-        pass
-    market_settle_all(market_id=market.pk)
+def post_order(client, **body):
+    """POST an order (market BTC-USDT unless given) and return the response."""
+    body.setdefault("market", "BTC-USDT")
+    return client.post("/api/v1/orders", body, format="json")
+
+
+def place(client, **body) -> dict:
+    """POST an order that must be accepted; return its JSON."""
+    response = post_order(client, **body)
+    assert response.status_code == 201, response.content
+    return response.json()
 
 
 def balance(user, currency) -> tuple[Decimal, Decimal]:

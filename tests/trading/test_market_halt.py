@@ -8,28 +8,13 @@ import pytest
 
 from markets.models import Order, SettingChange, Trade
 from markets.services_ops import market_halt, market_resume
-from tests.factories import fund
-from tests.trading.helpers import balance, match_and_settle
+from tests.factories import match_and_settle
+from tests.trading.helpers import balance, place
 from wallets.audit import ledger_audit
 from wallets.incidents import ledger_watch
 from wallets.models import Wallet
 
 pytestmark = pytest.mark.django_db
-
-
-def place(client, **body):
-    body.setdefault("market", "BTC-USDT")
-    response = client.post("/api/v1/orders", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-@pytest.fixture
-def traders(market, make_trader, auth_client):
-    alice, bob = make_trader(), make_trader()
-    fund(alice, market.quote, "100000")
-    fund(bob, market.base, "10")
-    return alice, bob, auth_client(alice), auth_client(bob)
 
 
 def assert_audit_clean() -> None:
@@ -99,7 +84,8 @@ def test_halt_with_cancel_cancels_the_queued_orders_and_releases_their_funds(mar
     assert not Trade.objects.exists()
     event = SettingChange.objects.get(market=market)
     assert (event.actor, event.field, event.before, event.after) == (operator, "status", "open", "halted")
-    assert "1 queued order(s) canceled" in event.reason and "exchange maintenance" in event.reason
+    assert "1 queued order(s) canceled" in event.reason
+    assert "exchange maintenance" in event.reason
     assert_audit_clean()
 
 
@@ -119,7 +105,8 @@ def test_the_ledger_watch_halt_stops_matching(market, traders):
     assert Order.objects.get(pk=queued["id"]).status == "new"
     assert not Trade.objects.exists()
     event = SettingChange.objects.get(market=market)
-    assert event.actor is None and event.reason.startswith("ledger incident ")
+    assert event.actor is None
+    assert event.reason.startswith("ledger incident ")
     # Investigated and repaired by people; then the market resumes and the order matches.
     Wallet.objects.filter(pk=wallet.pk).update(balance=wallet.balance)
     market_resume(market_id=market.pk)

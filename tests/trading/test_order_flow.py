@@ -4,39 +4,28 @@ import pytest
 
 from accounts.selectors import fee_account
 from markets.models import Order, Trade
-from tests.factories import fund
-from tests.trading.helpers import balance, match_and_settle
+from tests.factories import fund, match_and_settle
+from tests.trading.helpers import balance, post_order
 
 pytestmark = pytest.mark.django_db
 
 
-def place(client, **body):
-    body.setdefault("market", "BTC-USDT")
-    return client.post("/api/v1/orders", body, format="json")
-
-
-@pytest.fixture
-def traders(market, make_trader, auth_client):
-    alice, bob = make_trader(), make_trader()
-    fund(alice, market.quote, "100000")
-    fund(bob, market.base, "10")
-    return alice, bob, auth_client(alice), auth_client(bob)
-
-
 def test_limit_orders_cross_and_settle_with_exact_fees(market, traders):
     alice, bob, ca, cb = traders
-    sell = place(cb, side="sell", type="limit", price="30000.00", quantity="0.5")
+    sell = post_order(cb, side="sell", type="limit", price="30000.00", quantity="0.5")
     assert sell.status_code == 201, sell.json()
     assert sell.json()["status"] == "new"
     assert balance(bob, market.base) == (D("10"), D("0.5"))
     match_and_settle(market)
-    buy = place(ca, side="buy", type="limit", price="30100", quantity="0.2")
+    buy = post_order(ca, side="buy", type="limit", price="30100", quantity="0.2")
     assert buy.status_code == 201
     assert balance(alice, market.quote) == (D("100000"), D("6020"))
     match_and_settle(market)
 
     trade = Trade.objects.get()
-    assert trade.price == D("30000") and trade.quantity == D("0.2") and trade.quote_quantity == D("6000")
+    assert trade.price == D("30000")
+    assert trade.quantity == D("0.2")
+    assert trade.quote_quantity == D("6000")
     assert trade.taker_fee == D("0.0004")  # buyer (taker) pays 0.2% in BTC
     assert trade.maker_fee == D("6")  # seller (maker) pays 0.1% in USDT
     # Buyer: paid 6000 USDT, the unused 20 USDT of the lock is released; gets 0.2 - 0.0004 BTC.
@@ -53,14 +42,17 @@ def test_limit_orders_cross_and_settle_with_exact_fees(market, traders):
     seller_order = ca.get(f"/api/v1/orders/{sell.json()['id']}")
     assert seller_order.status_code == 404  # another user's order
     mine = cb.get(f"/api/v1/orders/{sell.json()['id']}").json()
-    assert mine["status"] == "partially_filled" and mine["filled_quantity"] == "0.2"
+    assert mine["status"] == "partially_filled"
+    assert mine["filled_quantity"] == "0.2"
     fills = ca.get("/api/v1/trades").json()["results"]
-    assert fills[0]["fee"] == "0.0004" and fills[0]["fee_currency"] == "BTC" and fills[0]["liquidity"] == "taker"
+    assert fills[0]["fee"] == "0.0004"
+    assert fills[0]["fee_currency"] == "BTC"
+    assert fills[0]["liquidity"] == "taker"
 
 
 def test_order_that_cannot_be_funded_answers_insufficient_funds_and_changes_nothing(market, traders):
     alice, _, ca, _ = traders
-    resp = place(ca, side="buy", type="limit", price="100000", quantity="2")
+    resp = post_order(ca, side="buy", type="limit", price="100000", quantity="2")
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "insufficient_funds"
     assert Order.objects.count() == 0
@@ -87,7 +79,7 @@ def test_order_that_cannot_be_funded_answers_insufficient_funds_and_changes_noth
 )
 def test_invalid_orders_answer_the_api_error_code(market, traders, body, code):
     _, _, ca, _ = traders
-    resp = place(ca, **body)
+    resp = post_order(ca, **body)
     assert resp.status_code == 400, resp.content
     assert resp.json()["error"]["code"] == code
     assert Order.objects.count() == 0
@@ -96,25 +88,28 @@ def test_invalid_orders_answer_the_api_error_code(market, traders, body, code):
 def test_halted_market_refuses_new_orders(market, traders):
     market.status = "halted"
     market.save()
-    resp = place(traders[2], side="buy", type="limit", price="100", quantity="1")
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "market_halted"
+    resp = post_order(traders[2], side="buy", type="limit", price="100", quantity="1")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "market_halted"
 
 
 def test_same_client_order_id_is_idempotent_and_conflicts_on_other_payload(market, traders):
     _, _, ca, _ = traders
     body = {"side": "buy", "type": "limit", "price": "100", "quantity": "1", "client_order_id": "abc-1"}
-    first = place(ca, **body)
-    again = place(ca, **body)
-    assert first.status_code == 201 and again.status_code == 200
+    first = post_order(ca, **body)
+    again = post_order(ca, **body)
+    assert first.status_code == 201
+    assert again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
-    other = place(ca, **{**body, "price": "101"})
-    assert other.status_code == 409 and other.json()["error"]["code"] == "duplicate_client_order_id"
+    other = post_order(ca, **{**body, "price": "101"})
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "duplicate_client_order_id"
     assert ca.get("/api/v1/orders/by-client-id/abc-1").json()["id"] == first.json()["id"]
 
 
 def test_cancel_releases_funds_after_the_matcher_takes_the_order_off_the_book(market, traders):
     alice, _, ca, _ = traders
-    order = place(ca, side="buy", type="limit", price="100", quantity="1").json()
+    order = post_order(ca, side="buy", type="limit", price="100", quantity="1").json()
     match_and_settle(market)
     resp = ca.delete(f"/api/v1/orders/{order['id']}")
     assert resp.status_code == 202
@@ -123,16 +118,18 @@ def test_cancel_releases_funds_after_the_matcher_takes_the_order_off_the_book(ma
     assert Order.objects.get(pk=order["id"]).status == "canceled"
     assert balance(alice, market.quote) == (D("100000"), D("0"))
     again = ca.delete(f"/api/v1/orders/{order['id']}")
-    assert again.status_code == 409 and again.json()["error"]["code"] == "order_not_cancelable"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "order_not_cancelable"
 
 
 def test_cancel_all_in_a_market(market, traders):
     alice, _, ca, _ = traders
     for price in ("100", "101", "102"):
-        place(ca, side="buy", type="limit", price=price, quantity="1")
+        post_order(ca, side="buy", type="limit", price=price, quantity="1")
     match_and_settle(market)
     resp = ca.delete("/api/v1/orders?market=BTC-USDT")
-    assert resp.status_code == 202 and resp.json() == {"canceled": 3}
+    assert resp.status_code == 202
+    assert resp.json() == {"canceled": 3}
     match_and_settle(market)
     assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
     assert balance(alice, market.quote) == (D("100000"), D("0"))
@@ -140,10 +137,10 @@ def test_cancel_all_in_a_market(market, traders):
 
 def test_market_buy_by_quote_budget_never_spends_more(market, traders):
     alice, bob, ca, cb = traders
-    place(cb, side="sell", type="limit", price="100", quantity="1")
-    place(cb, side="sell", type="limit", price="101", quantity="1")
+    post_order(cb, side="sell", type="limit", price="100", quantity="1")
+    post_order(cb, side="sell", type="limit", price="101", quantity="1")
     match_and_settle(market)
-    buy = place(ca, side="buy", type="market", quote_quantity="150")
+    buy = post_order(ca, side="buy", type="market", quote_quantity="150")
     assert buy.status_code == 201
     match_and_settle(market)
     order = Order.objects.get(pk=buy.json()["id"])
@@ -155,10 +152,11 @@ def test_market_buy_by_quote_budget_never_spends_more(market, traders):
 
 def test_market_order_without_liquidity_expires_and_unlocks(market, traders):
     _, bob, _, cb = traders
-    resp = place(cb, side="sell", type="market", quantity="1")
+    resp = post_order(cb, side="sell", type="market", quantity="1")
     match_and_settle(market)
     order = Order.objects.get(pk=resp.json()["id"])
-    assert order.status == "expired" and order.cancel_reason == "no_liquidity"
+    assert order.status == "expired"
+    assert order.cancel_reason == "no_liquidity"
     assert balance(bob, market.base) == (D("10"), D("0"))
 
 
@@ -167,8 +165,8 @@ def test_self_trade_prevention_cancels_the_taker(market, make_trader, auth_clien
     fund(user, market.quote, "1000")
     fund(user, market.base, "1")
     client = auth_client(user)
-    maker = place(client, side="sell", type="limit", price="100", quantity="1").json()
-    taker = place(client, side="buy", type="limit", price="100", quantity="1").json()
+    maker = post_order(client, side="sell", type="limit", price="100", quantity="1").json()
+    taker = post_order(client, side="buy", type="limit", price="100", quantity="1").json()
     match_and_settle(market)
     assert Trade.objects.count() == 0
     assert Order.objects.get(pk=taker["id"]).cancel_reason == "self_trade"

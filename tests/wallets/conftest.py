@@ -6,9 +6,9 @@ import pytest
 
 from accounts.selectors import fee_account
 from markets.models import Market, Order
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, match_and_settle
 
-from .helpers import deposit, match_and_settle, place
+from .helpers import deposit, place
 
 BUY, SELL = Order.Side.BUY, Order.Side.SELL
 
@@ -44,11 +44,7 @@ def trading_state(db) -> TradingState:
     match_and_settle(market)
     for o in (alice_buy, bob_sell, bob_resting):
         o.refresh_from_db()
-    assert alice_buy.status == "partially_filled" and bob_sell.status == "filled" and bob_resting.status == "open"
+    assert alice_buy.status == "partially_filled"
+    assert bob_sell.status == "filled"
+    assert bob_resting.status == "open"
     return TradingState(market, alice, bob, fees, alice_buy, bob_sell, bob_resting)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Users are created by the dozen here; real password hashing is tested in tests/accounts.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,20 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from markets.models import Currency, Market, Order
 from markets.services import order_place
-from matching.worker import MarketMatcher
+from tests.otp import fresh_otp
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, Withdrawal
-from wallets.settlement import market_settle_all
 from wallets.withdrawals import withdrawal_request
 
 D = Decimal
@@ -62,23 +59,7 @@ def place(user, market: Market, side: str, *, type: str = Order.Type.LIMIT, **fi
     return order
 
 
-def run_matcher(market: Market) -> None:
-    """Run the real matcher's batches until it is idle (no settlement)."""
-    matcher = MarketMatcher(market.pk)
-    while matcher.run_batch() is not None:
-        pass
-
-
-def settle(market: Market) -> None:
-    market_settle_all(market_id=market.pk)
-
-
-def match_and_settle(market: Market) -> None:
-    run_matcher(market)
-    settle(market)
-
-
-class checks_disabled:  # noqa: N801 - used like a function
+class checks_disabled:  # used like a function
     """Let a test write a row the database CHECK constraints would refuse (to prove the audit sees it)."""
 
     def __enter__(self):
@@ -101,12 +82,6 @@ class checks_disabled:  # noqa: N801 - used like a function
 
 def withdraw(user, currency: Currency, amount, *, address: str = "dest-address-0001") -> Withdrawal:
     """Request a withdrawal through the service, with 2FA on and a fresh TOTP code."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-    # A code is accepted once: the next one is that of a later time step (within the drift window).
-    now_t = totp.t()
-    totp.time = time.time() + (max(now_t, (device.last_t or -1) + 1) - now_t) * device.step
-    code = f"{totp.token():0{device.digits}d}"
-    return withdrawal_request(user=user, currency=currency, amount=D(amount), address=address, otp=code)
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return withdrawal_request(user=user, currency=currency, amount=D(amount), address=address, otp=fresh_otp(user))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from markets.models import Currency
+from tests.concurrency import race
 from tests.factories import CurrencyFactory, UserFactory
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, LedgerEntry, Wallet
@@ -112,7 +111,8 @@ def test_first_notice_records_a_pending_deposit_without_credit(api, notice, owne
     assert body["currency"] == "BTC"
     assert body["txid"] == "abc123"
     deposit = Deposit.objects.get()
-    assert deposit.user == owner and body["id"] == deposit.pk
+    assert deposit.user == owner
+    assert body["id"] == deposit.pk
     assert not LedgerEntry.objects.exists()
     assert balance(owner, btc) == 0
 
@@ -179,7 +179,8 @@ def test_known_txid_with_another_amount_is_a_conflict(api, notice, owner, btc):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     deposit = Deposit.objects.get()
-    assert deposit.amount == D("0.5") and deposit.confirmations == 2
+    assert deposit.amount == D("0.5")
+    assert deposit.confirmations == 2
     assert balance(owner, btc) == D("0.5")
 
 
@@ -310,27 +311,13 @@ def test_concurrent_duplicate_notices_credit_once():
     btc = CurrencyFactory(code="BTC", min_confirmations=1)
     owner = UserFactory()
     address = deposit_address_get(user=owner, currency=btc).address
-    start = threading.Barrier(4)
-    results: list[object] = []
 
-    def notify():
-        try:
-            start.wait()
-            results.append(
-                custody_deposit_notify(
-                    currency_code="BTC", address=address, amount=D("1.25"), txid="dup", confirmations=3
-                ).pk
-            )
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
+    def notify() -> int:
+        return custody_deposit_notify(
+            currency_code="BTC", address=address, amount=D("1.25"), txid="dup", confirmations=3
+        ).pk
 
-    threads = [threading.Thread(target=notify) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(*[notify] * 4)
 
     assert len(set(results)) == 1, results
     assert Deposit.objects.count() == 1

@@ -53,7 +53,8 @@ def test_two_outputs_of_one_transaction_credit_two_deposits(api, btc, alice, bob
     first = post_notice(api, _notice(alice, btc, amount="0.5", output_index=0))
     second = post_notice(api, _notice(bob, btc, amount="0.25", output_index=1))
 
-    assert first.status_code == 200 and second.status_code == 200, (first.content, second.content)
+    assert first.status_code == 200, first.content
+    assert second.status_code == 200, second.content
     assert first.json()["status"] == second.json()["status"] == "credited"
     assert (first.json()["output_index"], second.json()["output_index"]) == (0, 1)
     assert Deposit.objects.filter(txid="batch-payout-1").count() == 2

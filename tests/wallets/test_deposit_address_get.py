@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from markets.models import Currency
+from tests.concurrency import race
 from tests.factories import CurrencyFactory, UserFactory
 from wallets.deposits import deposit_address_get
 from wallets.models import DepositAddress
@@ -81,23 +79,7 @@ def test_requires_authentication(api, btc):
 def test_concurrent_first_asks_get_the_same_address():
     btc = CurrencyFactory(code="BTC")
     user = UserFactory()
-    start = threading.Barrier(4)
-    results: list[object] = []
-
-    def ask():
-        try:
-            start.wait()
-            results.append(deposit_address_get(user=user, currency=btc).address)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(*[lambda: deposit_address_get(user=user, currency=btc).address] * 4)
 
     assert len(set(results)) == 1, results
     assert DepositAddress.objects.count() == 1

@@ -13,13 +13,13 @@ from django.db import connection
 
 from markets.models import Currency, Market, Order, Trade
 from markets.services import order_cancel
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, match_and_settle, run_matcher
 from wallets.audit import ledger_audit
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal
 from wallets.withdrawals import withdrawal_approve, withdrawal_cancel, withdrawal_mark_sent
 
-from .helpers import checks_disabled, deposit, match_and_settle, place, run_matcher, withdraw
+from .helpers import checks_disabled, deposit, place, withdraw
 
 D = Decimal
 
@@ -209,7 +209,7 @@ def test_audit_waits_for_settlement_to_catch_up():
 
     def settle_later():
         try:
-            time.sleep(0.3)
+            time.sleep(0.3)  # the subject: settlement catches up while the audit waits
             SettlementCursor.objects.filter(market=market).update(settled_sequence=3)
         finally:
             connection.close()
@@ -261,7 +261,8 @@ def test_command_lists_each_breach_and_exits_one(trading_state):
     assert any(line.startswith("BTC") and line.rstrip().endswith("BREACH") for line in lines)
     breaches = [line for line in lines if line.startswith("BREACH")]
     assert len(breaches) == 2
-    assert "[invariant 1]" in breaches[0] and "[invariant 5]" in breaches[1]
+    assert "[invariant 1]" in breaches[0]
+    assert "[invariant 5]" in breaches[1]
 
 
 def test_every_order_kind_through_the_real_pipeline_passes(trading_state):

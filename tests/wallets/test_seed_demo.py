@@ -78,7 +78,9 @@ def test_seed_demo_creates_the_documented_exchange(db):
         (f"seed-{name}-{code}", "credited") for name in ("alice", "bob") for code in ("BTC", "ETH", "USDT")
     }
     admin = User.objects.get(email="admin@demo.exchange")
-    assert admin.is_staff and admin.is_superuser and admin.check_password("admin-password-123")
+    assert admin.is_staff
+    assert admin.is_superuser
+    assert admin.check_password("admin-password-123")
     assert User.objects.filter(is_system=True).count() == 1
 
     assert "/api/v1/auth/token" in output

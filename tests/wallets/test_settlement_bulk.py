@@ -13,14 +13,14 @@ import pytest
 from accounts.selectors import fee_account
 from markets.models import Order, Trade
 from markets.services import OrderRejected, orders_place_bulk
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, UserFactory, run_matcher
 from wallets.audit import ledger_audit
 from wallets.models import LedgerEntry, SettlementCursor, Wallet
 from wallets.services import BalanceChange, InsufficientFunds, wallet_apply_changes_bulk
 from wallets.settlement import market_settle, market_settle_all
 from wallets.tasks import settle_market
 
-from .helpers import deposit, run_matcher
+from .helpers import deposit
 
 pytestmark = pytest.mark.django_db
 BUY, SELL = Order.Side.BUY, Order.Side.SELL

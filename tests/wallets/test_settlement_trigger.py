@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
 
 from tests.factories import MarketFactory
+from tools.waiting import wait_until
 from wallets.tasks import PENDING_KEY, settle_market, settle_market_soon
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -55,9 +54,12 @@ def test_a_run_lost_with_its_worker_is_replaced_when_the_matcher_goes_idle(queue
     # A queued run whose worker died before starting it: its key outlives it briefly.
     cache.set(PENDING_KEY.format(market.pk), 1, timeout=1)
     runner._trigger_settlement(SimpleNamespace(market=market))
-    assert queue() == 0 and market.pk in runner._settlement_owed
+    assert queue() == 0
+    assert market.pk in runner._settlement_owed
     runner._settlement_retry()  # idle, key still there: still owed
-    assert queue() == 0 and market.pk in runner._settlement_owed
-    time.sleep(1.2)
+    assert queue() == 0
+    assert market.pk in runner._settlement_owed
+    wait_until(lambda: cache.get(PENDING_KEY.format(market.pk)) is None, 5, what="the queued run's key to expire")
     runner._settlement_retry()
-    assert queue() == 1 and market.pk not in runner._settlement_owed
+    assert queue() == 1
+    assert market.pk not in runner._settlement_owed

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import flush_redis, live_market, make_live_trader, stack  # noqa: F401
 from tests.integration.stack import Stack, free_port, process_env
 
 from .helpers import WsClient
 
 
 @pytest.fixture
-def one_process(transactional_db, live_market, tmp_path):  # noqa: F811 - the imported fixture
+def one_process(transactional_db, live_market, tmp_path):
     """``runexchange``: web, matcher and eager settlement in one process, in-memory channel layer."""
     env = process_env(MATCHER_LOCK_DIR=str(tmp_path))
     env.pop("REDIS_URL", None)

@@ -16,7 +16,7 @@ from decimal import Decimal as D
 from websockets.sync.client import connect
 
 from markets.models import Market, Trade
-from tests.integration.conftest import Trader, wait_settled
+from tests.integration.stack import Trader, wait_settled
 
 from .helpers import LocalBook, WsClient, expired_token, forged_token, refresh_token
 
@@ -31,6 +31,33 @@ def authed(client: WsClient, trader: Trader, channels: list[str]) -> WsClient:
     assert client.request({"op": "auth", "token": token_of(trader)}) == {"op": "authenticated"}
     assert client.request({"op": "subscribe", "channels": channels}) == {"op": "subscribed", "channels": channels}
     return client
+
+
+def _assert_private_stream(client: WsClient, trader: Trader, order_ids: set[int], symbol: str) -> None:
+    """The trader's socket shows exactly their fills, balances and final order states, as REST does."""
+    rest_fills = trader.http.get(f"/api/v1/trades?market={symbol}").json()["results"]
+    rest_balances = {b["currency"]: b for b in trader.http.get("/api/v1/balances").json()}
+
+    def caught_up() -> bool:
+        latest = {b["currency"]: b for b in client.data("balances")}
+        finals = {o["id"]: o for o in client.data("orders")}
+        return (
+            len(client.data("fills")) == len(rest_fills)
+            and all(latest.get(c) == rest_balances[c] for c in ("BTC", "USDT"))
+            and set(finals) == order_ids
+        )
+
+    client.wait(caught_up, what="private updates")
+    assert {f["id"]: f for f in client.data("fills")} == {f["id"]: f for f in rest_fills}
+    # Order updates come from the matcher's publisher, fills and balances from
+    # settlement's (another process): the last order states may still be on their way.
+    rest_orders = {order_id: trader.order(order_id) for order_id in order_ids}
+
+    def final_orders() -> bool:
+        last_orders = {o["id"]: o for o in client.data("orders")}
+        return all(last_orders.get(order_id) == order for order_id, order in rest_orders.items())
+
+    client.wait(final_orders, what="the orders' final states, equal to REST")
 
 
 def public_and_private_streams(stack, market: Market, make_live_trader, ws_client) -> None:
@@ -82,36 +109,12 @@ def public_and_private_streams(stack, market: Market, make_live_trader, ws_clien
     assert book.levels() == (snapshot["bids"], snapshot["asks"])
 
     # Private: each trader sees their own orders, fills and balances, and nobody else's.
-    for client, trader, order_ids in (
-        (ws_seller, seller, {s1["id"], s2["id"]}),
-        (ws_buyer, buyer, {b1["id"], b2["id"]}),
-    ):
-        rest_fills = trader.http.get(f"/api/v1/trades?market={symbol}").json()["results"]
-        rest_balances = {b["currency"]: b for b in trader.http.get("/api/v1/balances").json()}
-
-        def caught_up(client=client, rest_fills=rest_fills, rest_balances=rest_balances, order_ids=order_ids):
-            latest = {b["currency"]: b for b in client.data("balances")}
-            finals = {o["id"]: o for o in client.data("orders")}
-            return (
-                len(client.data("fills")) == len(rest_fills)
-                and all(latest.get(c) == rest_balances[c] for c in ("BTC", "USDT"))
-                and set(finals) == order_ids
-            )
-
-        client.wait(caught_up, what="private updates")
-        assert {f["id"]: f for f in client.data("fills")} == {f["id"]: f for f in rest_fills}
-        # Order updates come from the matcher's publisher, fills and balances from
-        # settlement's (another process): the last order states may still be on their way.
-        rest_orders = {order_id: trader.order(order_id) for order_id in order_ids}
-
-        def final_orders(client=client, rest_orders=rest_orders) -> bool:
-            last_orders = {o["id"]: o for o in client.data("orders")}
-            return all(last_orders.get(order_id) == order for order_id, order in rest_orders.items())
-
-        client.wait(final_orders, what="the orders' final states, equal to REST")
+    _assert_private_stream(ws_seller, seller, {s1["id"], s2["id"]}, symbol)
+    _assert_private_stream(ws_buyer, buyer, {b1["id"], b2["id"]}, symbol)
     s2_states = [o["status"] for o in ws_seller.data("orders") if o["id"] == s2["id"]]
-    assert s2_states[:2] == ["new", "open"] and set(s2_states[2:]) == {"partially_filled"}, s2_states
-    time.sleep(0.5)
+    assert s2_states[:2] == ["new", "open"], s2_states
+    assert set(s2_states[2:]) == {"partially_filled"}, s2_states
+    time.sleep(0.5)  # the subject is an absence: give a stray private push time to arrive
     assert [m for m in ws_bystander.messages if "channel" in m] == []
     assert [m for m in public.messages if m.get("channel") in PRIVATE] == []
 
@@ -192,7 +195,7 @@ def depth_sync(stack, market: Market, make_live_trader, ws_client, *, traders: i
 
     while any(t.is_alive() for t in threads):
         catch_up()
-        time.sleep(0.05)
+        time.sleep(0.05)  # pacing: apply diffs while the writers run, not a wait
     for t in threads:
         t.join()
     assert errors == []

@@ -7,7 +7,7 @@ import pytest
 
 from markets.models import Market
 from tests.factories import UserFactory
-from tests.integration.conftest import wait_settled
+from tests.integration.stack import wait_settled
 
 from . import scenarios
 

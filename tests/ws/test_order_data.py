@@ -10,7 +10,7 @@ import pytest
 from markets.models import Order
 from markets.serializers_trading import OrderOut
 from matching.publish import _order_values, _time, order_data
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_publisher_order_rendering_matches_the_rest_serializer(variant):
         "locked_amount": D("100.1"),
         **variant,
     }
-    order = Order.objects.create(**fields)
+    order = OrderFactory(**fields)
     # A microsecond-free time too: isoformat drops the fraction then.
     Order.objects.filter(pk=order.pk).update(updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     order = Order.objects.select_related("market").get(pk=order.pk)

@@ -411,18 +411,23 @@ def test_the_wallets_of_one_transaction_are_announced_once_and_only_after_commit
     assert announced == [sorted(w.pk for w in wallets)], "one announcement for the transaction"
 
 
+def _change_then_fail(trader, usdt, reason: str) -> None:
+    """Credit 1 in an atomic block (a savepoint when nested), then fail so the block rolls back."""
+    with transaction.atomic():
+        wallet_apply_changes(changes=[BalanceChange(trader.pk, usdt.pk, DEPOSIT, amount=D("1"))])
+        raise RuntimeError(reason)
+
+
 def test_a_rolled_back_change_is_not_announced_and_the_next_transaction_is(market, trader, announced):
     usdt = market.quote
     wallet = Wallet.objects.get(user=trader, currency=usdt)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        wallet_apply_changes(changes=[BalanceChange(trader.pk, usdt.pk, DEPOSIT, amount=D("1"))])
-        raise RuntimeError("the caller fails after the change")
+    with pytest.raises(RuntimeError, match="the caller fails"):
+        _change_then_fail(trader, usdt, "the caller fails after the change")
     assert announced == []
     with transaction.atomic():
-        with pytest.raises(RuntimeError), transaction.atomic():
-            # A savepoint that rolls back takes its after-commit callback with it...
-            wallet_apply_changes(changes=[BalanceChange(trader.pk, usdt.pk, DEPOSIT, amount=D("1"))])
-            raise RuntimeError("the inner block fails")
+        # A savepoint that rolls back takes its after-commit callback with it...
+        with pytest.raises(RuntimeError, match="the inner block fails"):
+            _change_then_fail(trader, usdt, "the inner block fails")
         # ...so the next change of the same transaction registers a new one.
         wallet_apply_changes(changes=[BalanceChange(trader.pk, usdt.pk, DEPOSIT, amount=D("2"))])
     assert announced == [[wallet.pk]]

@@ -231,12 +231,14 @@ def test_the_depth_chain_covers_batches_that_change_no_level(traders):
         return first, empty, last, snapshot, events
 
     first, empty, last, snapshot, events = asyncio.run(scenario())
-    assert not (empty.depth_bids or empty.depth_asks)
+    assert not (empty.depth_bids)
+    assert not (empty.depth_asks)
     one, two = (e["data"] for e in events)
     assert (one["first_sequence"], one["sequence"]) == (first.first_sequence, first.sequence)
     assert two["first_sequence"] == one["sequence"] + 1 == empty.first_sequence
     assert two["sequence"] == last.sequence
-    assert two["asks"] == [["30600", "0.2"]] and two["bids"] == []
+    assert two["asks"] == [["30600", "0.2"]]
+    assert two["bids"] == []
     # A client whose snapshot was taken after the empty batch syncs on the next diff.
     assert snapshot["sequence"] == empty.sequence
     book = LocalBook(snapshot)

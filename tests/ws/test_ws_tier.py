@@ -22,9 +22,9 @@ from websockets.sync.client import connect
 
 from matching import publish
 from tests.factories import UserFactory
-from tests.integration.conftest import wait_settled
-from tests.integration.stack import LOG_DIR, process_env
+from tests.integration.stack import LOG_DIR, process_env, wait_settled
 from tools.harness import Harness
+from tools.waiting import wait_until
 
 from . import scenarios
 from .helpers import LocalBook, WsClient
@@ -59,10 +59,7 @@ class WsTier:
 
     def wait_ready(self, processes: int, timeout: float = 60) -> None:
         self.harness.wait_http("ws", timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while len(self.children()) != processes:
-            assert time.monotonic() < deadline, "run_ws did not start its processes"
-            time.sleep(0.1)
+        wait_until(lambda: len(self.children()) == processes, timeout, what=f"run_ws to start {processes} processes")
 
     def owner(self, client: WsClient) -> int:
         """The pid of the daphne child holding ``client``'s connection (from /proc/net/tcp)."""
@@ -175,18 +172,22 @@ def test_a_subscriber_that_stops_reading_is_closed_with_4008_and_holds_up_nobody
     reader.wait(lambda: len(reader.events(channel)) == total, timeout=60, what="every frame")
     assert [d["id"] for d in reader.data(channel)] == list(range(1, total + 1))
     # The slow client, reading again, finds what was sent before the close, then the close.
-    received = 0
+    received: list[dict] = []
     with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            json.loads(slow.recv(timeout=30))
-            received += 1
+        _read_until_closed(slow, into=received)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4008
     assert "slow consumer" in closed.value.rcvd.reason
-    assert received < total
+    assert len(received) < total
     # The tier still serves new subscribers.
     late = ws_client(tier)
     assert late.request({"op": "ping"}) == {"op": "pong"}
+
+
+def _read_until_closed(client, *, into: list) -> None:
+    """Read frames into ``into`` until the server closes the socket (ConnectionClosed propagates)."""
+    while True:
+        into.append(json.loads(client.recv(timeout=30)))
 
 
 def _clients_on_every_process(tier: WsTier, ws_client, channels: list[str], want: int = 3) -> dict[int, list]:
@@ -216,7 +217,7 @@ def test_clients_on_two_ws_processes_get_the_same_events(stack, live_market, mak
     wait_settled(market)
     for client in clients:
         client.wait(lambda c=client: len(c.events(trades)) == 5, what="five trades")
-    time.sleep(0.5)  # a held depth diff goes out within the flush interval
+    time.sleep(0.5)  # the subject: a held depth diff goes out within the flush interval
     first = clients[0]
     for client in clients[1:]:
         assert client.events(trades) == first.events(trades)
@@ -231,7 +232,7 @@ def _reconnect(ws_client, tier, attempts: int = 10):
         except (OSError, InvalidHandshake):
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.5)
+            time.sleep(0.5)  # a client's reconnect back-off, not a wait
     raise AssertionError("unreachable")
 
 
@@ -254,7 +255,7 @@ def test_a_killed_ws_process_loses_only_its_own_clients(stack, live_market, make
             assert seller.place(side="sell", type="limit", price=str(31000 + i), quantity="0.001").status_code == 201
             placed.append(i)
             i += 1
-            time.sleep(0.05)
+            time.sleep(0.05)  # pacing of the order flow, not a wait
 
     thread = threading.Thread(target=flow)
     thread.start()

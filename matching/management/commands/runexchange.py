@@ -39,7 +39,7 @@ class Command(BaseCommand):
         def matcher() -> None:
             try:
                 run_loop(pool, stop=stop)
-            except Exception:  # noqa: BLE001 - logged; the web server keeps answering
+            except Exception:  # logged; the web server keeps answering
                 logger.exception("matcher thread stopped")
 
         thread = threading.Thread(target=matcher, name="matcher", daemon=True)

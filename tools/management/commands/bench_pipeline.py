@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from tools.bench_pipeline import bench_pipeline
+from tools.cli import stderr_log
 
 
 class Command(BaseCommand):
@@ -15,15 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=None, help="Settlement worker processes.")
 
     def handle(self, *args, **options):
-        def log(message: str) -> None:
-            self.stderr.write(message)
-            self.stderr.flush()
-
         result = bench_pipeline(
             orders=options["orders"],
             markets=options["markets"],
             traders=options["traders"],
             concurrency=options["concurrency"],
-            log=log,
+            log=stderr_log(self, ""),
         )
         self.stdout.write(json.dumps(result))

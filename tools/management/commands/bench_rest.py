@@ -9,10 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tools.bench_rest import ENDPOINTS, BenchConfig, BenchRefused, bench_rest_run
-
-
-def _names(value: str) -> tuple[str, ...]:
-    return tuple(n for n in (part.strip() for part in value.split(",")) if n)
+from tools.cli import comma_list, config_from_options, stderr_log
 
 
 class Command(BaseCommand):
@@ -29,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=2, help="wrk threads, 1-2 (default 2).")
         parser.add_argument("--traders", type=int, default=40, help="Funded traders whose tokens rotate (default 40).")
         parser.add_argument(
-            "--only", type=_names, default=ENDPOINTS, help=f"Comma-separated subset of {', '.join(ENDPOINTS)}."
+            "--only", type=comma_list, default=ENDPOINTS, help=f"Comma-separated subset of {', '.join(ENDPOINTS)}."
         )
         parser.add_argument("--web-workers", type=int, default=None, help="WEB_WORKERS for the web process.")
         parser.add_argument("--web-threads", type=int, default=None, help="WEB_THREADS for the web process.")
@@ -43,24 +40,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        config = BenchConfig(
-            seconds=options["seconds"],
-            connections=options["connections"],
-            threads=min(options["threads"], options["connections"]),
-            traders=options["traders"],
-            only=options["only"],
-            web_workers=options["web_workers"],
-            web_threads=options["web_threads"],
-            web_command=options["web_command"],
-            log_dir=options["log_dir"],
-        )
-
-        def log(message: str) -> None:
-            self.stderr.write(f"bench_rest: {message}")
-            self.stderr.flush()
-
+        config = config_from_options(BenchConfig, options, threads=min(options["threads"], options["connections"]))
         try:
-            figures = bench_rest_run(config, log=log)
+            figures = bench_rest_run(config, log=stderr_log(self, "bench_rest: "))
         except BenchRefused as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(figures))

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from tools import bench_ws
+from tools.cli import stderr_log
 
 
 class Command(BaseCommand):
@@ -15,8 +16,4 @@ class Command(BaseCommand):
         bench_ws.add_arguments(parser)
 
     def handle(self, *args: Any, **opt: Any) -> None:
-        def log(text: str) -> None:
-            self.stderr.write(f"[bench_ws] {text}")
-            self.stderr.flush()
-
-        self.stdout.write(json.dumps(bench_ws.run(opt, log), separators=(",", ":")))
+        self.stdout.write(json.dumps(bench_ws.run(opt, stderr_log(self, "[bench_ws] ")), separators=(",", ":")))

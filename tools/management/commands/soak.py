@@ -7,11 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tools.cli import comma_list, config_from_options, stderr_log
 from tools.soak import FAULTS, SoakConfig, SoakRefused, soak_run
-
-
-def _faults(value: str) -> tuple[str, ...]:
-    return tuple(f for f in (part.strip() for part in value.split(",")) if f)
 
 
 class Command(BaseCommand):
@@ -33,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
             "--faults",
-            type=_faults,
+            type=comma_list,
             default=("matcher", "worker"),
             help=f"Comma-separated processes to kill in turn, among {', '.join(FAULTS)} "
             "('redis' runs a private redis-server on a free port; default matcher,worker).",
@@ -47,24 +44,9 @@ class Command(BaseCommand):
         parser.add_argument("--log-dir", type=Path, default=None, help="Process logs (default var/soak/<tag>/).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        config = SoakConfig(
-            traders=options["traders"],
-            seconds=options["seconds"],
-            rate=options["rate"],
-            kill_every=options["kill_every"],
-            seed=options["seed"],
-            faults=options["faults"],
-            max_requests=options["max_requests"],
-            settle_timeout=options["settle_timeout"],
-            log_dir=options["log_dir"],
-        )
-
-        def log(message: str) -> None:
-            self.stderr.write(f"soak: {message}")
-            self.stderr.flush()
-
+        config = config_from_options(SoakConfig, options)
         try:
-            report = soak_run(config, log=log)
+            report = soak_run(config, log=stderr_log(self, "soak: "))
         except SoakRefused as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(report.json_line())

@@ -1,0 +1,211 @@
+"""House rule 7: side effects wait for the commit. Nothing is announced before it, exactly what is expected after.
+
+Each test runs a writer inside ``django_capture_on_commit_callbacks``: the test's
+transaction never commits, so the callbacks are captured, not run. Right after the
+writer returns the test checks that no reader heard anything yet; then it runs the
+captured callbacks, as the commit would, and checks what each reader was told.
+
+The only place that knows how writers announce is the ``Heard`` fixture and the
+``target`` helper below. RETARGET when ``exchange_site/events.py`` replaces the hook
+lists: subscribe ``Heard`` to the events instead of ``after_wallets_change`` /
+``after_settlement``, record placements and wake-ups from their events, and update the
+expected target names; the tests themselves stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection
+
+from accounts.roles import BACK_OFFICE
+from accounts.selectors import fee_account
+from markets.models import Order
+from matching import wakeup
+from tests.backoffice.helpers import make_staff, make_trader, request_withdrawal
+from tests.factories import MarketFactory, UserFactory, run_matcher
+from wallets.models import Wallet
+from wallets.services import InsufficientFunds, after_wallets_change
+from wallets.settlement import after_settlement, market_settle
+from wallets.withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
+
+from .helpers import deposit, place
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Heard:
+    """What the readers were told: changed wallets, settlement runs, matcher wake-ups."""
+
+    wallets: list[list[int]] = field(default_factory=list)
+    settlements: list = field(default_factory=list)
+
+    def wallets_changed(self, wallet_ids: list[int]) -> None:
+        self.wallets.append(wallet_ids)
+
+    def settled(self, result) -> None:
+        self.settlements.append(result)
+
+    @property
+    def woken(self) -> bool:
+        return wakeup._local_event.is_set()
+
+    @property
+    def nothing(self) -> bool:
+        return not self.wallets and not self.settlements and not self.woken
+
+
+@pytest.fixture
+def heard():
+    heard = Heard()
+    wakeup._local_event.clear()
+    after_wallets_change.append(heard.wallets_changed)
+    after_settlement.append(heard.settled)
+    yield heard
+    after_wallets_change.remove(heard.wallets_changed)
+    after_settlement.remove(heard.settled)
+
+
+def target(callback: Callable) -> str:
+    """The name of what an after-commit callback calls (through ``exchange_site.db.on_commit``'s wrapper)."""
+    cells = dict(zip(callback.__code__.co_freevars, (c.cell_contents for c in callback.__closure__ or ()), strict=True))
+    func = cells.get("func", callback)
+    if func.__name__ != "<lambda>":
+        return func.__qualname__
+    if func.__defaults__:  # lambda hook=hook: hook(result)
+        return func.__defaults__[0].__qualname__
+    return func.__code__.co_names[0]  # lambda: effect(...)
+
+
+def setup_done(heard: Heard) -> None:
+    """Treat the setup as committed before the test: forget its pending callbacks and what it announced.
+
+    The whole test is one transaction that never commits, so without this the writer under
+    test would join the setup's pending wallet announcement instead of making its own.
+    Rebinding the list is what Django itself does when a savepoint rolls back.
+    """
+    connection.run_on_commit = []
+    heard.wallets.clear()
+    heard.settlements.clear()
+    wakeup._local_event.clear()
+
+
+def commit(callbacks: list[Callable]) -> None:
+    """Run the captured callbacks in order, as the commit would have."""
+    for callback in callbacks:
+        callback()
+
+
+def wallet_pks(*pairs) -> list[int]:
+    return sorted(Wallet.objects.get(user=user, currency=currency).pk for user, currency in pairs)
+
+
+# -- order placement ----------------------------------------------------------------------
+
+
+def test_order_place_announces_the_lock_the_order_and_a_wake_up_only_after_commit(
+    django_capture_on_commit_callbacks, heard
+):
+    market, trader = MarketFactory(), UserFactory()
+    deposit(trader, market.quote, "1000")
+    setup_done(heard)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        order = place(trader, market, Order.Side.BUY, price="100", quantity="2")
+        assert heard.nothing, "announced before commit"
+
+    assert [target(c) for c in callbacks] == ["_Changed.announce", "order_publish", "matcher_wake"]
+    commit(callbacks)
+    assert heard.wallets == [wallet_pks((trader, market.quote))]
+    assert heard.woken
+    assert heard.settlements == []
+    assert order.status == Order.Status.NEW
+
+
+def test_a_refused_order_announces_nothing(django_capture_on_commit_callbacks, heard):
+    market, trader = MarketFactory(), UserFactory()
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InsufficientFunds):
+        place(trader, market, Order.Side.BUY, price="100", quantity="2")
+    assert callbacks == []
+    assert heard.nothing
+
+
+# -- settlement ----------------------------------------------------------------------------
+
+
+def test_settlement_announces_its_run_once_after_commit_and_no_wallets_of_its_own(
+    django_capture_on_commit_callbacks, heard
+):
+    market, buyer, seller = MarketFactory(), UserFactory(), UserFactory()
+    deposit(buyer, market.quote, "1000")
+    deposit(seller, market.base, "5")
+    place(seller, market, Order.Side.SELL, price="100", quantity="2")
+    place(buyer, market, Order.Side.BUY, price="100", quantity="2")
+    run_matcher(market)
+    fee_account()  # created on first use: its creation is not under test
+    setup_done(heard)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = market_settle(market_id=market.pk)
+        assert heard.nothing, "announced before commit"
+
+    # One callback per subscriber: the publisher's and this test's.
+    assert [target(c) for c in callbacks] == ["settlement_publish", "Heard.settled"]
+    commit(callbacks)
+    assert heard.settlements == [result]
+    assert len(result.trades) == 1
+    # Settlement publishes its wallets with its fills; the wallet service stays silent.
+    assert heard.wallets == []
+    traders = wallet_pks((buyer, market.base), (buyer, market.quote), (seller, market.base), (seller, market.quote))
+    assert set(traders) <= {w.pk for w in result.wallets}
+
+
+# -- withdrawals ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def btc(db):
+    return MarketFactory().base
+
+
+def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_when_funds_move(
+    django_capture_on_commit_callbacks, heard, btc
+):
+    trader = make_trader(btc, "10")
+    officer = make_staff(BACK_OFFICE)
+    wallet = wallet_pks((trader, btc))
+    setup_done(heard)
+
+    with django_capture_on_commit_callbacks() as requested:
+        first = request_withdrawal(trader, btc, "1")
+        assert heard.nothing, "announced before commit"
+    assert [target(c) for c in requested] == ["_Changed.announce"]
+    commit(requested)
+    assert heard.wallets == [wallet]
+
+    setup_done(heard)
+    with django_capture_on_commit_callbacks() as approved:
+        withdrawal_approve(actor=officer, withdrawal_id=first.pk)
+    assert approved == [], "an approval moves no funds: nothing to announce"
+
+    with django_capture_on_commit_callbacks() as sent:
+        withdrawal_mark_sent(actor=officer, withdrawal_id=first.pk, txid="tx-after-commit-1")
+        assert heard.nothing, "announced before commit"
+    assert [target(c) for c in sent] == ["_Changed.announce"]
+    commit(sent)
+    assert len(heard.wallets) == 1
+    assert set(wallet) <= set(heard.wallets[0])
+
+    second = request_withdrawal(trader, btc, "2")
+    setup_done(heard)
+    with django_capture_on_commit_callbacks() as rejected:
+        withdrawal_reject(actor=officer, withdrawal_id=second.pk, reason="address on a sanctions list")
+        assert heard.nothing, "announced before commit"
+    assert [target(c) for c in rejected] == ["_Changed.announce"]
+    commit(rejected)
+    assert heard.wallets == [wallet]
+    assert D(Wallet.objects.get(pk=wallet[0]).locked) == D(0)

@@ -1,0 +1,126 @@
+"""After the run: did everything catch up, was an order lost or a trade settled twice, does the audit pass."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from markets.models import Market, Order, Trade
+from tools.harness import ROOT
+from tools.waiting import wait_until
+from wallets.models import LedgerEntry, SettlementCursor
+
+
+def caught_up(market_id: int) -> bool:
+    """Has the matcher taken every accepted command, and settlement reached the matcher's sequence?"""
+    pending = (
+        Order.objects.filter(market_id=market_id, status=Order.Status.NEW).exists()
+        or Order.objects.filter(
+            market_id=market_id, status__in=Order.RESTING_STATUSES, cancel_requested_at__isnull=False
+        ).exists()
+    )
+    last = Market.objects.values_list("last_sequence", flat=True).get(pk=market_id)
+    settled = SettlementCursor.objects.filter(market_id=market_id).values_list("settled_sequence", flat=True).first()
+    # Nothing matched yet (last 0) needs no settlement cursor.
+    return not pending and (last == 0 or settled == last)
+
+
+def wait_caught_up(market_id: int, *, timeout: float) -> bool:
+    """Wait until ``caught_up``; False if it did not happen within ``timeout`` seconds."""
+    try:
+        return wait_until(lambda: caught_up(market_id), timeout, what="matching and settlement", interval=0.2)
+    except TimeoutError:
+        return False
+
+
+@dataclass
+class Findings:
+    lost_orders: list[str] = field(default_factory=list)
+    double_settlements: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+
+FINAL_WITH_REASON = {Order.Status.CANCELED, Order.Status.EXPIRED}
+NEVER_RESTS = {"ioc", "fok", "market", "market_by_quantity"}
+
+
+def check_orders(market_id: int, accepted: dict[int, str]) -> Findings:
+    """Every accepted order is open, filled, canceled, expired or rejected with a reason."""
+    found = Findings()
+    rows = {
+        o["id"]: o
+        for o in Order.objects.filter(market_id=market_id).values(
+            "id", "status", "reject_reason", "cancel_reason", "post_only", "time_in_force", "type"
+        )
+    }
+    for order_id, kind in sorted(accepted.items()):
+        row = rows.get(order_id)
+        if row is None:
+            found.lost_orders.append(f"order {order_id} ({kind}) was accepted but is not in the database")
+            continue
+        status = row["status"]
+        if status == Order.Status.NEW:
+            found.lost_orders.append(f"order {order_id} ({kind}) is stuck in 'new'")
+        elif status == Order.Status.REJECTED and not row["reject_reason"]:
+            found.lost_orders.append(f"order {order_id} ({kind}) was rejected without a reason")
+        elif status in FINAL_WITH_REASON and not row["cancel_reason"]:
+            found.lost_orders.append(f"order {order_id} ({kind}) is {status} without a reason")
+        elif status in Order.RESTING_STATUSES and kind in NEVER_RESTS:
+            found.other.append(f"order {order_id} ({kind}) rests on the book as {status}")
+    return found
+
+
+def check_settlement(market_id: int, order_ids: list[int], found: Findings) -> int:
+    """Exactly one set of ledger entries per trade, one lock and at most one release per order."""
+    market = Market.objects.get(pk=market_id)
+    cursor = SettlementCursor.objects.filter(market_id=market_id).values_list("settled_sequence", flat=True).first()
+    if cursor != market.last_sequence:
+        found.other.append(f"settled_sequence {cursor} != last_sequence {market.last_sequence}")
+    trades = list(Trade.objects.filter(market_id=market_id).values_list("id", "maker_fee", "taker_fee"))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    refs = [f"trade:{t[0]}" for t in trades] + [f"order:{o}" for o in order_ids]
+    for start in range(0, len(refs), 5000):
+        chunk = refs[start : start + 5000]
+        for reference, kind in LedgerEntry.objects.filter(reference__in=chunk).values_list("reference", "kind"):
+            counts[reference][kind] += 1
+    K = LedgerEntry.Kind
+    for trade_id, maker_fee, taker_fee in trades:
+        c = counts.get(f"trade:{trade_id}", Counter())
+        fees = (maker_fee != 0) + (taker_fee != 0)
+        expected = {K.TRADE: 4, K.TRADE_FEE: fees, K.FEE_INCOME: fees}
+        got = {kind: c[kind] for kind in expected}
+        if got == expected:
+            continue
+        if any(got[kind] > n for kind, n in expected.items()):
+            found.double_settlements.append(f"trade {trade_id}: ledger entries {dict(c)}, expected {expected}")
+        else:
+            found.other.append(f"trade {trade_id} is not (fully) settled: ledger entries {dict(c)}")
+    for order_id in order_ids:
+        c = counts.get(f"order:{order_id}", Counter())
+        if c[K.ORDER_LOCK] != 1:
+            found.other.append(f"order {order_id}: {c[K.ORDER_LOCK]} order_lock entries")
+        if c[K.ORDER_RELEASE] > 1:
+            found.double_settlements.append(f"order {order_id}: released {c[K.ORDER_RELEASE]} times")
+    return len(trades)
+
+
+def run_audit(env: dict[str, str]) -> tuple[int, int, str]:
+    """Run ``manage.py audit_ledger`` like an operator would; return (exit code, breaches, output)."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "audit_ledger", "--wait", "30"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    match = re.search(r"(\d+) breach\(es\) found", output)
+    breaches = int(match.group(1)) if match else (0 if done.returncode == 0 else 1)
+    return done.returncode, breaches, output
+
+
+# -- the run -----------------------------------------------------------------------
