@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from exchange_site.money import fmt
 from markets.candles import EPOCH
 from markets.models import Market, Order, Trade
-from exchange_site.money import fmt
 from markets.selectors_cached import markets_by_symbol
 
 from .errors import bad_symbol

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, Sum
 
+from exchange_site.money import q
 from markets.candles import EXACT_PRECISION
 from markets.models import BookSnapshot, Candle, Market, Trade
-from exchange_site.money import q
 from markets.selectors import TICKER_WINDOW, ticker_get
 
 from .render import ms, num, symbol_of

@@ -156,7 +156,7 @@ class Lifecycle:
         order_id: int,
         owner: int,
         side: str,
-        type: str,  # noqa: A002 - same name as in submit
+        type: str,
         stop_price: int,
         price: int | None = None,
         quantity: int | None = None,

@@ -63,7 +63,8 @@ def test_an_anonymous_post_to_a_settings_page_changes_nothing(client, btc):
         reverse("admin:markets_currency_change", args=[btc.pk]), currency_form(btc, withdrawal_fee="0.1")
     )
 
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
     assert Currency.objects.values().get(pk=btc.pk) == before
     assert not SettingChange.objects.exists()
 
@@ -91,7 +92,8 @@ def test_hostile_currency_values_in_the_admin_are_refused_and_not_recorded(clien
         reverse("admin:markets_currency_change", args=[btc.pk]), currency_form(btc, **{field: value})
     )
 
-    assert response.status_code == 200 and b"errorlist" in response.content
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
     assert Currency.objects.values().get(pk=btc.pk) == before
     assert not SettingChange.objects.exists()
 
@@ -105,7 +107,8 @@ def test_a_change_reason_too_long_is_refused_and_nothing_changes(client, market_
         currency_form(btc, withdrawal_fee="0.001", change_reason="r" * 5000),
     )
 
-    assert response.status_code == 200 and b"errorlist" in response.content
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
     assert Currency.objects.values().get(pk=btc.pk) == before
     assert not SettingChange.objects.exists()
 

@@ -83,6 +83,7 @@ def assert_binance_error(resp, code: int, status: int | None = None) -> None:
     body = resp.json()
     assert set(body) == {"code", "msg"}, body
     assert body["code"] == code, body
-    assert isinstance(body["msg"], str) and body["msg"]
+    assert isinstance(body["msg"], str)
+    assert body["msg"]
     if status is not None:
         assert resp.status_code == status, (resp.status_code, body)

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from apikeys.models import ApiKey
-from tests.accounts.helpers import assert_error
+from tests.assertions import assert_error
 from tests.backoffice.helpers import enable_2fa, fresh_otp
 from tests.factories import PASSWORD, UserFactory
 
@@ -35,12 +35,15 @@ def test_create_shows_the_secret_once_and_the_list_never(auth_client):
     resp = _create(client, ip_allowlist=["10.0.0.0/8", "192.0.2.7"])
     assert resp.status_code == 201, resp.json()
     body = resp.json()
-    assert len(body["secret"]) == 64 and len(body["api_key"]) == 64
-    assert body["permissions"] == ["read", "trade"] and body["type"] == "hmac"
+    assert len(body["secret"]) == 64
+    assert len(body["api_key"]) == 64
+    assert body["permissions"] == ["read", "trade"]
+    assert body["type"] == "hmac"
     assert body["ip_allowlist"] == ["10.0.0.0/8", "192.0.2.7"]
     listed = client.get(URL).json()
     assert [k["id"] for k in listed] == [body["id"]]
-    assert "secret" not in listed[0] and body["secret"] not in str(listed)
+    assert "secret" not in listed[0]
+    assert body["secret"] not in str(listed)
     # The new key signs requests at once.
     bot = Bot(api_key=body["api_key"], secret=body["secret"])
     bot.remote_addr = "10.9.9.9"
@@ -93,9 +96,11 @@ def test_bad_input_is_refused_and_creates_nothing(auth_client, body):
 def test_ed25519_key_stores_only_the_public_key(auth_client):
     resp = _create(auth_client(UserFactory()), type="ed25519", public_key=_pem(), permissions=["read"])
     assert resp.status_code == 201, resp.json()
-    assert resp.json()["secret"] is None and resp.json()["permissions"] == ["read"]
+    assert resp.json()["secret"] is None
+    assert resp.json()["permissions"] == ["read"]
     key = ApiKey.objects.get()
-    assert key.secret_encrypted == "" and "PUBLIC KEY" in key.public_key
+    assert key.secret_encrypted == ""
+    assert "PUBLIC KEY" in key.public_key
 
 
 def test_without_an_encryption_key_hmac_keys_are_refused_but_ed25519_works(auth_client, settings):
@@ -113,7 +118,9 @@ def test_disable_rename_and_delete_my_key(auth_client):
     created = _create(client).json()
     bot = Bot(api_key=created["api_key"], secret=created["secret"])
     resp = client.patch(f"{URL}/{created['id']}", {"enabled": False, "name": "paused"}, format="json")
-    assert resp.status_code == 200 and resp.json()["enabled"] is False and resp.json()["name"] == "paused"
+    assert resp.status_code == 200
+    assert resp.json()["enabled"] is False
+    assert resp.json()["name"] == "paused"
     assert_binance_error(bot.call("GET", "account"), -2015, 401)
     assert client.patch(f"{URL}/{created['id']}", {"enabled": True}, format="json").status_code == 200
     assert bot.call("GET", "account").status_code == 200

@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from markets.models import Market, Order, Trade
-from tests.factories import UserFactory, fund
-from tests.trading.helpers import match_and_settle
+from tests.factories import UserFactory, fund, match_and_settle
 
 from .helpers import Bot, assert_binance_error, hmac_bot
 
@@ -43,11 +42,15 @@ def test_exchange_info_states_our_markets_as_binance_symbols(market):
     resp = public("exchangeInfo")
     assert resp.status_code == 200
     (info,) = resp.json()["symbols"]
-    assert info["symbol"] == "BTCUSDT" and info["baseAsset"] == "BTC" and info["quoteAsset"] == "USDT"
-    assert info["status"] == "TRADING" and info["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET"]
+    assert info["symbol"] == "BTCUSDT"
+    assert info["baseAsset"] == "BTC"
+    assert info["quoteAsset"] == "USDT"
+    assert info["status"] == "TRADING"
+    assert info["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET"]
     filters = {f["filterType"]: f for f in info["filters"]}
     assert filters["PRICE_FILTER"]["tickSize"] == "0.01"
-    assert filters["LOT_SIZE"]["stepSize"] == "0.00001" and filters["LOT_SIZE"]["minQty"] == "0.00001"
+    assert filters["LOT_SIZE"]["stepSize"] == "0.00001"
+    assert filters["LOT_SIZE"]["minQty"] == "0.00001"
     assert filters["NOTIONAL"]["minNotional"] == "1"
     assert {r["rateLimitType"] for r in resp.json()["rateLimits"]} == {"REQUEST_WEIGHT", "ORDERS"}
     assert public("exchangeInfo", symbols='["BTCUSDT"]').json()["symbols"][0]["symbol"] == "BTCUSDT"
@@ -67,16 +70,21 @@ def test_two_traders_trade_and_every_number_matches_api_v1(market, traders, auth
     first = seller_bot.call("POST", "order", limit("SELL", "30000", "0.5", newOrderRespType="ACK")).json()
     second = seller_bot.call("POST", "order", limit("SELL", "30100", "0.3")).json()
     assert set(first) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
-    assert second["status"] == "NEW" and second["fills"] == []
+    assert second["status"] == "NEW"
+    assert second["fills"] == []
     match_and_settle(market)
     taker = buyer_bot.call("POST", "order", limit("BUY", "30100", "0.6", newClientOrderId="buy-1")).json()
     match_and_settle(market)
 
     got = buyer_bot.call("GET", "order", {"symbol": "BTCUSDT", "origClientOrderId": "buy-1"}).json()
-    assert got["orderId"] == taker["orderId"] and got["status"] == "FILLED"
-    assert got["executedQty"] == "0.6" and got["cummulativeQuoteQty"] == "18010"
+    assert got["orderId"] == taker["orderId"]
+    assert got["status"] == "FILLED"
+    assert got["executedQty"] == "0.6"
+    assert got["cummulativeQuoteQty"] == "18010"
     rest = seller_bot.call("GET", "order", {"symbol": "BTCUSDT", "orderId": second["orderId"]}).json()
-    assert rest["status"] == "PARTIALLY_FILLED" and rest["executedQty"] == "0.1" and rest["isWorking"] is True
+    assert rest["status"] == "PARTIALLY_FILLED"
+    assert rest["executedQty"] == "0.1"
+    assert rest["isWorking"] is True
 
     for bot, user in ((seller_bot, seller), (buyer_bot, buyer)):
         v1 = auth_client(user)
@@ -99,11 +107,13 @@ def test_two_traders_trade_and_every_number_matches_api_v1(market, traders, auth
             )
             assert (trade["commission"], trade["commissionAsset"]) == (fill["fee"], fill["fee_currency"])
             assert trade["isMaker"] == (fill["liquidity"] == "maker")
-            assert trade["isBuyer"] == (fill["side"] == "buy") and trade["orderId"] == fill["order_id"]
+            assert trade["isBuyer"] == (fill["side"] == "buy")
+            assert trade["orderId"] == fill["order_id"]
 
     depth = public("depth", symbol="BTCUSDT").json()
     assert depth["lastUpdateId"] == Market.objects.get(pk=market.pk).last_sequence
-    assert depth["bids"] == [] and depth["asks"] == [["30100", "0.2"]]
+    assert depth["bids"] == []
+    assert depth["asks"] == [["30100", "0.2"]]
     trades = public("trades", symbol="BTCUSDT").json()
     assert [(t["price"], t["qty"], t["isBuyerMaker"]) for t in trades] == [
         ("30000", "0.5", False),
@@ -115,10 +125,15 @@ def test_two_traders_trade_and_every_number_matches_api_v1(market, traders, auth
         ("30100", "0.1", trades[1]["id"], trades[1]["id"]),
     ]
     klines = public("klines", symbol="BTCUSDT", interval="1m").json()
-    assert klines[-1][1:6] == ["30000", "30100", "30000", "30100", "0.6"] and klines[-1][8] == 2
+    assert klines[-1][1:6] == ["30000", "30100", "30000", "30100", "0.6"]
+    assert klines[-1][8] == 2
     ticker = public("ticker/24hr", symbol="BTCUSDT").json()
-    assert ticker["lastPrice"] == "30100" and ticker["volume"] == "0.6" and ticker["quoteVolume"] == "18010"
-    assert ticker["askPrice"] == "30100" and ticker["askQty"] == "0.2" and ticker["count"] == 2
+    assert ticker["lastPrice"] == "30100"
+    assert ticker["volume"] == "0.6"
+    assert ticker["quoteVolume"] == "18010"
+    assert ticker["askPrice"] == "30100"
+    assert ticker["askQty"] == "0.2"
+    assert ticker["count"] == 2
     assert public("ticker/price", symbol="BTCUSDT").json() == {"symbol": "BTCUSDT", "price": "30100"}
     assert public("ticker/bookTicker").json()[0]["askQty"] == "0.2"
     avg = public("avgPrice", symbol="BTCUSDT").json()
@@ -148,7 +163,9 @@ def test_market_orders_by_quantity_and_by_quote_amount(market, traders):
     assert by_qty.status_code == by_quote.status_code == 200
     match_and_settle(market)
     a, b = (Order.objects.get(pk=r.json()["orderId"]) for r in (by_qty, by_quote))
-    assert a.type == b.type == "market" and a.quantity == Decimal("0.1") and b.quote_quantity == Decimal("3000")
+    assert a.type == b.type == "market"
+    assert a.quantity == Decimal("0.1")
+    assert b.quote_quantity == Decimal("3000")
     assert a.filled_quantity == b.filled_quantity == Decimal("0.1")
     assert buyer_bot.call("GET", "order", {"symbol": "BTCUSDT", "orderId": b.pk}).json()["origQuoteOrderQty"] == "3000"
 
@@ -162,7 +179,8 @@ def test_limit_maker_is_post_only_and_refused_when_it_would_take(market, traders
         "order",
         {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "price": "30000", "quantity": "0.1"},
     )
-    assert resp.status_code == 200 and set(resp.json()) == {
+    assert resp.status_code == 200
+    assert set(resp.json()) == {
         "symbol",
         "orderId",
         "orderListId",
@@ -173,7 +191,8 @@ def test_limit_maker_is_post_only_and_refused_when_it_would_take(market, traders
     assert order.post_only is True
     match_and_settle(market)
     got = buyer_bot.call("GET", "order", {"symbol": "BTCUSDT", "orderId": order.pk}).json()
-    assert got["type"] == "LIMIT_MAKER" and got["status"] == "REJECTED"
+    assert got["type"] == "LIMIT_MAKER"
+    assert got["status"] == "REJECTED"
 
 
 @pytest.mark.parametrize(
@@ -230,9 +249,11 @@ def test_cancel_open_orders_and_lists(market, traders):
     ids = [buyer_bot.call("POST", "order", limit("BUY", p, "0.01")).json()["orderId"] for p in ("20000", "21000")]
     match_and_settle(market)
     opened = buyer_bot.call("GET", "openOrders", {"symbol": "BTCUSDT"}).json()
-    assert [o["orderId"] for o in opened] == ids and all(o["status"] == "NEW" for o in opened)
+    assert [o["orderId"] for o in opened] == ids
+    assert all(o["status"] == "NEW" for o in opened)
     canceled = buyer_bot.call("DELETE", "order", {"symbol": "BTCUSDT", "orderId": ids[0]}).json()
-    assert canceled["orderId"] == ids[0] and canceled["origClientOrderId"]
+    assert canceled["orderId"] == ids[0]
+    assert canceled["origClientOrderId"]
     match_and_settle(market)
     assert buyer_bot.call("GET", "order", {"symbol": "BTCUSDT", "orderId": ids[0]}).json()["status"] == "CANCELED"
     assert_binance_error(buyer_bot.call("DELETE", "order", {"symbol": "BTCUSDT", "orderId": ids[0]}), -2011)

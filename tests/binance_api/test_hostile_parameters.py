@@ -85,7 +85,9 @@ def assert_binance_shape(resp, label: str) -> None:
     if resp.status_code >= 400:
         body = resp.json()
         assert set(body) == {"code", "msg"}, (label, body)
-        assert isinstance(body["code"], int) and body["code"] < 0 and isinstance(body["msg"], str), (label, body)
+        assert isinstance(body["code"], int), (label, body)
+        assert body["code"] < 0, (label, body)
+        assert isinstance(body["msg"], str), (label, body)
 
 
 @pytest.fixture

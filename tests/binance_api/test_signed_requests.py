@@ -45,7 +45,8 @@ def test_hmac_signed_order_is_placed_with_params_in_query_or_body(funded, in_bod
     assert resp.status_code == 200, resp.json()
     order = Order.objects.get(user=funded)
     assert resp.json()["orderId"] == order.pk
-    assert order.price == Decimal("30000") and order.quantity == Decimal("0.01")
+    assert order.price == Decimal("30000")
+    assert order.quantity == Decimal("0.01")
     assert resp["X-MBX-ORDER-COUNT-10S"] == "1"
     assert int(resp["X-MBX-USED-WEIGHT-1M"]) >= 1
 
@@ -160,7 +161,8 @@ def test_missing_signature_and_timestamp_are_mandatory_parameters(funded):
 def test_hmac_secret_is_encrypted_at_rest(funded):
     bot, key = hmac_bot(funded)
     stored = ApiKey.objects.values_list("secret_encrypted", flat=True).get(pk=key.pk)
-    assert bot.secret not in stored and stored
+    assert bot.secret not in stored
+    assert stored
 
 
 def test_a_changed_encryption_key_refuses_signatures_instead_of_failing(funded, settings):

@@ -75,7 +75,7 @@ class Harness:
         order_id,
         owner,
         side,
-        type="limit",  # noqa: A002
+        type="limit",
         price=None,
         quantity=None,
         quote_budget=None,
@@ -177,22 +177,28 @@ class Harness:
             elif isinstance(e, Amended):
                 assert e.order_id in orders
                 if e.priority_kept:
-                    assert orders[e.order_id][2] == e.price and e.quantity <= orders[e.order_id][3]
+                    assert orders[e.order_id][2] == e.price
+                    assert e.quantity <= orders[e.order_id][3]
                     orders[e.order_id][3] = e.quantity
                 else:
                     active = _Entry(e.order_id, orders.pop(e.order_id)[0], e.quantity, None)
             elif isinstance(e, Trade):
                 self.trades += 1
-                assert active is not None and not active.done and e.taker_id == active.order_id, events
+                assert active is not None, events
+                assert not active.done, events
+                assert e.taker_id == active.order_id, events
                 maker = orders[e.maker_id]
                 assert e.maker_owner != e.taker_owner, f"self-trade {e}"
-                assert e.maker_owner == maker[0] and e.price == maker[2], "trade not at the maker's price"
+                assert e.maker_owner == maker[0], events
+                assert e.price == maker[2], "trade not at the maker's price"
                 assert 0 < e.quantity <= maker[3]
                 maker[3] -= e.quantity
                 active.lots += e.quantity
                 active.spent += e.price * e.quantity
             elif isinstance(e, Rested):
-                assert active is not None and e.order_id == active.order_id and not active.done
+                assert active is not None
+                assert e.order_id == active.order_id
+                assert not active.done
                 assert active.lots + e.quantity == active.quantity
                 orders[e.order_id] = [active.owner, e.side, e.price, e.quantity]
                 active.done = True
@@ -219,7 +225,9 @@ class Harness:
                 else:  # the stop leg of an OCO whose limit leg traded on arrival
                     assert e.reason == "oco_other_leg", events
             elif isinstance(e, Rejected):
-                assert active is not None and e.order_id == active.order_id and not active.done
+                assert active is not None
+                assert e.order_id == active.order_id
+                assert not active.done
                 active.done = True
             if active is not None and active.budget is not None:
                 assert active.spent <= active.budget, "quote budget overspent"
@@ -249,7 +257,8 @@ class Harness:
         assert set(self.orders) == {o[0] for o in snap}
         assert set(self.waiting) == {s.order_id for s in state.stops}
         for s in state.stops:
-            assert book.get_stop(s.order_id) == s and book.get(s.order_id) is None
+            assert book.get_stop(s.order_id) == s
+            assert book.get(s.order_id) is None
         changes = book.pop_changes()
         for mirror, diff, levels in zip(self.mirror, changes, (bids, asks), strict=True):
             for price, qty in diff.items():

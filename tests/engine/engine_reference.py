@@ -230,7 +230,7 @@ class RefBook:
         order_id,
         owner,
         side,
-        type=LIMIT,  # noqa: A002
+        type=LIMIT,
         price=None,
         quantity=None,
         quote_budget=None,
@@ -272,7 +272,7 @@ class RefBook:
             if not trigger_immediately:
                 return [Rejected(order_id, "stop_would_trigger")]
             events.append(Triggered(order_id, side, stop_price, self.last))
-            type = LIMIT if type == STOP_LIMIT else MARKET  # noqa: A001
+            type = LIMIT if type == STOP_LIMIT else MARKET
         events += self.enter(
             order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp, expire_time
         )
@@ -412,7 +412,7 @@ class RefBook:
                 s.order_id, s.owner, s.side, base, s.price, s.qty, s.budget, s.tif, False, s.stp, s.expire
             )
 
-    def enter(self, order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp, expire):  # noqa: A002
+    def enter(self, order_id, owner, side, type, price, quantity, quote_budget, time_in_force, post_only, stp, expire):
         """A valid limit or market order meets the book (the original rules)."""
         makers = self.asks() if side == BUY else self.bids()
         if type == LIMIT:

@@ -120,12 +120,15 @@ def test_stops_mix_has_the_advertised_shares_and_replays(tmp_path, capsys):
     assert {c[5] is None for c in cmds if c[0] == "S"} == {True, False}  # stop-market and stop-limit
     assert main(["--ops", "5000", "--seed", "2", "--mix", "stops", "--quiet", "--record", str(tmp_path / "s.txt")]) == 0
     result = _json(capsys)
-    assert result["mix"] == "stops" and result["triggered"] > 0 and result["trades"] > 0
+    assert result["mix"] == "stops"
+    assert result["triggered"] > 0
+    assert result["trades"] > 0
     lines = (tmp_path / "s.txt").read_text().splitlines()
     assert {line.split()[0] for line in lines} == {"L", "M", "C", "S", "A"}
     assert main(["--replay", str(tmp_path / "s.txt"), "--quiet"]) == 0
     replayed = _json(capsys)
-    assert replayed["ops"] == 5000 and replayed["triggered"] > 0
+    assert replayed["ops"] == 5000
+    assert replayed["triggered"] > 0
 
 
 def test_parse_stop_and_amend_lines():

@@ -36,7 +36,7 @@ from matching.engine import (
 )
 
 
-def T(maker, taker, price, qty, side, maker_owner, taker_owner):  # noqa: N802 - reads like the event
+def T(maker, taker, price, qty, side, maker_owner, taker_owner):
     return Trade(maker, taker, price, qty, side, maker_owner, taker_owner)
 
 
@@ -45,7 +45,8 @@ def book_at(last: int, *orders) -> OrderBook:
     b = OrderBook()
     b.submit(9001, 98, SELL, LIMIT, last, 1)
     b.submit(9002, 99, BUY, LIMIT, last, 1)
-    assert b.last_price() == last and len(b) == 0
+    assert b.last_price() == last
+    assert len(b) == 0
     for oid, owner, side, price, qty in orders:
         assert b.submit(oid, owner, side, LIMIT, price, qty) == [Rested(oid, side, price, qty)]
     b.pop_changes()
@@ -85,7 +86,8 @@ def test_last_price_follows_trades_not_cancels():
 def test_buy_stop_limit_waits_until_the_last_price_reaches_it():
     b = book_at(100, (1, 1, SELL, 101, 1), (2, 2, SELL, 102, 5))
     assert b.submit(10, 5, BUY, STOP_LIMIT, 103, 4, stop_price=102) == [StopRested(10, BUY, 102)]
-    assert len(b) == 2 and b.get(10) is None
+    assert len(b) == 2
+    assert b.get(10) is None
     assert b.get_stop(10) == StopState(10, 5, BUY, STOP_LIMIT, 102, 103, 4)
     assert b.depth(5) == ([], [(101, 1), (102, 5)])
     # a trade at 101 does not reach 102
@@ -100,7 +102,8 @@ def test_buy_stop_limit_waits_until_the_last_price_reaches_it():
         Filled(2),
         Filled(10),
     ]
-    assert b.stops() == [] and len(b) == 0
+    assert b.stops() == []
+    assert len(b) == 0
 
 
 def test_sell_stop_market_triggers_when_the_price_falls_to_it():
@@ -182,7 +185,8 @@ def test_cascade_a_triggered_stop_triggers_more_stops():
         Triggered(12, BUY, 105, 106),
         Canceled(12, "no_liquidity", 1),
     ]
-    assert b.last_price() == 106 and b.stops() == []
+    assert b.last_price() == 106
+    assert b.stops() == []
 
 
 def test_a_stop_is_triggered_by_the_same_batch_that_placed_it():
@@ -227,7 +231,8 @@ def test_cancel_a_stop_before_and_after_it_triggers():
     assert b.cancel(10) == [Canceled(10, "user", 3)]
     assert b.cancel(12) == [CancelRejected(12, "unknown_order")]
     b.submit(13, 5, SELL, STOP_LIMIT, 90, 4, stop_price=95)
-    assert b.cancel(13) == [Canceled(13, "user", 4)] and b.cancel(13) == [CancelRejected(13, "unknown_order")]
+    assert b.cancel(13) == [Canceled(13, "user", 4)]
+    assert b.cancel(13) == [CancelRejected(13, "unknown_order")]
 
 
 def test_a_waiting_stop_id_is_taken_for_every_command():
@@ -271,7 +276,8 @@ def test_stop_market_buy_with_a_budget_never_overspends():
 def test_invalid_new_type_arguments(kwargs):
     b = book_at(100)
     assert b.submit(10, 5, BUY, **kwargs) == [Rejected(10, "invalid_order")]
-    assert b.stops() == [] and len(b) == 0
+    assert b.stops() == []
+    assert len(b) == 0
 
 
 # ------------------------------------------------------------------------- OCO
@@ -295,7 +301,9 @@ def test_oco_limit_leg_partly_filled_cancels_the_stop_leg_in_the_same_call():
         Filled(20),
         Canceled(11, "oco_other_leg", 4),
     ]
-    assert b.get(10).quantity == 3 and b.oco_pairs() == [] and b.stops() == []
+    assert b.get(10).quantity == 3
+    assert b.oco_pairs() == []
+    assert b.stops() == []
     # what is left of the limit leg is a plain order now
     assert b.amend(10, quantity=2) == [Amended(10, SELL, 104, 2, True)]
     assert b.cancel(10) == [Canceled(10, "user", 2)]
@@ -315,7 +323,8 @@ def test_oco_stop_leg_triggering_cancels_the_limit_leg():
         Filled(4),
         Filled(11),
     ]
-    assert b.oco_pairs() == [] and b.get(10) is None
+    assert b.oco_pairs() == []
+    assert b.get(10) is None
 
 
 def test_a_triggered_stop_leg_takes_its_limit_leg_away_before_any_stop_enters():
@@ -339,7 +348,9 @@ def test_a_triggered_stop_leg_takes_its_limit_leg_away_before_any_stop_enters():
         Triggered(21, SELL, 97, 96),
         Canceled(21, "no_liquidity", 2),
     ]
-    assert len(b) == 0 and b.stops() == [] and b.oco_pairs() == []
+    assert len(b) == 0
+    assert b.stops() == []
+    assert b.oco_pairs() == []
 
 
 @pytest.mark.parametrize("leg", [10, 11])
@@ -347,7 +358,9 @@ def test_canceling_either_leg_cancels_both(leg):
     b = oco_book()
     other = 21 - leg
     assert b.cancel(leg) == [Canceled(leg, "user", 4), Canceled(other, "user", 4)]
-    assert b.get(10) is None and b.stops() == [] and b.oco_pairs() == []
+    assert b.get(10) is None
+    assert b.stops() == []
+    assert b.oco_pairs() == []
     assert b.cancel(other) == [CancelRejected(other, "unknown_order")]
 
 
@@ -365,7 +378,8 @@ def test_oco_limit_leg_crossing_on_arrival_cancels_the_stop_leg():
         Rested(10, SELL, 98, 2),
         Canceled(11, "oco_other_leg", 4),
     ]
-    assert b.stops() == [] and b.oco_pairs() == []
+    assert b.stops() == []
+    assert b.oco_pairs() == []
 
 
 def test_oco_refused_as_a_whole():
@@ -391,7 +405,8 @@ def test_oco_refused_as_a_whole():
         Rejected(10, "invalid_order"),
         Rejected(11, "invalid_order"),
     ]
-    assert len(b) == 1 and b.stops() == []
+    assert len(b) == 1
+    assert b.stops() == []
 
 
 def test_oco_limit_leg_canceled_by_self_trade_prevention_takes_the_stop_leg():
@@ -426,7 +441,9 @@ def test_oco_pair_expires_together():
     b.submit_oco(10, 11, 7, BUY, 2, 95, 105, 106, time_in_force=GTD, expire_time=50)
     assert b.expire(49) == []
     assert b.expire(50) == [Canceled(10, "expired", 2), Canceled(11, "expired", 2)]
-    assert len(b) == 0 and b.stops() == [] and b.oco_pairs() == []
+    assert len(b) == 0
+    assert b.stops() == []
+    assert b.oco_pairs() == []
 
 
 # ----------------------------------------------------------------------- amend
@@ -520,10 +537,12 @@ def test_gtd_order_rests_and_expires_at_the_time_the_caller_gives():
         Rested(2, BUY, 101, 3),
     ]
     assert b.pop_changes() == ({101: 3}, {101: 0})
-    assert b.expire(999) == [] and b.get(2).quantity == 3
+    assert b.expire(999) == []
+    assert b.get(2).quantity == 3
     assert b.expire(1_000) == [Canceled(2, "expired", 3)]
     assert b.pop_changes() == ({101: 0}, {})
-    assert b.expire(2_000) == [] and b.cancel(2) == [CancelRejected(2, "unknown_order")]
+    assert b.expire(2_000) == []
+    assert b.cancel(2) == [CancelRejected(2, "unknown_order")]
 
 
 def test_gtd_expiry_during_a_batch():
@@ -549,7 +568,8 @@ def test_expire_time_only_moves_forward_and_ignores_junk():
     b = book_at(100)
     b.submit(1, 1, SELL, LIMIT, 101, 5, time_in_force=GTD, expire_time=10)
     assert b.expire(50) == [Canceled(1, "expired", 5)]
-    assert b.expire(5) == [] and b.snapshot().now == 50
+    assert b.expire(5) == []
+    assert b.snapshot().now == 50
     assert b.submit(2, 1, SELL, LIMIT, 101, 5, time_in_force=GTD, expire_time=40) == [Canceled(2, "expired", 5)]
     for junk in (None, "60", 60.0, True):
         assert b.expire(junk) == []
@@ -632,7 +652,8 @@ def test_a_rebuilt_book_behaves_exactly_like_the_original(seed):
     for name, args, kw in cmds[:600]:
         getattr(live, name)(*args, **kw)
     state = live.snapshot()
-    assert state.stops and state.orders  # there is something to rebuild
+    assert state.stops
+    assert state.orders
     rebuilt = OrderBook.load(state)
     assert rebuilt.snapshot() == state
     live.pop_changes()
@@ -653,7 +674,8 @@ def test_nothing_triggers_twice_after_a_rebuild():
     b.submit(11, 5, BUY, STOP_LIMIT, 90, 1, stop_price=120)
     b.submit(20, 6, BUY, LIMIT, 101, 1)  # triggers 10, which now rests at 90
     rebuilt = OrderBook.load(b.snapshot())
-    assert [s.order_id for s in rebuilt.stops()] == [11] and rebuilt.get(10).quantity == 1
+    assert [s.order_id for s in rebuilt.stops()] == [11]
+    assert rebuilt.get(10).quantity == 1
     events = rebuilt.submit(21, 6, BUY, LIMIT, 101, 1)
     assert not any(isinstance(e, Triggered) for e in events)
 
@@ -663,28 +685,28 @@ def test_restore_calls_check_their_arguments():
     b.restore(1, 1, BUY, 99, 5, GTD, False, CANCEL_MAKER, 77)
     assert b.snapshot().orders == [OrderState(1, 1, BUY, 99, 5, GTD, False, CANCEL_MAKER, 77)]
     b.restore_stop(2, 1, SELL, STOP_MARKET, 90, None, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="GTD with an int expire_time"):
         b.restore(3, 1, BUY, 98, 5, GTD)  # no expire_time
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="GTD with an int expire_time"):
         b.restore(3, 1, BUY, 98, 5, IOC)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duplicate order id 2"):
         b.restore(2, 1, BUY, 98, 5)  # a waiting stop has that id
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="duplicate order id 2"):
         b.restore_stop(2, 1, SELL, STOP_MARKET, 90, None, 3)  # duplicate
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad stop order 3"):
         b.restore_stop(3, 1, SELL, LIMIT, 90, 90, 3)  # not a stop
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="different sides or owners"):
         b.restore_oco(1, 2)  # different sides
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must rest and 99 wait"):
         b.restore_oco(1, 99)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a positive int or None"):
         b.restore_last_price(0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="an int or None"):
         b.restore_clock("now")
     b.restore_stop(3, 1, BUY, STOP_LIMIT, 120, 121, 5)
     b.restore_oco(1, 3)
     assert b.oco_pairs() == [(1, 3)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="both unlinked"):
         b.restore_oco(1, 3)  # already linked
 
 

@@ -16,8 +16,7 @@ from binance.spot import Spot
 from markets.models import Order
 from tests.factories import PASSWORD, UserFactory, fund
 
-from .conftest import wait_settled
-from .stack import Stack, free_port, process_env
+from .stack import Stack, free_port, process_env, wait_settled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -89,21 +88,27 @@ def test_ccxt_two_traders_trade_and_every_number_matches_api_v1(binance_stack, l
     assert abs(seller.fetch_time() - seller.milliseconds()) < 10000
 
     ask = seller.create_order("BTC/USDT", "limit", "sell", 0.5, 30000)
-    assert ask["status"] == "open" and ask["filled"] == 0
+    assert ask["status"] == "open"
+    assert ask["filled"] == 0
     book = buyer.fetch_order_book("BTC/USDT")
-    assert book["asks"][0][:2] == [30000.0, 0.5] and book["nonce"] > 0
+    assert book["asks"][0][:2] == [30000.0, 0.5]
+    assert book["nonce"] > 0
 
     taken = buyer.create_order("BTC/USDT", "limit", "buy", 0.2, 30000)
-    assert taken["status"] == "closed" and taken["filled"] == 0.2
+    assert taken["status"] == "closed"
+    assert taken["filled"] == 0.2
     assert [(f["price"], f["amount"]) for f in taken["trades"]] == [(30000.0, 0.2)]
     by_amount = buyer.create_order("BTC/USDT", "market", "buy", 0.1)
-    assert by_amount["status"] == "closed" and by_amount["filled"] == 0.1
+    assert by_amount["status"] == "closed"
+    assert by_amount["filled"] == 0.1
     by_cost = buyer.create_market_buy_order_with_cost("BTC/USDT", 3000)
-    assert by_cost["status"] == "closed" and by_cost["cost"] == 3000.0
+    assert by_cost["status"] == "closed"
+    assert by_cost["cost"] == 3000.0
     assert buyer.fetch_order(taken["id"], "BTC/USDT")["status"] == "closed"
 
     opened = seller.fetch_open_orders("BTC/USDT")
-    assert [o["id"] for o in opened] == [ask["id"]] and opened[0]["remaining"] == 0.1
+    assert [o["id"] for o in opened] == [ask["id"]]
+    assert opened[0]["remaining"] == 0.1
     canceled = seller.cancel_order(ask["id"], "BTC/USDT")
     assert canceled["status"] == "canceled"
     assert seller.fetch_open_orders("BTC/USDT") == []
@@ -112,9 +117,11 @@ def test_ccxt_two_traders_trade_and_every_number_matches_api_v1(binance_stack, l
     trades = buyer.fetch_trades("BTC/USDT")
     assert sorted(t["amount"] for t in trades) == [0.1, 0.1, 0.2]
     ticker = buyer.fetch_ticker("BTC/USDT")
-    assert ticker["last"] == 30000.0 and ticker["baseVolume"] == 0.4
+    assert ticker["last"] == 30000.0
+    assert ticker["baseVolume"] == 0.4
     candles = buyer.fetch_ohlcv("BTC/USDT", "1m")
-    assert sum(c[5] for c in candles) == pytest.approx(0.4) and candles[-1][4] == 30000.0
+    assert sum(c[5] for c in candles) == pytest.approx(0.4)
+    assert candles[-1][4] == 30000.0
 
     for exchange, http in ((seller, seller_http), (buyer, buyer_http)):
         assert _ccxt_balances(exchange) == {c: v for c, v in _v1_balances(http).items()}
@@ -130,7 +137,8 @@ def test_ccxt_two_traders_trade_and_every_number_matches_api_v1(binance_stack, l
                 row["quote_quantity"],
             )
             assert (info["commission"], info["commissionAsset"]) == (row["fee"], row["fee_currency"])
-            assert fill["takerOrMaker"] == row["liquidity"] and fill["side"] == row["side"]
+            assert fill["takerOrMaker"] == row["liquidity"]
+            assert fill["side"] == row["side"]
     # The seller sold 0.4 BTC at 30000 less the 0.1% maker fee; the canceled 0.1 BTC is free again.
     assert _v1_balances(seller_http)["USDT"] == (D("11988"), D("0"))
     assert _v1_balances(seller_http)["BTC"] == (D("1.6"), D("0"))
@@ -157,7 +165,8 @@ def test_binance_connector_places_and_cancels_with_query_string_parameters(binan
         price="25000",
         newClientOrderId="connector-1",
     )
-    assert placed["status"] == "NEW" and placed["clientOrderId"] == "connector-1"
+    assert placed["status"] == "NEW"
+    assert placed["clientOrderId"] == "connector-1"
     again = client.new_order(
         symbol="BTCUSDT",
         side="BUY",
