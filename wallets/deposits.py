@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from exchange_site.errors import Conflict, DomainError
 from markets.models import Currency
+from markets.precision import fmt
 
 from .models import Deposit, DepositAddress, LedgerEntry
 from .selectors import currency_get
@@ -107,7 +108,7 @@ def custody_deposit_notify(
                 details={
                     "txid": txid,
                     "output_index": output_index,
-                    "amount": str(deposit.amount),
+                    "amount": fmt(deposit.amount),
                     "address": deposit.address,
                 },
             )
