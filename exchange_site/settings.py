@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "wallets",
     "markets",
     "matching",
+    "status",
     "tools",
 ]
 
@@ -316,6 +317,11 @@ FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal"
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
 SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
+# The health check (GET /api/v1/health) calls the matcher down when a market's heartbeat is
+# older than this, and settlement down when a market has unsettled sequences and its
+# settlement cursor has not moved for this long.
+HEALTH_MATCHER_STALE_SECONDS = float(os.environ.get("HEALTH_MATCHER_STALE_SECONDS", "15"))
+HEALTH_SETTLEMENT_STALE_SECONDS = float(os.environ.get("HEALTH_SETTLEMENT_STALE_SECONDS", "60"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 ADMIN_REQUIRE_OTP = env_bool("ADMIN_REQUIRE_OTP", True)
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Exchange")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("markets.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("wallets.urls_withdrawals")),
+    path("", include("status.urls")),
 ]
 
 # Unroutable API URLs answer in the API's error format, like every other refusal.
