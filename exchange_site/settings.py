@@ -229,6 +229,8 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# beat keeps its schedule state under var/ (gitignored), not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 # Every task is idempotent and beat's sweep re-runs settlement: acknowledge on receipt.
 # Late acks (and kombu's ack emulation) crash the worker for good when Redis drops with
 # unacknowledged messages in hand.

@@ -10,6 +10,7 @@ What it prints is read back from the database: balances and 2FA state as they ar
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,7 +19,7 @@ from accounts.selectors import fee_account
 from exchange_site.errors import DomainError
 from tools import demo
 
-BASE_URL = "http://127.0.0.1:8000"
+BASE_URL = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
 
 
 class Command(BaseCommand):
