@@ -40,6 +40,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
 from accounts.roles import can_export_csv
+from exchange_site.admin_groups import group_apps
 from exchange_site.errors import DomainError
 from exchange_site.throttles import auth_limits_refusal
 from markets.precision import fmt
@@ -211,6 +212,11 @@ class ExchangeAdminSite(OTPAdminSite):
                 admin_class.__name__, (ExportCsvMixin, admin_class), {"__module__": admin_class.__module__}
             )
         super().register(model_or_iterable, admin_class, **options)
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """The index and the sidebar grouped by the work (exchange_site/admin_groups.py)."""
+        app_list = super().get_app_list(request, app_label)
+        return app_list if app_label else group_apps(app_list, request.user)
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         from markets.selectors import ticker_list

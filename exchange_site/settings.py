@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "markets",
     "matching",
     "status",
+    "backoffice",
     "tools",
 ]
 
