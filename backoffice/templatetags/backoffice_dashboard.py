@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -68,3 +69,12 @@ def dashboard_charts(context: Any) -> dict[str, Any]:
             ),
         }
     return {"charts": charts}
+
+
+@register.filter(name="grouped")
+def grouped(value: object) -> str:
+    """A plain decimal string (as the API serializes it) with thousands separators; anything else as is."""
+    try:
+        return money(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return "" if value is None else str(value)
