@@ -37,6 +37,11 @@ def _precisions() -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
     return _cache["currencies"], _cache["markets"]
 
 
+def precisions_forget(**kwargs: Any) -> None:
+    """A currency or market was saved: read the precisions again on the next list."""
+    _cache["at"] = 0.0
+
+
 def money(value: Decimal | None, precision: int | None = None) -> str:
     """``1234567.5`` at precision 2 -> ``1,234,567.50``; without a precision, normalized."""
     if value is None:
