@@ -25,6 +25,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from exchange_site.admin_base import DashboardPanel, export_as_csv
+from exchange_site.admin_groups import group_apps
 from exchange_site.throttles import auth_limits_refusal
 
 from .otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
@@ -130,6 +131,11 @@ class ExchangeAdminSite(OTPAdminSite):
                 admin_class.__name__, (ExportCsvMixin, admin_class), {"__module__": admin_class.__module__}
             )
         super().register(model_or_iterable, admin_class, **options)
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """The index and the sidebar grouped by the work (exchange_site/admin_groups.py)."""
+        app_list = super().get_app_list(request, app_label)
+        return app_list if app_label else group_apps(app_list, request.user)
 
     def register_dashboard_panel(self, panel: DashboardPanel) -> None:
         """Show ``panel``'s part of the index page; apps call this from their admin module."""

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "matching",
     "apikeys",
     "binance_api",
+    "status",
+    "backoffice",
     "tools",
 ]
 
@@ -235,6 +237,8 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# beat keeps its schedule state under var/ (gitignored), not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 # Every task is idempotent and beat's sweep re-runs settlement: acknowledge on receipt.
 # Late acks (and kombu's ack emulation) crash the worker for good when Redis drops with
 # unacknowledged messages in hand.
@@ -323,6 +327,11 @@ FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal"
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
 SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
+# The health check (GET /api/v1/health) calls the matcher down when a market's heartbeat is
+# older than this, and settlement down when a market has unsettled sequences and its
+# settlement cursor has not moved for this long.
+HEALTH_MATCHER_STALE_SECONDS = float(os.environ.get("HEALTH_MATCHER_STALE_SECONDS", "15"))
+HEALTH_SETTLEMENT_STALE_SECONDS = float(os.environ.get("HEALTH_SETTLEMENT_STALE_SECONDS", "60"))
 MATCHER_LOCK_DIR = Path(os.environ.get("MATCHER_LOCK_DIR", BASE_DIR / "var"))
 # The Binance-compatible /api/v3 (binance_api/): request weight per key (or per IP for public
 # endpoints) per minute, orders per key per 10 s and per day, and how long an order or a

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from exchange_site.db import ids_reserve, on_commit, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
-from exchange_site.money import PrecisionError, q, to_steps
+from exchange_site.money import PrecisionError, fmt, q, to_steps
 from matching.publish import order_publish
 from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
@@ -76,7 +76,7 @@ def _validate(
             raise OrderRejected(
                 f"price must be a multiple of the tick size {market.tick_size.normalize():f}.",
                 code="invalid_price",
-                details={"tick_size": f"{market.tick_size.normalize():f}"},
+                details={"tick_size": fmt(market.tick_size)},
             ) from exc
     if quantity is not None:
         if quantity <= 0:
@@ -87,13 +87,13 @@ def _validate(
             raise OrderRejected(
                 f"quantity must be a multiple of the lot size {market.lot_size.normalize():f}.",
                 code="invalid_quantity",
-                details={"lot_size": f"{market.lot_size.normalize():f}"},
+                details={"lot_size": fmt(market.lot_size)},
             ) from exc
         if quantity < market.min_qty:
             raise OrderRejected(
                 f"quantity must be at least {market.min_qty.normalize():f}.",
                 code="invalid_quantity",
-                details={"min_qty": f"{market.min_qty.normalize():f}"},
+                details={"min_qty": fmt(market.min_qty)},
             )
     if quote_quantity is not None and quote_quantity <= 0:
         raise OrderRejected("quote_quantity must be greater than zero.", code="invalid_quantity")
@@ -103,13 +103,13 @@ def _validate(
         raise OrderRejected(
             f"order value (price x quantity) must be below {settings.MONEY_LIMIT:f} {market.quote.code}.",
             code="invalid_quantity",
-            details={"max_notional": f"{settings.MONEY_LIMIT:f}"},
+            details={"max_notional": fmt(settings.MONEY_LIMIT)},
         )
     if notional is not None and notional < market.min_notional:
         raise OrderRejected(
             f"order value must be at least {market.min_notional.normalize():f} {market.quote.code}.",
             code="min_notional",
-            details={"min_notional": f"{market.min_notional.normalize():f}"},
+            details={"min_notional": fmt(market.min_notional)},
         )
 
 
@@ -205,7 +205,7 @@ def _lock_and_insert(*, user_id: int, market: Market, payload: dict, client_orde
         wallet = wallets_lock(keys=[(user_id, currency_id)])[(user_id, currency_id)]
         amount = wallet.balance - wallet.locked
         if amount <= 0:
-            raise InsufficientFunds(details={"available": "0"})
+            raise InsufficientFunds(details={"currency": market.quote.code, "available": fmt(amount)})
     order = Order.objects.create(
         user_id=user_id, client_order_id=client_order_id or None, locked_amount=amount, **payload
     )

@@ -12,6 +12,7 @@ from django.db import close_old_connections
 
 from markets.models import Market
 
+from .heartbeat import Heart
 from .locks import MarketLock
 from .wakeup import WakeListener
 from .worker import BatchResult, MarketMatcher
@@ -130,7 +131,9 @@ def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | 
     """Match until ``stop`` is set."""
     poll = settings.MATCHER_POLL_SECONDS if poll_seconds is None else poll_seconds
     listener = WakeListener()
+    heart = Heart()
     while not stop.is_set():
+        heart.beat(m.market_id for m in pool.matchers)
         busy = False
         for matcher in pool.matchers:
             try:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from exchange_site.errors import Conflict, DomainError
+from exchange_site.money import fmt
 from markets.models import Currency
 
 from .models import Deposit, DepositAddress, LedgerEntry
@@ -107,7 +108,7 @@ def custody_deposit_notify(
                 details={
                     "txid": txid,
                     "output_index": output_index,
-                    "amount": str(deposit.amount),
+                    "amount": fmt(deposit.amount),
                     "address": deposit.address,
                 },
             )

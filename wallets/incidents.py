@@ -37,7 +37,8 @@ def withdrawals_held(*, currency_id: int) -> bool:
 def ensure_withdrawals_not_held(*, currency_id: int) -> None:
     """Refuse a withdrawal step while its currency has an open incident."""
     if withdrawals_held(currency_id=currency_id):
-        raise WithdrawalsHeld(details={"currency_id": currency_id})
+        code = Currency.objects.filter(pk=currency_id).values_list("code", flat=True).first()
+        raise WithdrawalsHeld(details={"currency": code})
 
 
 def ledger_watch(*, wait_seconds: float = 30) -> AuditReport:

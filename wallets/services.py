@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from exchange_site.db import on_commit, rows_insert, rows_update, rows_update_values
 from exchange_site.errors import DomainError
+from exchange_site.money import fmt
+from markets.models import Currency
 
 from .models import LedgerEntry, Wallet
 
@@ -33,6 +35,12 @@ after_wallets_change: list[Callable[[list[int]], None]] = []
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
     message = "Insufficient available balance."
+
+
+def insufficient_funds(currency_id: int, available: Decimal) -> InsufficientFunds:
+    """The refusal with the currency's code and the available amount in plain notation (the API's format)."""
+    code = Currency.objects.filter(pk=currency_id).values_list("code", flat=True).first()
+    return InsufficientFunds(details={"currency": code, "available": fmt(available)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +128,7 @@ def wallet_apply_changes(*, changes: Sequence[BalanceChange], announce: bool = T
         balance = wallet.balance + change.amount
         locked = wallet.locked + change.locked
         if balance < 0 or locked < 0 or locked > balance:
-            raise InsufficientFunds(
-                details={"currency_id": change.currency_id, "available": str(wallet.balance - wallet.locked)}
-            )
+            raise insufficient_funds(change.currency_id, wallet.balance - wallet.locked)
         if balance >= settings.MONEY_LIMIT:
             # numeric(36, 18) would overflow on the update: a clear refusal, not a 500.
             raise DomainError("The balance would exceed the largest amount a wallet can hold.", code="validation_error")
@@ -192,7 +198,7 @@ def wallet_apply_changes_bulk(
         balance = current[1] + amount
         locked = current[2] + locked_change
         if balance < 0 or locked < 0 or locked > balance:
-            raise InsufficientFunds(details={"currency_id": currency_id, "available": str(current[1] - current[2])})
+            raise insufficient_funds(currency_id, current[1] - current[2])
         current[1] = balance
         current[2] = locked
         append((current[0], user_id, currency_id, kind, amount, locked_change, balance, locked, reference, now))

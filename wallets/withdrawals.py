@@ -24,6 +24,7 @@ from accounts.selectors import fee_account, two_factor_enabled
 from accounts.services import InvalidOtp, OtpRequired, otp_verify
 from exchange_site.errors import Conflict, DomainError, InvalidInput, NotFound, clean_text
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
+from exchange_site.money import fmt
 from markets.models import Currency
 
 from .incidents import ensure_withdrawals_not_held
@@ -174,7 +175,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
         raise InvalidInput.field("amount", f"amount has more than {currency.precision} decimal places.")
     if amount < currency.min_withdrawal:
-        raise BelowMinimum(details={"min_withdrawal": format(currency.min_withdrawal.normalize(), "f")})
+        raise BelowMinimum(details={"min_withdrawal": fmt(currency.min_withdrawal)})
     address = (address or "").strip()
     if not _ADDRESS.fullmatch(address):
         raise InvalidInput.field("address", "address is not a valid withdrawal address.")
@@ -183,7 +184,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
     wallet = Wallet.objects.filter(user=user, currency=currency).first()
     available = wallet.available if wallet else ZERO
     if available < amount + fee:
-        raise InsufficientFunds(details={"currency": currency.code, "available": format(available.normalize(), "f")})
+        raise InsufficientFunds(details={"currency": currency.code, "available": fmt(available)})
     if otp is None or not str(otp).strip():
         raise OtpRequired()
     if not otp_verify(user=user, otp=str(otp)):
