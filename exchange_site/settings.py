@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "wallets",
     "markets",
     "matching",
+    "realtime",
     "tools",
 ]
 
