@@ -32,7 +32,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from markets.models import Market
 
 from .frames import PRIVATE_CHANNELS, PUBLIC_KINDS, batch_key, public_group, user_group, ws_frame
-from .hub import SEND_QUEUE_MAX_BYTES, daphne_protocol, log_layer_error
+from .hub import SEND_QUEUE_MAX_BYTES, Cohort, daphne_protocol, log_layer_error
 from .hub import hub as process_hub
 from .publisher import server_loop_set
 
@@ -90,6 +90,8 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             # write behind the client's delayed ACK of the previous one (up to 40 ms).
             self.proto.transport.setTcpNoDelay(True)
         self.dropped = False
+        # The hub's group of sockets routed to the same keys as this one (daphne sockets only).
+        self.cohort: Cohort | None = None
         # order id -> the newest version sent on ``orders``: a new order's push (web
         # process) can arrive after the matcher's update (another process); never send
         # an older state after a newer one.

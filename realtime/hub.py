@@ -36,6 +36,9 @@ SEND_QUEUE_MAX_BYTES = int(os.environ.get("WS_SEND_QUEUE_MAX_BYTES", str(1024 * 
 # as two messages) share one write per socket. Each write costs a system call that,
 # on loopback, also pays for the receiving side: the ws processes' main cost.
 WRITE_DELAY_SECONDS = float(os.environ.get("WS_WRITE_DELAY_MS", "5")) / 1000
+# And at least this long after the previous write round: under a steady flow a socket
+# gets at most one write per interval, holding every frame of the interval.
+WRITE_INTERVAL_SECONDS = float(os.environ.get("WS_WRITE_INTERVAL_MS", "25")) / 1000
 
 
 def daphne_protocol(send: Any) -> Any:
@@ -111,6 +114,33 @@ class HubStats:
         self._reset(now)
 
 
+class Cohort:
+    """The daphne sockets routed to exactly the same delivery keys, and what is queued for them.
+
+    A message for a key is appended once to each cohort holding the key; a write round
+    joins a cohort's frames once and writes the same bytes to each of its sockets. The
+    work per socket is one write per round, whatever the number of messages.
+    """
+
+    __slots__ = ("keys", "members", "chunks", "served")
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.members: dict[ExchangeConsumer, None] = {}
+        self.chunks: list[bytes] = []
+        # Sockets that got (or must skip) the first n chunks of this round: written
+        # early by ``flush_one``, or joined the cohort after those were queued.
+        self.served: dict[ExchangeConsumer, int] = {}
+
+    def rest(self, consumer: ExchangeConsumer) -> bytes:
+        """The bytes of this round ``consumer`` did not get yet; marks them as got."""
+        start = self.served.get(consumer, 0)
+        if start >= len(self.chunks):
+            return b""
+        self.served[consumer] = len(self.chunks)
+        return b"".join(self.chunks[start:])
+
+
 class Hub:
     """Reads the channel layer once for all the process's sockets and fans messages out."""
 
@@ -121,11 +151,17 @@ class Hub:
         self.members: dict[str, set[ExchangeConsumer]] = {}
         # Delivery key (a channel name, or ``frames.batch_key(channel)``) -> local sockets.
         self.routes: dict[str, dict[ExchangeConsumer, None]] = {}
-        # Bytes for each socket from the messages read since the last flush: the hub
-        # reads every message already waiting before the loop runs the flush, so a
-        # socket gets one write per burst (a round's trades and depth diff together).
+        # The daphne sockets by the exact set of keys they are routed to; per key, its cohorts.
+        self.cohorts: dict[frozenset[str], Cohort] = {}
+        self.key_cohorts: dict[str, list[Cohort]] = {}
+        # Cohorts with frames queued since the last write round.
+        self.dirty: list[Cohort] = []
+        # Sockets that are not daphne's (the tests' communicator), per key: channels' send.
+        self.others: dict[str, dict[ExchangeConsumer, None]] = {}
+        # Bytes for single sockets (private channels) since the last write round.
         self.pending: dict[ExchangeConsumer, list[bytes]] = {}
         self.flush_scheduled = False
+        self.last_flush = 0.0
         self.unrecorded: list[tuple[int, float, int]] = []
         # Membership changes are rare and must reach Redis in order (a discard
         # overtaking a later add would silently unsubscribe the process).
@@ -158,15 +194,42 @@ class Hub:
                     log_layer_error(exc)
 
     def route(self, key: str, consumer: ExchangeConsumer, *, add: bool) -> None:
-        sockets = self.routes.get(key)
+        """Route ``key``'s frames to ``consumer`` (or stop), moving it to the cohort of its new key set."""
+        _member(self.routes, key, consumer, add=add)
+        if consumer.proto is None:
+            _member(self.others, key, consumer, add=add)
+            return
+        old = consumer.cohort
+        keys = set(old.keys) if old is not None else set()
         if add:
-            if sockets is None:
-                sockets = self.routes[key] = {}
-            sockets[consumer] = None
-        elif sockets is not None:
-            sockets.pop(consumer, None)
-            if not sockets:
-                del self.routes[key]
+            keys.add(key)
+        else:
+            keys.discard(key)
+        if old is not None:
+            raw = old.rest(consumer)
+            if raw:
+                consumer.write(raw)  # what was queued under the old keys goes first
+            old.served.pop(consumer, None)
+            del old.members[consumer]
+            if not old.members:
+                del self.cohorts[old.keys]
+                for k in old.keys:
+                    self.key_cohorts[k].remove(old)
+                    if not self.key_cohorts[k]:
+                        del self.key_cohorts[k]
+        consumer.cohort = None
+        if not keys:
+            return
+        frozen = frozenset(keys)
+        cohort = self.cohorts.get(frozen)
+        if cohort is None:
+            cohort = self.cohorts[frozen] = Cohort(frozen)
+            for k in frozen:
+                self.key_cohorts.setdefault(k, []).append(cohort)
+        cohort.members[consumer] = None
+        if cohort.chunks:
+            cohort.served[consumer] = len(cohort.chunks)  # frames queued before it joined are not its
+        consumer.cohort = cohort
 
     def queue(self, consumer: ExchangeConsumer, raw: bytes) -> None:
         chunks = self.pending.get(consumer)
@@ -180,13 +243,31 @@ class Hub:
     def _schedule_flush(self) -> None:
         self.flush_scheduled = True
         loop = asyncio.get_running_loop()
-        if WRITE_DELAY_SECONDS > 0:
-            loop.call_later(WRITE_DELAY_SECONDS, self.flush)
+        delay = max(WRITE_DELAY_SECONDS, self.last_flush + WRITE_INTERVAL_SECONDS - loop.time())
+        if delay > 0:
+            loop.call_later(delay, self.flush)
         else:
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
+        """A write round: each socket gets everything queued for it in one write."""
         self.flush_scheduled = False
+        self.last_flush = asyncio.get_running_loop().time()
+        dirty, self.dirty = self.dirty, []
+        for cohort in dirty:
+            chunks, cohort.chunks = cohort.chunks, []
+            served, cohort.served = cohort.served, {}
+            raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            # A copy: a slow consumer's close takes it out of the cohort meanwhile.
+            for consumer in list(cohort.members):
+                try:
+                    if consumer in served:
+                        if served[consumer] < len(chunks):
+                            consumer.write(b"".join(chunks[served[consumer] :]))
+                        continue
+                    consumer.write(raw)
+                except Exception:  # noqa: BLE001 - one socket's failure is not the others'
+                    logger.exception("writing to a WebSocket failed")
         pending, self.pending = self.pending, {}
         for consumer, chunks in pending.items():
             try:
@@ -199,6 +280,12 @@ class Hub:
             self.unrecorded = []
 
     def flush_one(self, consumer: ExchangeConsumer) -> None:
+        """Write what is queued for one socket now (before a reply, which must not overtake it)."""
+        cohort = consumer.cohort
+        if cohort is not None and cohort.chunks:
+            raw = cohort.rest(consumer)
+            if raw:
+                consumer.write(raw)
         chunks = self.pending.pop(consumer, None)
         if chunks:
             consumer.write(b"".join(chunks))
@@ -240,22 +327,17 @@ class Hub:
             consumers = self.routes.get(key)
             if not consumers:
                 continue
-            raw = b"".join(ws_frame(text) for text in texts)
-            pending = self.pending
-            others: list[ExchangeConsumer] = []
-            for consumer in consumers:
-                if consumer.proto is None:
-                    others.append(consumer)
-                elif not consumer.dropped:
-                    chunks = pending.get(consumer)
-                    if chunks is None:
-                        pending[consumer] = [raw]
-                    else:
-                        chunks.append(raw)
-            if pending and not self.flush_scheduled:
-                self._schedule_flush()
             sockets += len(consumers)
-            for consumer in others:  # not daphne (the tests' communicator): channels' send
+            cohorts = self.key_cohorts.get(key)
+            if cohorts:
+                raw = b"".join(ws_frame(text) for text in texts)
+                for cohort in cohorts:
+                    if not cohort.chunks:
+                        self.dirty.append(cohort)
+                    cohort.chunks.append(raw)
+                if not self.flush_scheduled:
+                    self._schedule_flush()
+            for consumer in list(self.others.get(key, ())):  # not daphne's: channels' send
                 try:
                     await consumer._send_texts(texts)
                 except Exception:  # noqa: BLE001 - one socket's failure is not the others'
@@ -281,6 +363,18 @@ class Hub:
                         await self.layer.group_add(group, self.channel)
             except Exception as exc:  # noqa: BLE001 - tried again next time
                 log_layer_error(exc)
+
+
+def _member(table: dict[str, dict[Any, None]], key: str, item: Any, *, add: bool) -> None:
+    members = table.get(key)
+    if add:
+        if members is None:
+            members = table[key] = {}
+        members[item] = None
+    elif members is not None:
+        members.pop(item, None)
+        if not members:
+            del table[key]
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
