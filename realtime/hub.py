@@ -39,6 +39,10 @@ WRITE_DELAY_SECONDS = float(os.environ.get("WS_WRITE_DELAY_MS", "5")) / 1000
 # And at least this long after the previous write round: under a steady flow a socket
 # gets at most one write per interval, holding every frame of the interval.
 WRITE_INTERVAL_SECONDS = float(os.environ.get("WS_WRITE_INTERVAL_MS", "25")) / 1000
+# ... or this many times as long as the last round took, if that is longer: a process
+# with thousands of sockets (or starved of CPU) writes bigger rounds less often
+# instead of falling behind; its CPU per frame goes down as its load goes up.
+WRITE_BUSY_FACTOR = float(os.environ.get("WS_WRITE_BUSY_FACTOR", "4"))
 
 
 def daphne_protocol(send: Any) -> Any:
@@ -76,6 +80,7 @@ class HubStats:
         self.received: list[float] = []
         self.delivered: list[float] = []
         self.sockets = 0
+        self.writes = 0
 
     @staticmethod
     def event_time(message: dict[str, Any]) -> int | None:
@@ -104,12 +109,13 @@ class HubStats:
             return
         logger.info(
             "ws-hub stats: %d messages to %d sockets over %.0f s; commit->received ms p50 %.1f p99 %.1f max %.1f;"
-            " commit->delivered ms p50 %.1f p99 %.1f max %.1f",
+            " commit->delivered ms p50 %.1f p99 %.1f max %.1f; %d socket writes",
             len(self.received),
             self.sockets,
             now - self.since,
             *percentiles(self.received),
             *percentiles(self.delivered),
+            self.writes,
         )
         self._reset(now)
 
@@ -162,6 +168,7 @@ class Hub:
         self.pending: dict[ExchangeConsumer, list[bytes]] = {}
         self.flush_scheduled = False
         self.last_flush = 0.0
+        self.round_seconds = 0.0
         self.unrecorded: list[tuple[int, float, int]] = []
         # Membership changes are rare and must reach Redis in order (a discard
         # overtaking a later add would silently unsubscribe the process).
@@ -243,7 +250,8 @@ class Hub:
     def _schedule_flush(self) -> None:
         self.flush_scheduled = True
         loop = asyncio.get_running_loop()
-        delay = max(WRITE_DELAY_SECONDS, self.last_flush + WRITE_INTERVAL_SECONDS - loop.time())
+        interval = max(WRITE_INTERVAL_SECONDS, WRITE_BUSY_FACTOR * self.round_seconds)
+        delay = max(WRITE_DELAY_SECONDS, self.last_flush + interval - loop.time())
         if delay > 0:
             loop.call_later(delay, self.flush)
         else:
@@ -252,13 +260,16 @@ class Hub:
     def flush(self) -> None:
         """A write round: each socket gets everything queued for it in one write."""
         self.flush_scheduled = False
+        started = time.thread_time()
         self.last_flush = asyncio.get_running_loop().time()
         dirty, self.dirty = self.dirty, []
+        writes = 0
         for cohort in dirty:
             chunks, cohort.chunks = cohort.chunks, []
             served, cohort.served = cohort.served, {}
             raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             # A copy: a slow consumer's close takes it out of the cohort meanwhile.
+            writes += len(cohort.members)
             for consumer in list(cohort.members):
                 try:
                     if consumer in served:
@@ -274,6 +285,9 @@ class Hub:
                 consumer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             except Exception:  # noqa: BLE001 - one socket's failure is not the others'
                 logger.exception("writing to a WebSocket failed")
+        # CPU time, not wall time: a process starved of CPU by others must not slow its own rounds.
+        self.round_seconds = time.thread_time() - started
+        self.stats.writes += writes
         if self.unrecorded:
             for event_time, received_ms, sockets in self.unrecorded:
                 self.stats.record(event_time, received_ms, sockets)

@@ -192,13 +192,15 @@ def _open_readers(urls: list[str], symbol: str, opt: dict[str, Any], log: Any) -
         proc = ctx.Process(target=reader_main, args=(ws_urls, plan[i::processes], ready, stop, child), daemon=True)
         proc.start()
         readers.append((proc, ready, stop, parent))
-    deadline = time.monotonic() + 120
+    # Thousands of handshakes (each a subscribe query) take minutes on a loaded box.
+    wait = max(120.0, count / 10)
+    deadline = time.monotonic() + wait
     for _, ready, _, parent in readers:
         while not ready.wait(0.5):
             if parent.poll():
                 raise CommandError(f"a reader failed: {parent.recv()}")
             if time.monotonic() > deadline:
-                raise CommandError("subscribers did not connect in 120 s")
+                raise CommandError(f"subscribers did not connect in {wait:.0f} s")
     log(f"{count} subscribers on {', '.join(channels)} in {processes} reader process(es): {special}")
     return readers
 
@@ -297,7 +299,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
-        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)"
+        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes"
     )
     windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
@@ -309,6 +311,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
         "commit_to_fanned_out_p50_median_of_5s_windows": sorted(w[4] for w in windows)[len(windows) // 2],
         "commit_to_fanned_out_p99_worst_5s_window": max(w[5] for w in windows),
         "commit_to_fanned_out_max": max(w[6] for w in windows),
+        "socket_writes": int(sum(w[7] for w in windows)),
     }
 
 
