@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "wallets",
     "markets",
     "matching",
+    "realtime",
     "apikeys",
     "binance_api",
     "status",

@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from exchange_site.db import ids_reserve, on_commit, rows_insert
+from exchange_site import events
+from exchange_site.db import ids_reserve, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
+from exchange_site.events import OrderPlaced, OrdersChanged
 from exchange_site.money import PrecisionError, fmt, q, to_steps
-from matching.publish import order_publish
-from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
 from wallets.services import (
     BalanceChange,
@@ -165,9 +165,8 @@ def order_place(
         )
         with transaction.atomic(durable=True):
             order = _lock_and_insert(user_id=user_id, market=market, payload=payload, client_order_id=client_order_id)
-            # Before the wake-up: the owner's `new` frame is queued ahead of the matcher's.
-            on_commit(lambda: order_publish(order))
-            on_commit(lambda: matcher_wake(market_id=market.pk))
+            # The owner's `new` frame is queued ahead of the matcher's wake-up (subscriber stages).
+            events.announce_on_commit(OrderPlaced(order=order))
     except (IntegrityError, DomainError):
         # Two requests with one client_order_id raced (the other one won), or a retry.
         existing = (
@@ -236,7 +235,7 @@ def order_cancel(*, user_id: int, order_id: int) -> Order:
         if order.cancel_requested_at is None:
             order.cancel_requested_at = timezone.now()
             Order.objects.filter(pk=order.pk).update(cancel_requested_at=order.cancel_requested_at)
-            on_commit(lambda: matcher_wake(market_id=order.market_id))
+            events.announce_on_commit(OrdersChanged(market_id=order.market_id))
     return order
 
 
@@ -247,7 +246,7 @@ def orders_cancel_all(*, user_id: int, market: Market) -> int:
             user_id=user_id, market=market, status__in=Order.OPEN_STATUSES, cancel_requested_at__isnull=True
         ).update(cancel_requested_at=timezone.now())
         if count:
-            on_commit(lambda: matcher_wake(market_id=market.pk))
+            events.announce_on_commit(OrdersChanged(market_id=market.pk))
     return count
 
 
@@ -307,5 +306,5 @@ def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decima
                 for o in objs
             ]
         )
-        on_commit(lambda: matcher_wake(market_id=market.pk))
+        events.announce_on_commit(OrdersChanged(market_id=market.pk))
     return [o.pk for o in objs]

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from exchange_site.db import on_commit
+from exchange_site import events
 from exchange_site.errors import NotFound
-from matching.wakeup import matcher_wake
+from exchange_site.events import MarketChanged
 
 from .models import Market, Order
 from .services_settings import SettingsOutcome, market_update, setting_record
@@ -70,7 +70,7 @@ def market_halt(*, market_id: int, actor: User | None = None, reason: str = "", 
                 reason="; ".join(part for part in ((reason or "").strip()[:2000], note) if part),
             )
         if canceled:
-            on_commit(lambda: matcher_wake(market_id=market.pk))
+            events.announce_on_commit(MarketChanged(market_id=market.pk))
     return market
 
 
@@ -83,7 +83,7 @@ def market_resume(*, market_id: int, actor: User | None = None, reason: str = ""
             market.status = Market.Status.OPEN
             market.save(update_fields=["status"])
             setting_record(target=market, actor=actor, name="status", before=before, after=market.status, reason=reason)
-            on_commit(lambda: matcher_wake(market_id=market.pk))
+            events.announce_on_commit(MarketChanged(market_id=market.pk))
     return market
 
 

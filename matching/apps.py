@@ -6,11 +6,16 @@ class MatchingConfig(AppConfig):
     name = "matching"
 
     def ready(self) -> None:
-        # Every process that matches, settles or changes balances (run_matcher,
-        # runexchange, the Celery worker, the web server) then pushes its committed
-        # events to WebSocket clients.
-        from .market_data import hooks_register as market_data_hooks_register
-        from .publish import hooks_register
+        from exchange_site import events
+        from exchange_site.events import BatchCommitted, MarketChanged, OrderPlaced, OrdersChanged, Stage
 
-        hooks_register()
-        market_data_hooks_register()
+        from .market_data import market_data_prepare, market_data_publish
+        from .wakeup import wake_for
+
+        # The batch's ticker in memory first (the pushes send the same one), the cache
+        # written after the pushes were queued.
+        events.subscribe(BatchCommitted, market_data_prepare, stage=Stage.PREPARE)
+        events.subscribe(BatchCommitted, market_data_publish, stage=Stage.REACT)
+        # New orders, cancel requests and reopened markets wake the matcher.
+        for event_type in (OrderPlaced, OrdersChanged, MarketChanged):
+            events.subscribe(event_type, wake_for, stage=Stage.REACT)

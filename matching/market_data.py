@@ -27,6 +27,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
+from exchange_site.events import BatchCommitted
 from exchange_site.money import fmt, from_steps
 from markets.candles import CANDLE_COLUMNS, EXACT_PRECISION, minute_floor
 from markets.models import Candle, Market, Trade
@@ -290,7 +291,7 @@ def _forget(market: Market) -> None:
         logger.warning("market %s: could not drop its cached market data", market.symbol, exc_info=True)
 
 
-def _batch_figures(result: BatchResult) -> dict[str, Any]:
+def _batch_figures(result: BatchCommitted | BatchResult) -> dict[str, Any]:
     """What the ticker and the cache writers take from a committed batch."""
     return {
         "market": result.market,
@@ -303,8 +304,8 @@ def _batch_figures(result: BatchResult) -> dict[str, Any]:
     }
 
 
-def market_data_prepare(result: BatchResult) -> None:
-    """First after-batch hook: the batch's ticker in memory (no I/O), for the WebSocket publisher too."""
+def market_data_prepare(result: BatchCommitted) -> None:
+    """Stage ``PREPARE`` of a batch: its ticker in memory (no I/O), for the WebSocket publisher too."""
     try:
         _ticker_prepare(**_batch_figures(result))
     except Exception:
@@ -313,8 +314,8 @@ def market_data_prepare(result: BatchResult) -> None:
         raise
 
 
-def market_data_publish(result: BatchResult) -> None:
-    """After-batch hook: publish the batch's depth, trades and ticker to the cache."""
+def market_data_publish(result: BatchCommitted) -> None:
+    """Stage ``REACT`` of a batch: publish its depth, trades and ticker to the cache."""
     try:
         _publish(**_batch_figures(result))
     except Exception:
@@ -323,7 +324,7 @@ def market_data_publish(result: BatchResult) -> None:
 
 
 def market_data_warm(matcher: MarketMatcher) -> None:
-    """Matcher start hook: publish the rebuilt book, the recent trades and the ticker."""
+    """A matcher started (``runner``): publish the rebuilt book, the recent trades and the ticker."""
     tick, lot = matcher.tick, matcher.lot
     bids, asks = matcher.book.depth(DEPTH_LEVELS)
     _windows.pop(matcher.market_id, None)
@@ -341,23 +342,3 @@ def market_data_warm(matcher: MarketMatcher) -> None:
     except Exception:
         _forget(matcher.market)
         raise
-
-
-def hooks_register() -> None:
-    """Register with the matcher's loop (idempotent).
-
-    The ticker is prepared first (in memory, so the WebSocket publisher sends the same
-    one); the cache is written right after the WebSocket publisher queued the batch.
-    """
-    from .runner import after_batch, after_start
-
-    if market_data_prepare not in after_batch:
-        after_batch.insert(0, market_data_prepare)
-    if market_data_publish not in after_batch:
-        position = 0
-        for index, hook in enumerate(after_batch):
-            if getattr(hook, "__name__", "") == "batch_publish":
-                position = index + 1
-        after_batch.insert(position, market_data_publish)
-    if market_data_warm not in after_start:
-        after_start.append(market_data_warm)

@@ -9,28 +9,28 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
+from exchange_site import events
+from exchange_site.events import BatchCommitted
 from markets.models import Market
+from wallets.tasks import settle_market_soon
 
 from .heartbeat import Heart
 from .locks import MarketLock
+from .market_data import market_data_warm
 from .wakeup import WakeListener
 from .worker import BatchResult, MarketMatcher
 
 logger = logging.getLogger(__name__)
 
-# Called after each committed batch (settlement trigger, WebSocket publisher).
-after_batch: list[Callable[[BatchResult], None]] = []
-# Called once a market's book is rebuilt in this process (the market-data cache warms up).
-after_start: list[Callable[[MarketMatcher], None]] = []
-
 
 def _started(matcher: MarketMatcher) -> MarketMatcher:
-    for hook in after_start:
-        try:
-            hook(matcher)
-        except Exception:  # a failed warm-up must never stop matching
-            logger.exception("after-start hook %r failed", hook)
+    """A market's book is rebuilt in this process: warm its market-data cache."""
+    try:
+        market_data_warm(matcher)
+    except Exception:
+        logger.exception("warming the market data of market %s failed", matcher.market_id)
     return matcher
 
 
@@ -41,8 +41,6 @@ _settlement_owed: set[int] = set()
 
 
 def _trigger_settlement(result: BatchResult) -> None:
-    from wallets.tasks import settle_market_soon
-
     if settle_market_soon(result.market.pk):
         _settlement_owed.discard(result.market.pk)
     else:
@@ -50,8 +48,6 @@ def _trigger_settlement(result: BatchResult) -> None:
 
 
 def _settlement_retry() -> None:
-    from wallets.tasks import settle_market_soon
-
     for market_id in list(_settlement_owed):
         try:
             if settle_market_soon(market_id):
@@ -60,7 +56,34 @@ def _settlement_retry() -> None:
             logger.exception("settlement trigger for market %s failed", market_id)
 
 
-after_batch.append(_trigger_settlement)
+def batch_event(result: BatchResult) -> BatchCommitted:
+    """The announcement of a committed batch."""
+    return BatchCommitted(
+        market=result.market,
+        first_sequence=result.first_sequence,
+        sequence=result.sequence,
+        committed_at=result.committed_at or timezone.now(),
+        trades=result.trades,
+        orders=result.orders,
+        depth_bids=result.depth_bids,
+        depth_asks=result.depth_asks,
+        book_bids=result.book_bids,
+        book_asks=result.book_asks,
+    )
+
+
+def batch_committed(result: BatchResult) -> None:
+    """After a batch's commit: announce it (pushes, market-data cache), then trigger its settlement.
+
+    Announced first: in the one-process mode settlement runs eagerly inside the
+    trigger, and clients see a batch's trades before their fills.
+    """
+    events.announce(batch_event(result))
+    try:
+        _trigger_settlement(result)
+    except Exception:
+        logger.exception("settlement trigger for market %s failed", result.market.pk)
+        _settlement_owed.add(result.market.pk)
 
 
 def resolve_markets(symbols: Iterable[str]) -> list[Market]:
@@ -145,11 +168,7 @@ def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | 
             if result is None:
                 continue
             busy = True
-            for hook in after_batch:
-                try:
-                    hook(result)
-                except Exception:  # a failed push must never stop matching
-                    logger.exception("after-batch hook %r failed", hook)
+            batch_committed(result)
         if busy:
             continue
         _settlement_retry()

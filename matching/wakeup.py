@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 import time
 
+import redis
 from django.conf import settings
+
+from exchange_site.events import MarketChanged, OrderPlaced, OrdersChanged
 
 CHANNEL = "exchange:matcher:wake"
 RESUBSCRIBE_SECONDS = 1.0
@@ -21,8 +24,6 @@ _redis_client = None
 def _redis():
     global _redis_client
     if _redis_client is None:
-        import redis
-
         _redis_client = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1, **settings.REDIS_SSL_OPTIONS
         )
@@ -33,6 +34,11 @@ def matcher_wake(*, market_id: int) -> None:
     _local_event.set()
     if settings.REDIS_URL:
         _redis().publish(CHANNEL, str(market_id))
+
+
+def wake_for(event: OrderPlaced | OrdersChanged | MarketChanged) -> None:
+    """Subscriber of the events that give the matcher work (``MatchingConfig.ready``)."""
+    matcher_wake(market_id=event.order.market_id if isinstance(event, OrderPlaced) else event.market_id)
 
 
 class WakeListener:

@@ -58,7 +58,7 @@ def _publisher_connection_closed(django_db_setup):
     Any balance change (a test funding a wallet) queues a push, so any test can start it.
     """
     yield
-    from matching import publish
+    from realtime import publisher as publish
 
     if publish._publisher is not None:
         publish._publisher.close_connections()

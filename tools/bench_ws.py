@@ -21,12 +21,9 @@ import logging
 import math
 import multiprocessing
 import os
-import random
 import re
 import secrets
-import threading
 import time
-from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,10 +32,9 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from tools.harness import RAISED_THROTTLES, ROOT, Harness, process_env
+from tools.restfeeder import MID_TICKS, SPREAD_TICKS, feeder_main, price
 from tools.wsreader import merge_reports, raise_fd_limit, reader_main
 
-MID_TICKS = 10_000  # price 100.00 with a 0.01 tick
-SPREAD_TICKS = 15
 SOCKETS_PER_READER = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOG_DIR = ROOT / "var" / "bench-logs"
@@ -49,7 +45,13 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500, help="orders (and cancels) a second, over REST")
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--traders", type=int, default=20, help="traders (one HTTP client thread each)")
+    parser.add_argument("--traders", type=int, default=20, help="funded traders the orders are spread over")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="keep-alive HTTP connections of the open-loop feeder process (requests in flight at most)",
+    )
     parser.add_argument("--url", default="", help="use a running stack at this http:// URL instead of starting one")
     parser.add_argument(
         "--client-nice",
@@ -59,6 +61,7 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument("--rest-nice", type=int, default=0, help="nice level of the REST processes")
     parser.add_argument("--web", type=int, default=2, help="worker processes of the REST (web) process (WEB_WORKERS)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per web worker (WEB_THREADS)")
     parser.add_argument("--ws-url", default="", help="with --url: the ws process's http:// URL, if not the same")
     parser.add_argument("--ws-processes", type=int, default=int(os.environ.get("WS_PROCESSES", "2")))
     parser.add_argument(
@@ -90,9 +93,7 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
         readers = _open_readers(ws_urls, market.symbol, opt, log)
         ws_pids = _ws_pids(harness)
         cpu_before = _cpu_ms(ws_pids)
-        if opt["client_nice"]:
-            os.nice(opt["client_nice"])  # the order-placing clients; readers already started
-        flow = _order_flow(rest_urls, market.symbol, tokens, opt["rate"], opt["seconds"], log)
+        flow = _order_flow(rest_urls, market.symbol, tokens, opt, log)
         _wait_matched(market)
         time.sleep(1.0)  # let the last trades reach every subscriber
         cpu_after = _cpu_ms(ws_pids)
@@ -132,7 +133,7 @@ def _start_stack(symbol: str, opt: dict[str, Any], log: Any) -> tuple[list[str],
         WS_PUBLISH_STATS_SECONDS="5",
         WS_HUB_STATS_SECONDS="5",
         WEB_WORKERS=str(opt["web"]),
-        WEB_THREADS="1",
+        WEB_THREADS=str(opt["web_threads"]),
     )
     for name in ("web", "ws", "matcher", "worker"):
         (LOG_DIR / f"{name}.log").unlink(missing_ok=True)  # the stats lines of this run only
@@ -163,7 +164,7 @@ def _seed_book(url: str, symbol: str, tokens: list[str]) -> None:
             for side, ticks in (("buy", MID_TICKS - i), ("sell", MID_TICKS + i)):
                 resp = http.post(
                     "/api/v1/orders",
-                    json={"market": symbol, "side": side, "type": "limit", "price": _price(ticks), "quantity": "1"},
+                    json={"market": symbol, "side": side, "type": "limit", "price": price(ticks), "quantity": "1"},
                 )
                 if resp.status_code != 201:
                     raise CommandError(f"seeding the book failed: {resp.status_code} {resp.text}")
@@ -191,13 +192,15 @@ def _open_readers(urls: list[str], symbol: str, opt: dict[str, Any], log: Any) -
         proc = ctx.Process(target=reader_main, args=(ws_urls, plan[i::processes], ready, stop, child), daemon=True)
         proc.start()
         readers.append((proc, ready, stop, parent))
-    deadline = time.monotonic() + 120
+    # Thousands of handshakes (each a subscribe query) take minutes on a loaded box.
+    wait = max(120.0, count / 10)
+    deadline = time.monotonic() + wait
     for _, ready, _, parent in readers:
         while not ready.wait(0.5):
             if parent.poll():
                 raise CommandError(f"a reader failed: {parent.recv()}")
             if time.monotonic() > deadline:
-                raise CommandError("subscribers did not connect in 120 s")
+                raise CommandError(f"subscribers did not connect in {wait:.0f} s")
     log(f"{count} subscribers on {', '.join(channels)} in {processes} reader process(es): {special}")
     return readers
 
@@ -218,47 +221,31 @@ def _close_readers(readers: list[tuple]) -> dict[str, dict[str, Any]]:
 
 
 # -- order flow -------------------------------------------------------------------
-def _order_flow(urls: list[str], symbol: str, tokens: list[str], rate: float, seconds: float, log: Any) -> dict:
-    statuses: Counter = Counter()
-    lock = threading.Lock()
-    per_thread = rate / len(tokens)
-    start = time.monotonic() + 0.2
-    end = start + seconds
+def _order_flow(urls: list[str], symbol: str, tokens: list[str], opt: dict[str, Any], log: Any) -> dict:
+    """Run the open-loop feeder (``tools.restfeeder``) in a process of its own; return its report."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    feed_opt = {"rate": opt["rate"], "seconds": opt["seconds"], "connections": max(1, opt["connections"])}
+    proc = ctx.Process(target=_feeder_process, args=(urls, symbol, tokens, feed_opt, opt["client_nice"], child))
+    log(f"placing orders at {opt['rate']:g}/s for {opt['seconds']:g} s over {feed_opt['connections']} connections")
+    proc.start()
+    started = time.monotonic()
+    while not parent.poll(1.0):
+        if not proc.is_alive():
+            raise CommandError("the feeder process died")
+        if time.monotonic() - started < opt["seconds"]:
+            log(f"{time.monotonic() - started:.0f} s")
+    report = parent.recv()
+    proc.join(10)
+    if "error" in report:
+        raise CommandError(f"the feeder failed: {report['error']}")
+    return report
 
-    def one_trader(index: int, token: str) -> None:
-        import httpx
 
-        rng = random.Random(index)
-        resting: list[int] = []
-        local: Counter = Counter()
-        url = urls[index % len(urls)]
-        with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
-            k = 0
-            while time.monotonic() < end:
-                due = start + (k + rng.random()) / per_thread
-                if due >= end:
-                    break
-                pause = due - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                k += 1
-                kind, resp = _one_order(http, rng, symbol, resting)
-                local[(kind, resp.status_code)] += 1
-        with lock:
-            statuses.update(local)
-
-    threads = [threading.Thread(target=one_trader, args=(i, t), daemon=True) for i, t in enumerate(tokens)]
-    log(f"placing orders at {rate:g}/s for {seconds:g} s")
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        time.sleep(1)
-        if time.monotonic() < end:
-            log(f"{time.monotonic() - start:.0f} s")
-    for t in threads:
-        t.join(120)
-    elapsed = max(time.monotonic() - start, 1e-9)
-    return {"statuses": statuses, "elapsed": elapsed}
+def _feeder_process(urls, symbol, tokens, feed_opt, nice, out) -> None:
+    if nice:
+        os.nice(nice)  # the order-placing clients stand in for the traders' own machines
+    feeder_main(urls, symbol, tokens, feed_opt, out)
 
 
 def _wait_matched(market, timeout: float = 120) -> None:
@@ -269,34 +256,6 @@ def _wait_matched(market, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise CommandError("the matcher did not catch up in time")
         time.sleep(0.2)
-
-
-def _one_order(http, rng: random.Random, symbol: str, resting: list[int]):
-    """One request of the flow: cancels, market orders and limit orders around the mid price."""
-    roll = rng.random()
-    if roll < 0.2 and resting:
-        return "cancel", http.delete(f"/api/v1/orders/{resting.pop(rng.randrange(len(resting)))}")
-    side = rng.choice(["buy", "sell"])
-    quantity = f"{rng.randint(1, 50) / 1000:.3f}"
-    if roll < 0.3:
-        body = {"market": symbol, "side": side, "type": "market"}
-        if side == "buy":
-            body["quote_quantity"] = f"{rng.randint(1, 50) / 10:.1f}"
-        else:
-            body["quantity"] = quantity
-        return "market", http.post("/api/v1/orders", json=body)
-    # Buys a little above mid and sells a little below cross about half the time.
-    offset = rng.randint(-SPREAD_TICKS, SPREAD_TICKS)
-    ticks = MID_TICKS + offset if side == "buy" else MID_TICKS - offset
-    resp = http.post(
-        "/api/v1/orders",
-        json={"market": symbol, "side": side, "type": "limit", "price": _price(ticks), "quantity": quantity},
-    )
-    if resp.status_code == 201:
-        resting.append(resp.json()["id"])
-        if len(resting) > 200:
-            resting.pop(0)
-    return "limit", resp
 
 
 # -- the ws processes' CPU ------------------------------------------------------
@@ -340,7 +299,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
-        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)"
+        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes"
     )
     windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
@@ -352,6 +311,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
         "commit_to_fanned_out_p50_median_of_5s_windows": sorted(w[4] for w in windows)[len(windows) // 2],
         "commit_to_fanned_out_p99_worst_5s_window": max(w[5] for w in windows),
         "commit_to_fanned_out_max": max(w[6] for w in windows),
+        "socket_writes": int(sum(w[7] for w in windows)),
     }
 
 
@@ -362,7 +322,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> d
     trades = Trade.objects.filter(market=market).count()
     statuses = flow["statuses"]
     elapsed = flow["elapsed"]
-    placed = sum(n for (kind, code), n in statuses.items() if kind != "cancel" and code == 201)
+    placed = sum(n for key, n in statuses.items() if not key.startswith("cancel") and key.endswith(" 201"))
     requests = sum(statuses.values())
     keeping_up = [c for kind, c in classes.items() if kind != "slow"]
     delivered = sum(c["trades"] for c in keeping_up)
@@ -375,7 +335,10 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> d
         "seconds": opt["seconds"],
         "orders_per_sec": round(placed / elapsed, 1),
         "requests_per_sec": round(requests / elapsed, 1),
-        "http": {f"{kind} {code}": n for (kind, code), n in sorted(statuses.items())},
+        "requests_asked_sent": [flow["due"], flow["sent"]],
+        "feeder_late_ms_p50_p99": flow["late_ms_p50_p99"],
+        "answer_ms_p50_p99": flow["answer_ms_p50_p99"],
+        "http": dict(sorted(statuses.items())),
         "trades": trades,
         "trades_per_sec": round(trades / elapsed, 1),
         "messages_delivered": delivered,
@@ -431,7 +394,3 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
         return round(values[min(len(values) - 1, int(len(values) * p))], 1)
 
     return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": round(values[-1], 1)}
-
-
-def _price(ticks: int) -> str:
-    return f"{Decimal(ticks) / 100:.2f}"

@@ -3,15 +3,15 @@
 Each change is written with its ledger entry in the caller's transaction, after the
 wallet rows were locked in primary-key order (no deadlocks between concurrent callers).
 
-After the transaction commits, the hooks in ``after_wallets_change`` get the pks of
-every wallet it changed, once per transaction however many calls made the changes
-(the WebSocket layer registers there to push the new balances).
+After the transaction commits, ``WalletsChanged`` announces the pks of every wallet
+it changed, once per transaction however many calls made the changes (the real-time
+tier subscribes to push the new balances).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,17 +19,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from exchange_site import events
 from exchange_site.db import on_commit, rows_insert, rows_update, rows_update_values
 from exchange_site.errors import DomainError
+from exchange_site.events import WalletsChanged
 from exchange_site.money import fmt
 from markets.models import Currency
 
 from .models import LedgerEntry, Wallet
 
 ZERO = Decimal(0)
-
-# Called after commit with the pks of the wallets a transaction changed.
-after_wallets_change: list[Callable[[list[int]], None]] = []
 
 
 class InsufficientFunds(DomainError):
@@ -90,9 +89,7 @@ class _Changed:
         self.wallet_ids: set[int] = set()
 
     def announce(self) -> None:
-        wallet_ids = sorted(self.wallet_ids)
-        for hook in after_wallets_change:
-            hook(wallet_ids)
+        events.announce(WalletsChanged(wallet_ids=sorted(self.wallet_ids)))
 
 
 _changed = threading.local()
@@ -100,7 +97,7 @@ _changed = threading.local()
 
 def _note_changed(wallet_ids: Iterable[int]) -> None:
     """Remember wallets for the transaction's single after-commit announcement."""
-    if not after_wallets_change:
+    if not events.subscribed(WalletsChanged):
         return
     connection = transaction.get_connection()
     changed: _Changed | None = getattr(_changed, "current", None)
@@ -116,8 +113,8 @@ def wallet_apply_changes(*, changes: Sequence[BalanceChange], announce: bool = T
 
     Raises ``InsufficientFunds`` (and the caller's transaction rolls back) when a change
     would take a wallet below zero or lock more than it holds. The changed wallets are
-    announced to ``after_wallets_change`` after commit unless ``announce`` is False
-    (settlement publishes its wallets itself, together with its fills).
+    announced (``WalletsChanged``) after commit unless ``announce`` is False
+    (settlement announces its wallets itself, with its fills).
     """
     wallets = wallets_lock(keys=((c.user_id, c.currency_id) for c in changes))
     now = timezone.now()

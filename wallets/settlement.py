@@ -11,7 +11,6 @@ wallet, every ledger entry in one COPY on PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,7 +18,9 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.selectors import fee_account
-from exchange_site.db import model_from_row, on_commit
+from exchange_site import events
+from exchange_site.db import model_from_row
+from exchange_site.events import TradesSettled
 from markets.models import Market, Order, Trade
 
 from .models import LedgerEntry, SettlementCursor
@@ -46,10 +47,6 @@ class SettlementResult:
     trades: list[Trade] = field(default_factory=list)
     closed_order_ids: list[int] = field(default_factory=list)
     wallets: list = field(default_factory=list)
-
-
-# Called after each committed settlement run (the WebSocket layer registers here).
-after_settlement: list[Callable[[SettlementResult], None]] = []
 
 
 def _trade_changes(trade: Trade, base: int, quote: int, fee_user_id: int, out: list[tuple]) -> None:
@@ -130,13 +127,20 @@ def market_settle(*, market_id: int, max_sequences: int | None = None) -> Settle
         while t < n:
             _trade_changes(trades[t], base, quote, fee_user_id, changes)
             t += 1
-        # Not announced: the settlement hook publishes these wallets right after its fills.
+        # Not announced as changed wallets: ``TradesSettled`` carries them with the fills.
         wallets = wallet_apply_changes_bulk(changes=changes, announce=False) if changes else {}
         cursor.settled_sequence = end
         cursor.save(update_fields=["settled_sequence", "updated_at"])
         result = SettlementResult(market_id, start, end, trades, [row[0] for row in closed], list(wallets.values()))
-        for hook in after_settlement:
-            on_commit(lambda hook=hook: hook(result))
+        events.announce_on_commit(
+            TradesSettled(
+                market_id=market_id,
+                from_sequence=start,
+                to_sequence=end,
+                trades=trades,
+                wallet_ids=[wallet.pk for wallet in result.wallets],
+            )
+        )
     return result
 
 

@@ -5,11 +5,8 @@ transaction never commits, so the callbacks are captured, not run. Right after t
 writer returns the test checks that no reader heard anything yet; then it runs the
 captured callbacks, as the commit would, and checks what each reader was told.
 
-The only place that knows how writers announce is the ``Heard`` fixture and the
-``target`` helper below. RETARGET when ``exchange_site/events.py`` replaces the hook
-lists: subscribe ``Heard`` to the events instead of ``after_wallets_change`` /
-``after_settlement``, record placements and wake-ups from their events, and update the
-expected target names; the tests themselves stay.
+Readers are ``exchange_site.events`` subscribers: the ``heard`` fixture subscribes to
+the events the writers announce and records them in the order they arrive.
 """
 
 from __future__ import annotations
@@ -23,13 +20,15 @@ from django.db import connection
 
 from accounts.roles import BACK_OFFICE
 from accounts.selectors import fee_account
+from exchange_site import events
+from exchange_site.events import OrderPlaced, TradesSettled, WalletsChanged
 from markets.models import Order
 from matching import wakeup
 from tests.backoffice.helpers import make_staff, make_trader, request_withdrawal
 from tests.factories import MarketFactory, UserFactory, run_matcher
 from wallets.models import Wallet
-from wallets.services import InsufficientFunds, after_wallets_change
-from wallets.settlement import after_settlement, market_settle
+from wallets.services import InsufficientFunds
+from wallets.settlement import market_settle
 from wallets.withdrawals import withdrawal_approve, withdrawal_mark_sent, withdrawal_reject
 
 from .helpers import deposit, place
@@ -39,16 +38,22 @@ pytestmark = pytest.mark.django_db
 
 @dataclass
 class Heard:
-    """What the readers were told: changed wallets, settlement runs, matcher wake-ups."""
+    """What the readers were told, in order: event class names, changed wallets, settlements, wake-ups."""
 
+    log: list[str] = field(default_factory=list)
     wallets: list[list[int]] = field(default_factory=list)
     settlements: list = field(default_factory=list)
 
-    def wallets_changed(self, wallet_ids: list[int]) -> None:
-        self.wallets.append(wallet_ids)
+    def wallets_changed(self, event: WalletsChanged) -> None:
+        self.log.append("WalletsChanged")
+        self.wallets.append(event.wallet_ids)
 
-    def settled(self, result) -> None:
-        self.settlements.append(result)
+    def settled(self, event: TradesSettled) -> None:
+        self.log.append("TradesSettled")
+        self.settlements.append(event)
+
+    def placed(self, event: OrderPlaced) -> None:
+        self.log.append("OrderPlaced")
 
     @property
     def woken(self) -> bool:
@@ -56,29 +61,23 @@ class Heard:
 
     @property
     def nothing(self) -> bool:
-        return not self.wallets and not self.settlements and not self.woken
+        return not self.log and not self.woken
 
 
 @pytest.fixture
 def heard():
     heard = Heard()
     wakeup._local_event.clear()
-    after_wallets_change.append(heard.wallets_changed)
-    after_settlement.append(heard.settled)
+    subscriptions = [
+        (WalletsChanged, heard.wallets_changed),
+        (TradesSettled, heard.settled),
+        (OrderPlaced, heard.placed),
+    ]
+    for event_type, handler in subscriptions:
+        events.subscribe(event_type, handler)
     yield heard
-    after_wallets_change.remove(heard.wallets_changed)
-    after_settlement.remove(heard.settled)
-
-
-def target(callback: Callable) -> str:
-    """The name of what an after-commit callback calls (through ``exchange_site.db.on_commit``'s wrapper)."""
-    cells = dict(zip(callback.__code__.co_freevars, (c.cell_contents for c in callback.__closure__ or ()), strict=True))
-    func = cells.get("func", callback)
-    if func.__name__ != "<lambda>":
-        return func.__qualname__
-    if func.__defaults__:  # lambda hook=hook: hook(result)
-        return func.__defaults__[0].__qualname__
-    return func.__code__.co_names[0]  # lambda: effect(...)
+    for event_type, handler in subscriptions:
+        events.unsubscribe(event_type, handler)
 
 
 def setup_done(heard: Heard) -> None:
@@ -89,6 +88,7 @@ def setup_done(heard: Heard) -> None:
     Rebinding the list is what Django itself does when a savepoint rolls back.
     """
     connection.run_on_commit = []
+    heard.log.clear()
     heard.wallets.clear()
     heard.settlements.clear()
     wakeup._local_event.clear()
@@ -118,8 +118,8 @@ def test_order_place_announces_the_lock_the_order_and_a_wake_up_only_after_commi
         order = place(trader, market, Order.Side.BUY, price="100", quantity="2")
         assert heard.nothing, "announced before commit"
 
-    assert [target(c) for c in callbacks] == ["_Changed.announce", "order_publish", "matcher_wake"]
     commit(callbacks)
+    assert heard.log == ["WalletsChanged", "OrderPlaced"]
     assert heard.wallets == [wallet_pks((trader, market.quote))]
     assert heard.woken
     assert heard.settlements == []
@@ -153,15 +153,15 @@ def test_settlement_announces_its_run_once_after_commit_and_no_wallets_of_its_ow
         result = market_settle(market_id=market.pk)
         assert heard.nothing, "announced before commit"
 
-    # One callback per subscriber: the publisher's and this test's.
-    assert [target(c) for c in callbacks] == ["settlement_publish", "Heard.settled"]
+    assert len(callbacks) == 1, "one announcement for the whole settlement run"
     commit(callbacks)
-    assert heard.settlements == [result]
-    assert len(result.trades) == 1
-    # Settlement publishes its wallets with its fills; the wallet service stays silent.
-    assert heard.wallets == []
+    # Settlement announces its wallets with its fills; the wallet service stays silent.
+    assert heard.log == ["TradesSettled"]
+    (settled,) = heard.settlements
+    assert settled.market_id == market.pk
+    assert len(settled.trades) == len(result.trades) == 1
     traders = wallet_pks((buyer, market.base), (buyer, market.quote), (seller, market.base), (seller, market.quote))
-    assert set(traders) <= {w.pk for w in result.wallets}
+    assert set(traders) <= set(settled.wallet_ids)
 
 
 # -- withdrawals ---------------------------------------------------------------------------
@@ -183,8 +183,9 @@ def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_w
     with django_capture_on_commit_callbacks() as requested:
         first = request_withdrawal(trader, btc, "1")
         assert heard.nothing, "announced before commit"
-    assert [target(c) for c in requested] == ["_Changed.announce"]
+    assert len(requested) == 1
     commit(requested)
+    assert heard.log == ["WalletsChanged"]
     assert heard.wallets == [wallet]
 
     setup_done(heard)
@@ -195,8 +196,9 @@ def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_w
     with django_capture_on_commit_callbacks() as sent:
         withdrawal_mark_sent(actor=officer, withdrawal_id=first.pk, txid="tx-after-commit-1")
         assert heard.nothing, "announced before commit"
-    assert [target(c) for c in sent] == ["_Changed.announce"]
+    assert len(sent) == 1
     commit(sent)
+    assert heard.log == ["WalletsChanged"]
     assert len(heard.wallets) == 1
     assert set(wallet) <= set(heard.wallets[0])
 
@@ -205,7 +207,8 @@ def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_w
     with django_capture_on_commit_callbacks() as rejected:
         withdrawal_reject(actor=officer, withdrawal_id=second.pk, reason="address on a sanctions list")
         assert heard.nothing, "announced before commit"
-    assert [target(c) for c in rejected] == ["_Changed.announce"]
+    assert len(rejected) == 1
     commit(rejected)
+    assert heard.log == ["WalletsChanged"]
     assert heard.wallets == [wallet]
     assert D(Wallet.objects.get(pk=wallet[0]).locked) == D(0)

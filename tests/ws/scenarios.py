@@ -231,6 +231,6 @@ def stack_get(stack, path: str):
 def _ms(text: str) -> int:
     from datetime import datetime
 
-    from matching.publish import epoch_ms
+    from realtime.frames import epoch_ms
 
     return epoch_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))

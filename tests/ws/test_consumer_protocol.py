@@ -11,8 +11,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from markets import consumers
-from markets.routing import websocket_urlpatterns
+from realtime import consumers, frames
+from realtime.routing import websocket_urlpatterns
 from tests.factories import MarketFactory, UserFactory
 
 from .helpers import access_token, expired_token, forged_token, refresh_token
@@ -264,10 +264,8 @@ def test_an_older_order_state_arriving_late_is_not_sent_after_a_newer_one():
     """The web process's `new` push can reach the socket after the matcher's `filled` one."""
     from channels.layers import get_channel_layer
 
-    from matching import publish
-
     user = UserFactory()
-    group = publish.user_group(user.pk)
+    group = frames.user_group(user.pk)
 
     def frame(status: str, version: int) -> list:
         text = json.dumps({"channel": "orders", "event_time": 1, "data": {"id": 7, "status": status}})
@@ -279,7 +277,7 @@ def test_an_older_order_state_arriving_late_is_not_sent_after_a_newer_one():
         assert (await ask(ws, {"op": "subscribe", "channels": ["orders"]}))["op"] == "subscribed"
         layer = get_channel_layer()
         for status, version in (("filled", 200), ("new", 100), ("filled", 200)):
-            message = {"type": publish.FRAMES, "group": group, "user_id": user.pk, "frames": [frame(status, version)]}
+            message = {"type": frames.FRAMES, "group": group, "user_id": user.pk, "frames": [frame(status, version)]}
             await layer.group_send(group, message)
         received = [(await ws.receive_json_from(timeout=5))["data"]["status"] for _ in range(2)]
         assert received == ["filled", "filled"]

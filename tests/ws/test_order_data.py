@@ -9,7 +9,7 @@ import pytest
 
 from markets.models import Order
 from markets.serializers_trading import OrderOut
-from matching.publish import _order_values, _time, order_data
+from realtime.frames import iso_time, order_data, order_values
 from tests.factories import MarketFactory, OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_publisher_order_rendering_matches_the_rest_serializer(variant):
     # A microsecond-free time too: isoformat drops the fraction then.
     Order.objects.filter(pk=order.pk).update(updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     order = Order.objects.select_related("market").get(pk=order.pk)
-    assert order_data(_order_values(order), market.symbol) == dict(OrderOut(order).data)
+    assert order_data(order_values(order), market.symbol) == dict(OrderOut(order).data)
 
 
 def test_publisher_time_rendering_matches_drf():
@@ -52,4 +52,4 @@ def test_publisher_time_rendering_matches_drf():
 
     field = serializers.DateTimeField()
     for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 12, 3, 5, 28, 50, 314000, tzinfo=UTC)):
-        assert _time(moment) == field.to_representation(moment)
+        assert iso_time(moment) == field.to_representation(moment)

@@ -22,18 +22,22 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.roles import BACK_OFFICE
+from exchange_site import events as domain_events
+from exchange_site.events import OrderPlaced, WalletsChanged
 from markets.models import Market
-from markets.routing import websocket_urlpatterns
 from markets.services import order_place
-from matching import publish
+from matching.runner import batch_event
 from matching.worker import MarketMatcher
+from realtime.publisher import publisher
+from realtime.routing import websocket_urlpatterns
+from realtime.subscribers import batch_publish, order_publish
 from tests.backoffice.helpers import enable_2fa, fresh_otp, make_staff
 from tests.factories import CurrencyFactory, MarketFactory, UserFactory, fund
 from tests.wallets.helpers import sign
 from wallets.deposits import deposit_address_get
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import LedgerEntry, Wallet
-from wallets.services import BalanceChange, after_wallets_change, wallet_apply_changes
+from wallets.services import BalanceChange, wallet_apply_changes
 from wallets.settlement import market_settle_all
 
 from .helpers import access_token
@@ -59,7 +63,7 @@ def call(func: Callable, *args, **kwargs):
 
 def settled_fixtures() -> None:
     """Let the pushes of the fixtures' own deposits go out before any client subscribes."""
-    assert publish.publisher().flush(10)
+    assert publisher().flush(10)
 
 
 async def connected(user) -> WebsocketCommunicator:
@@ -218,7 +222,7 @@ def match_and_settle(market: Market) -> None:
     """The matcher's batches, published like the runner does, then settlement."""
     matcher = MarketMatcher(market.pk)
     while (result := matcher.run_batch()) is not None:
-        publish.batch_publish(result)
+        batch_publish(batch_event(result))
     market_settle_all(market_id=market.pk)
 
 
@@ -391,9 +395,13 @@ def test_each_withdrawal_step_that_moves_funds_pushes_the_owner_balance(withdraw
 def announced():
     """The wallet pks each after-commit announcement carried, in order."""
     calls: list[list[int]] = []
-    after_wallets_change.append(calls.append)
+
+    def record(event: WalletsChanged) -> None:
+        calls.append(event.wallet_ids)
+
+    domain_events.subscribe(WalletsChanged, record)
     yield calls
-    after_wallets_change.remove(calls.append)
+    domain_events.unsubscribe(WalletsChanged, record)
 
 
 def test_the_wallets_of_one_transaction_are_announced_once_and_only_after_commit(market, trader, other, announced):
@@ -458,7 +466,7 @@ def test_a_new_order_that_reaches_the_publisher_after_its_batch_is_not_pushed(ma
         placed = await events_until(ws, counted(orders=1, balances=1))
         await match_and_settle(market)
         rested = await events_until(ws, counted(orders=1))
-        publish.order_publish(order)  # the `new` snapshot, late
+        order_publish(OrderPlaced(order=order))  # the `new` snapshot, late
         assert await ws.receive_nothing(timeout=QUIET_SECONDS)
         await ws.disconnect()
         return placed, rested

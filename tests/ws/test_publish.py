@@ -15,12 +15,15 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from markets.models import Market, Order, Trade
-from markets.routing import websocket_urlpatterns
 from markets.selectors import depth_get, ticker_get
 from markets.serializers_trading import OrderOut
 from markets.services import order_place
-from matching import publish
+from matching.runner import batch_event
 from matching.worker import MarketMatcher
+from realtime.frames import epoch_ms
+from realtime.publisher import publisher
+from realtime.routing import websocket_urlpatterns
+from realtime.subscribers import batch_publish
 from tests.factories import MarketFactory, UserFactory, fund
 from wallets.models import Wallet
 from wallets.settlement import market_settle_all
@@ -47,7 +50,7 @@ def match(market: Market) -> list:
     matcher = MarketMatcher(market.pk)
     results = []
     while (result := matcher.run_batch()) is not None:
-        publish.batch_publish(result)
+        batch_publish(batch_event(result))
         results.append(result)
     return results
 
@@ -91,7 +94,7 @@ def traders(transactional_db):
     fund(seller, market.base, "2")
     fund(buyer, market.quote, "100000")
     fund(bystander, market.quote, "1000")
-    publish.publisher().flush()  # the deposits' balance pushes go out before any client subscribes
+    publisher().flush()  # the deposits' balance pushes go out before any client subscribes
     return market, seller, buyer, bystander
 
 
@@ -113,7 +116,7 @@ def test_a_matched_batch_publishes_its_trades_one_depth_diff_and_the_ticker(trad
     results, events = asyncio.run(scenario())
     assert len(results) == 1, "four orders queued together are one batch"
     batch = results[0]
-    commit_ms = publish.epoch_ms(batch.committed_at)
+    commit_ms = epoch_ms(batch.committed_at)
     assert [e["channel"] for e in events] == ["trades:BTC-USDT"] * 2 + ["depth:BTC-USDT", "ticker:BTC-USDT"]
     assert {e["event_time"] for e in events} == {commit_ms}
 

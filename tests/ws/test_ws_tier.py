@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
-from matching import publish
+from realtime import frames as rt_frames
 from tests.factories import UserFactory
 from tests.integration.stack import LOG_DIR, process_env, wait_settled
 from tools.harness import Harness
@@ -157,7 +157,7 @@ def test_a_subscriber_that_stops_reading_is_closed_with_4008_and_holds_up_nobody
 
     # 8 MB of trade frames through the real channel layer, as the publisher sends them.
     layer = get_channel_layer()
-    group = publish.public_group("trades", market.pk)
+    group = rt_frames.public_group("trades", market.pk)
     padding = "x" * 2000
     total = 0
     for _ in range(80):
@@ -165,8 +165,8 @@ def test_a_subscriber_that_stops_reading_is_closed_with_4008_and_holds_up_nobody
         for _ in range(50):
             total += 1
             data = {"id": total, "price": "1", "quantity": "1", "taker_side": "buy", "time": padding}
-            frames.append([channel, publish.frame(channel, int(time.time() * 1000), data)])
-        async_to_sync(layer.group_send)(group, {"type": publish.FRAMES, "group": group, "frames": frames})
+            frames.append([channel, rt_frames.frame(channel, int(time.time() * 1000), data)])
+        async_to_sync(layer.group_send)(group, {"type": rt_frames.FRAMES, "group": group, "frames": frames})
 
     # The reader that keeps up gets everything, in order, while the slow one is stuck.
     reader.wait(lambda: len(reader.events(channel)) == total, timeout=60, what="every frame")

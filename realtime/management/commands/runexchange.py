@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from matching.runner import MatcherPool, run_loop
+from realtime.routing import websocket_urlpatterns
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,6 @@ class Command(BaseCommand):
         from daphne.server import Server
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
         from django.core.asgi import get_asgi_application
-
-        from markets.routing import websocket_urlpatterns
 
         if settings.REDIS_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
             self.stderr.write("REDIS_URL is set: settlement runs in the Celery worker, start it too.")
