@@ -19,6 +19,7 @@ from .serializers import ApiKeyCreatedOut, ApiKeyCreateIn, ApiKeyOut, ApiKeyUpda
 
 TAGS = ["api keys"]
 NOT_MINE = error_doc("`not_found`: no such key of mine.")
+UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired access token.")
 
 
 class ApiKeysView(APIView):
@@ -26,7 +27,9 @@ class ApiKeysView(APIView):
         # Creating checks a password: limited like a login.
         return [AuthIPThrottle()] if self.request.method == "POST" else []
 
-    @extend_schema(tags=TAGS, summary="My API keys (never a secret)", responses={200: ApiKeyOut(many=True)})
+    @extend_schema(
+        tags=TAGS, summary="My API keys (never a secret)", responses={200: ApiKeyOut(many=True), 401: UNAUTHENTICATED}
+    )
     def get(self, request: Request) -> Response:
         keys = ApiKey.objects.filter(user_id=request.user.pk).order_by("id")
         return Response(ApiKeyOut(keys, many=True).data)
@@ -38,8 +41,9 @@ class ApiKeysView(APIView):
         responses={
             201: ApiKeyCreatedOut,
             400: error_doc("`validation_error`, `too_many_api_keys`."),
-            401: error_doc("`invalid_password`, `otp_required`, `invalid_otp`."),
+            401: error_doc("`not_authenticated`, `invalid_password`, `otp_required`, `invalid_otp`."),
             409: error_doc("`hmac_keys_unavailable`: the server has no encryption key for HMAC secrets."),
+            429: error_doc("`throttled`: too many attempts; see the `Retry-After` header."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -68,14 +72,24 @@ class ApiKeyView(APIView):
         tags=TAGS,
         summary="Rename a key, change its IP allowlist, or switch it off or on",
         request=ApiKeyUpdateIn,
-        responses={200: ApiKeyOut, 400: error_doc("`validation_error`."), 404: NOT_MINE},
+        responses={
+            200: ApiKeyOut,
+            400: error_doc("`validation_error`."),
+            401: UNAUTHENTICATED,
+            403: error_doc("`permission_denied`: the exchange disabled this key; it cannot be enabled again."),
+            404: NOT_MINE,
+        },
     )
     def patch(self, request: Request, key_id: int) -> Response:
         data = valid_input(ApiKeyUpdateIn, request.data)
         key = services.api_key_update(user_id=request.user.pk, key_id=checked_id(key_id, "API key"), **data)
         return Response(ApiKeyOut(key).data)
 
-    @extend_schema(tags=TAGS, summary="Delete a key; refused everywhere at once", responses={204: None, 404: NOT_MINE})
+    @extend_schema(
+        tags=TAGS,
+        summary="Delete a key; refused everywhere at once",
+        responses={204: None, 401: UNAUTHENTICATED, 404: NOT_MINE},
+    )
     def delete(self, request: Request, key_id: int) -> Response:
         services.api_key_delete(user_id=request.user.pk, key_id=checked_id(key_id, "API key"))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -318,7 +318,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for buy/sell wherever it appears (order side, taker side).
-    "ENUM_NAME_OVERRIDES": {"SideEnum": "markets.models.Order.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "SideEnum": "markets.models.Order.Side",
+        "OrderTypeEnum": "markets.models.Order.Type",
+        "ApiKeyTypeEnum": "apikeys.models.ApiKey.Type",
+    },
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
