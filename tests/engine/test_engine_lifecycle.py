@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from book_helpers import T
+from lifecycle_helpers import book_at
 
 from matching.engine import (
     BUY,
@@ -29,9 +31,6 @@ from matching.engine import (
     StopState,
     Triggered,
 )
-
-from .book_helpers import T
-from .lifecycle_helpers import book_at
 
 # ------------------------------------------------------------------ interface
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from book_helpers import T
+from lifecycle_helpers import book_at
 
 from matching.engine import (
     BUY,
@@ -29,9 +31,6 @@ from matching.engine import (
     Triggered,
     oco_need,
 )
-
-from .book_helpers import T
-from .lifecycle_helpers import book_at
 
 # ----------------------------------------------------------------------- amend
 
