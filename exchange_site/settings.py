@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "markets",
+    "trading",
     "matching",
     "tools",
 ]

@@ -2,5 +2,4 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("markets.urls_public")),
-    path("", include("markets.urls_trading")),
 ]

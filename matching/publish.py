@@ -55,8 +55,8 @@ from markets.candles import EPOCH
 from markets.models import Currency, Market, Order, Trade
 from markets.precision import fmt, from_steps, q
 from markets.selectors import ticker_get
-from markets.serializers_trading import fill_for
 from matching.market_data import ticker_latest
+from trading.serializers import fill_for
 
 logger = logging.getLogger(__name__)
 

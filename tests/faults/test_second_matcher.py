@@ -14,9 +14,9 @@ import pytest
 from django.db import connection
 
 from markets.models import Order
-from markets.services import order_place
 from tests.factories import MarketFactory, UserFactory, fund
 from tests.integration.conftest import wait_settled
+from trading.services import order_place
 
 pytestmark = [pytest.mark.integration]
 

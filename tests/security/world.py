@@ -8,9 +8,9 @@ from decimal import Decimal
 from rest_framework.test import APIClient
 
 from markets.models import Currency, Market, Order
-from markets.services import order_place
 from tests.backoffice.helpers import enable_2fa, fresh_otp
 from tests.factories import PASSWORD, UserFactory, fund
+from trading.services import order_place
 from wallets.models import Withdrawal
 from wallets.withdrawals import withdrawal_request
 

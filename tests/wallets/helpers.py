@@ -18,8 +18,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from markets.models import Currency, Market, Order
-from markets.services import order_place
 from matching.worker import MarketMatcher
+from trading.services import order_place
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, Withdrawal
 from wallets.settlement import market_settle_all

@@ -8,9 +8,9 @@ from decimal import Decimal as D
 import pytest
 
 from markets.models import Order
-from markets.serializers_trading import OrderOut
 from matching.publish import _order_values, _time, order_data
 from tests.factories import MarketFactory, UserFactory
+from trading.serializers import OrderOut
 
 pytestmark = pytest.mark.django_db
 

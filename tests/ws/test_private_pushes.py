@@ -24,12 +24,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.roles import BACK_OFFICE
 from markets.models import Market
 from markets.routing import websocket_urlpatterns
-from markets.services import order_place
 from matching import publish
 from matching.worker import MarketMatcher
 from tests.backoffice.helpers import enable_2fa, fresh_otp, make_staff
 from tests.factories import CurrencyFactory, MarketFactory, UserFactory, fund
 from tests.wallets.helpers import sign
+from trading.services import order_place
 from wallets.deposits import deposit_address_get
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import LedgerEntry, Wallet

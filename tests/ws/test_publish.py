@@ -17,11 +17,11 @@ from channels.testing import WebsocketCommunicator
 from markets.models import Market, Order, Trade
 from markets.routing import websocket_urlpatterns
 from markets.selectors import depth_get, ticker_get
-from markets.serializers_trading import OrderOut
-from markets.services import order_place
 from matching import publish
 from matching.worker import MarketMatcher
 from tests.factories import MarketFactory, UserFactory, fund
+from trading.serializers import OrderOut
+from trading.services import order_place
 from wallets.models import Wallet
 from wallets.settlement import market_settle_all
 

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from exchange_site.db import ids_reserve, on_commit, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
+from markets.models import Market, Order
+from markets.precision import PrecisionError, q, to_steps
 from matching.publish import order_publish
 from matching.wakeup import matcher_wake
 from wallets.models import LedgerEntry
@@ -25,9 +27,6 @@ from wallets.services import (
     wallet_apply_changes_bulk,
     wallets_lock,
 )
-
-from .models import Market, Order
-from .precision import PrecisionError, q, to_steps
 
 ZERO = Decimal(0)
 

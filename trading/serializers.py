@@ -7,9 +7,8 @@ from rest_framework import serializers
 
 from accounts.serializers import StrictCharField
 from exchange_site.api import MoneyIn, MoneyOut
+from markets.models import Order, Trade
 from markets.precision import fmt, q
-
-from .models import Order, Trade
 
 
 class OrderPlaceIn(serializers.Serializer):

@@ -12,8 +12,8 @@ from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
-from . import selectors_trading as sel
-from .serializers_trading import FillOut, OrderOut, OrderPlaceIn, fill_for
+from . import selectors as sel
+from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for
 from .services import order_cancel, order_place, orders_cancel_all
 
 MARKET_PARAM = OpenApiParameter("market", str, required=False)
