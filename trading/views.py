@@ -13,7 +13,7 @@ from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
 from . import selectors as sel
-from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for
+from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for, order_out
 from .services import order_cancel, order_place, orders_cancel_all
 
 MARKET_PARAM = OpenApiParameter("market", str, required=False)
@@ -26,13 +26,6 @@ NOT_MINE = error_doc("`not_found`: no such order of mine (another user's order i
 THROTTLED = error_doc("`throttled`: too many orders or cancels; see the `Retry-After` header.")
 
 
-# One serializer for every order: DRF builds a serializer's fields on first use, which
-# costs more than rendering an order (rendering keeps no state in the serializer).
-_order_serializer = OrderOut()
-
-
-def _order_out(order) -> dict:
-    return _order_serializer.to_representation(order)
 
 
 def _paged(serializer):
@@ -81,8 +74,8 @@ class OrdersView(APIView):
             client_order_id=v.get("client_order_id"),
             self_trade_prevention=v["self_trade_prevention"],
         )
-        order.market = market
-        return Response(_order_out(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(order_out(order, market.symbol), status=answer)
 
     @extend_schema(
         parameters=[MARKET_PARAM, OpenApiParameter("status", str, required=False), *PAGE_PARAMS],
@@ -96,7 +89,7 @@ class OrdersView(APIView):
             market=request.query_params.get("market"),
             status=request.query_params.get("status"),
         )
-        return cursor_page(request, qs, lambda rows: [_order_out(row) for row in rows])
+        return cursor_page(request, qs, lambda rows: [order_out(row, row.market.symbol) for row in rows])
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
@@ -128,7 +121,8 @@ class OrderView(APIView):
         summary="One of my orders",
     )
     def get(self, request: Request, order_id: int) -> Response:
-        return Response(_order_out(sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)))
+        order = sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)
+        return Response(order_out(order, order.market.symbol))
 
     @extend_schema(
         responses={
@@ -143,8 +137,8 @@ class OrderView(APIView):
     )
     def delete(self, request: Request, order_id: int) -> Response:
         order = order_cancel(user_id=request.user.pk, order_id=order_id)
-        order.market = sel.market_get_by_id(market_id=order.market_id)
-        return Response(_order_out(order), status=status.HTTP_202_ACCEPTED)
+        market = sel.market_get_by_id(market_id=order.market_id)
+        return Response(order_out(order, market.symbol), status=status.HTTP_202_ACCEPTED)
 
 
 class OrderByClientIdView(APIView):
@@ -155,7 +149,7 @@ class OrderByClientIdView(APIView):
     )
     def get(self, request: Request, client_order_id: str) -> Response:
         order = sel.order_get_for_user(user_id=request.user.pk, client_order_id=client_order_id)
-        return Response(_order_out(order))
+        return Response(order_out(order, order.market.symbol))
 
 
 class MyTradesView(APIView):

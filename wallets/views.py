@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
+from markets.precision import fmt
 
 from . import selectors
 from .deposits import custody_deposit_notify, deposit_address_get
@@ -59,7 +60,18 @@ class BalancesView(APIView):
     )
     def get(self, request: Request) -> Response:
         rows = selectors.balances_for_user(user=request.user)
-        return Response(BalanceSerializer(rows, many=True).data)
+        # What BalanceSerializer gives (the schema above), without building its fields per row.
+        return Response(
+            [
+                {
+                    "currency": r.currency,
+                    "balance": fmt(r.balance),
+                    "locked": fmt(r.locked),
+                    "available": fmt(r.available),
+                }
+                for r in rows
+            ]
+        )
 
 
 class LedgerView(APIView):
