@@ -14,7 +14,7 @@ from exchange_site.throttles import TradingThrottle
 
 from . import selectors as sel
 from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for, order_out
-from .services import order_cancel, order_place, orders_cancel_all
+from .services import OrderRequest, order_cancel, order_place, orders_cancel_all
 
 MARKET_PARAM = OpenApiParameter("market", str, required=False)
 PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
@@ -24,8 +24,6 @@ UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired ac
 BAD_QUERY = error_doc("`validation_error`: unknown market, bad `status`, `limit` or `cursor`.")
 NOT_MINE = error_doc("`not_found`: no such order of mine (another user's order is not found either).")
 THROTTLED = error_doc("`throttled`: too many orders or cancels; see the `Retry-After` header.")
-
-
 
 
 def _paged(serializer):
@@ -61,9 +59,7 @@ class OrdersView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         market = sel.market_get_by_symbol(symbol=v["market"])
-        order, created = order_place(
-            user_id=request.user.pk,
-            market=market,
+        order_request = OrderRequest(
             side=v["side"],
             type=v["type"],
             price=v.get("price"),
@@ -74,6 +70,7 @@ class OrdersView(APIView):
             client_order_id=v.get("client_order_id"),
             self_trade_prevention=v["self_trade_prevention"],
         )
+        order, created = order_place(user_id=request.user.pk, market=market, order=order_request)
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(order_out(order, market.symbol), status=answer)
 

@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from markets.models import Currency, Market, Order
 from matching.worker import MarketMatcher
-from trading.services import order_place
+from trading.services import OrderRequest, order_place
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, Withdrawal
 from wallets.settlement import market_settle_all
@@ -58,7 +58,7 @@ def place(user, market: Market, side: str, *, type: str = Order.Type.LIMIT, **fi
     """Place an order through the order service (funds locked, status ``new``)."""
     money = ("price", "quantity", "quote_quantity")
     fields = {k: D(v) if k in money else v for k, v in fields.items()}
-    order, _ = order_place(user_id=user.pk, market=market, side=side, type=type, **fields)
+    order, _ = order_place(user_id=user.pk, market=market, order=OrderRequest(side=side, type=type, **fields))
     return order
 
 

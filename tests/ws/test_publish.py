@@ -21,7 +21,7 @@ from matching import publish
 from matching.worker import MarketMatcher
 from tests.factories import MarketFactory, UserFactory, fund
 from trading.serializers import OrderOut
-from trading.services import order_place
+from trading.services import OrderRequest, order_place
 from wallets.models import Wallet
 from wallets.settlement import market_settle_all
 
@@ -35,9 +35,8 @@ application = URLRouter(websocket_urlpatterns)
 @database_sync_to_async
 def place(user, side: str, price: str, quantity: str, **extra) -> Order:
     market = Market.objects.select_related("base", "quote").get(symbol="BTC-USDT")
-    order, _ = order_place(
-        user_id=user.pk, market=market, side=side, type="limit", price=D(price), quantity=D(quantity), **extra
-    )
+    request = OrderRequest(side=side, type="limit", price=D(price), quantity=D(quantity), **extra)
+    order, _ = order_place(user_id=user.pk, market=market, order=request)
     return order
 
 
