@@ -73,7 +73,8 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
     def _allow_in_redis(self) -> bool:
         """The sliding log kept in Redis, in one round trip (the key in the cache's key space)."""
-        key = caches["default"].make_and_validate_key(self.key)
+        # Its own key: DRF's pickled list under the plain key (left from before) is another type.
+        key = caches["default"].make_and_validate_key(f"{self.key}:zlog")
         member = f"{self.now!r}:{secrets.token_hex(4)}"
         result = _sliding_log_script(self._redis_client)(
             keys=[key], args=[repr(self.now), self.duration, self.num_requests, member]
