@@ -7,13 +7,13 @@ import re
 import secrets
 import string
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 
 from markets.models import Market, Order
+from trading.services import OrderRequest
 from wallets.models import SettlementCursor
 
 from .errors import BinanceError, mandatory, not_required
@@ -26,11 +26,12 @@ _ALPHABET = string.ascii_letters + string.digits
 _UNSUPPORTED = ("stopPrice", "trailingDelta", "icebergQty", "pegPriceType", "pegOffsetValue", "pegOffsetType")
 
 
-@dataclass
-class OrderRequest:
-    """One placement as the service takes it, plus how the client wants the answer."""
+@dataclass(frozen=True)
+class Placement:
+    """One placement as the trading service takes it, plus how the client wants the answer."""
 
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    market: Market
+    order: OrderRequest
     response_type: str = "FULL"
 
 
@@ -47,7 +48,7 @@ def _generated_client_order_id() -> str:
     return "x-" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
 
 
-def order_request(params: Params, market: Market) -> OrderRequest:
+def order_request(params: Params, market: Market) -> Placement:
     """Binance's ``POST /api/v3/order`` parameters as ``order_place`` arguments (or Binance's refusal)."""
     side = params.require("side")
     if side not in ("BUY", "SELL"):
@@ -92,19 +93,19 @@ def order_request(params: Params, market: Market) -> OrderRequest:
         raise BinanceError(-1013, "This symbol does not allow the specified self-trade prevention mode.")
     default_response = "ACK" if post_only else "FULL"
     response_type = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL")) or default_response
-    return OrderRequest(
-        kwargs={
-            "market": market,
-            "side": side.lower(),
-            "type": Order.Type.MARKET if kind == "MARKET" else Order.Type.LIMIT,
-            "price": price,
-            "quantity": quantity,
-            "quote_quantity": quote_quantity,
-            "time_in_force": "GTC" if post_only else (tif or "GTC"),
-            "post_only": post_only,
-            "client_order_id": client_order_id_param(params, "newClientOrderId") or _generated_client_order_id(),
-            "self_trade_prevention": STP_IN[stp],
-        },
+    return Placement(
+        market=market,
+        order=OrderRequest(
+            side=side.lower(),
+            type=Order.Type.MARKET if kind == "MARKET" else Order.Type.LIMIT,
+            price=price,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            time_in_force="GTC" if post_only else (tif or "GTC"),
+            post_only=post_only,
+            client_order_id=client_order_id_param(params, "newClientOrderId") or _generated_client_order_id(),
+            self_trade_prevention=STP_IN[stp],
+        ),
         response_type=response_type,
     )
 

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from markets.models import Market, Order, Trade
-from markets.selectors_trading import market_get_by_id
-from markets.services import _validate, order_cancel, order_place, orders_cancel_all
+from trading.selectors import market_get_by_id
+from trading.services import order_cancel, order_check, order_place, orders_cancel_all
 from wallets.selectors import balances_for_user
 
 from .base import KeyMayRead, KeyMayTrade, SignedView, TradeView, params_of
@@ -113,7 +113,7 @@ class OrderView(TradeView):
         market = market_for(params.require("symbol"))
         placement = order_request(params, market)
         headers = orders_count(key_id=request.auth.pk)
-        order, _ = order_place(user_id=request.user.pk, **placement.kwargs)
+        order, _ = order_place(user_id=request.user.pk, market=placement.market, order=placement.order)
         if placement.response_type == "ACK":
             body: dict[str, Any] = {
                 "symbol": params.require("symbol"),
@@ -150,17 +150,7 @@ class OrderTestView(TradeView):
         params = params_of(request)
         market = market_for(params.require("symbol"))
         placement = order_request(params, market)
-        args = placement.kwargs
-        _validate(
-            market=market,
-            side=args["side"],
-            type=args["type"],
-            price=args["price"],
-            quantity=args["quantity"],
-            quote_quantity=args["quote_quantity"],
-            time_in_force=args["time_in_force"],
-            post_only=args["post_only"],
-        )
+        order_check(market=market, order=placement.order)
         if params.boolean("computeCommissionRates"):
             rates = {"maker": num(market.maker_fee), "taker": num(market.taker_fee)}
             return Response(

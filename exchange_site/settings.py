@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "markets",
+    "trading",
     "matching",
     "realtime",
     "apikeys",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("markets.urls")),
+    path("api/v1/", include("trading.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("apikeys.urls")),
     path("api/v3/", include("binance_api.urls")),

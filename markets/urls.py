@@ -1,6 +1,6 @@
 """The markets' routes, mounted under api/v1/: public market data, then the trader's orders."""
 
-from django.urls import include, path
+from django.urls import path
 
 from .views import market_data
 
@@ -14,5 +14,4 @@ urlpatterns = [
     path("markets/<str:symbol>/candles", market_data.CandleListView.as_view(), name="market-candles"),
     path("markets/<str:symbol>/ticker", market_data.TickerView.as_view(), name="market-ticker"),
     path("tickers", market_data.TickerListView.as_view(), name="ticker-list"),
-    path("", include("markets.urls_trading")),
 ]

@@ -19,8 +19,8 @@ from django.utils import timezone
 from exchange_site.money import fmt, from_steps
 from markets.models import Currency, Market
 from markets.selectors import ticker_get
-from markets.serializers_trading import fill_for
 from matching.market_data import ticker_latest
+from trading.serializers import fill_for
 from wallets.models import Wallet
 
 from .frames import FRAMES, batch_key, epoch_ms, frame, iso_time, order_data, order_version, public_group, user_group

@@ -27,9 +27,9 @@ from django.conf import settings
 from django.db import connection
 
 from markets.models import Market, Trade
-from markets.services import orders_place_bulk
 from tools.harness import ROOT, Harness, process_env
 from tools.soak import soak_market_create
+from trading.services import orders_place_bulk
 from wallets.models import SettlementCursor
 
 Log = Callable[[str], None]

@@ -36,15 +36,6 @@ RANK = {app: rank for rank, app in enumerate(LAYERS)}
 # asgi/wsgi/celery start the whole project.
 WIRING = {f"exchange_site.{name}" for name in ("settings", "urls", "asgi", "wsgi", "celery")}
 
-# TEMPORARY: upward imports that branches in flight remove (order placement moves into
-# trading/, the WebSocket code into realtime/ with after-commit events instead of direct
-# calls, seed_demo into tools/). The lead empties this list when those branches merge;
-# nothing may be added to it.
-TEMPORARY_ALLOWED = {
-    ("markets.services", "wallets.models"),
-    ("markets.services", "wallets.services"),
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -79,8 +70,6 @@ def violations(module: str, imports: list[tuple[int, str]]) -> list[str]:
         target = name.split(".")[0]
         if target not in RANK or target == app or RANK[target] < RANK[app]:
             continue
-        if (module, name) in TEMPORARY_ALLOWED:
-            continue
         bad.append(f"{module}:{line} imports {name} ({app} sits below {target})")
     return bad
 
@@ -106,16 +95,6 @@ def test_no_module_imports_a_higher_app():
         found = imports_of(path.read_text(), module, is_package=path.name == "__init__.py")
         bad.extend(violations(module, found))
     assert not bad, "imports against the layers (see docs/ARCHITECTURE.md):\n" + "\n".join(bad)
-
-
-def test_the_temporary_allowlist_holds_only_imports_that_still_exist():
-    """An entry whose import is gone must leave the list, so the list can only shrink."""
-    seen = set()
-    for path in project_modules():
-        module = _module_name(path)
-        for _, name in imports_of(path.read_text(), module, is_package=path.name == "__init__.py"):
-            seen.add((module, name))
-    assert TEMPORARY_ALLOWED <= seen, f"stale entries: {sorted(TEMPORARY_ALLOWED - seen)}"
 
 
 @pytest.mark.parametrize(

@@ -14,18 +14,17 @@ import pytest
 from django.db import connection
 
 from markets.models import Order
-from markets.services import order_place
 from tests.factories import MarketFactory, UserFactory, fund
 from tests.integration.stack import wait_settled
 from tools.waiting import wait_until
+from trading.services import OrderRequest, order_place
 
 pytestmark = [pytest.mark.integration]
 
 
 def place(market, user, side: str, quantity: str) -> Order:
-    order, _ = order_place(
-        user_id=user.pk, market=market, side=side, type="limit", price=D("30000"), quantity=D(quantity)
-    )
+    request = OrderRequest(side=side, type="limit", price=D("30000"), quantity=D(quantity))
+    order, _ = order_place(user_id=user.pk, market=market, order=request)
     return order
 
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from rest_framework.test import APIClient
 
 from markets.models import Currency, Market, Order
-from markets.services import order_place
 from tests.backoffice.helpers import enable_2fa, fresh_otp
 from tests.factories import PASSWORD, UserFactory, fund
+from trading.services import OrderRequest, order_place
 from wallets.models import Withdrawal
 from wallets.withdrawals import withdrawal_request
 
@@ -64,15 +64,17 @@ def place(user, market: Market, side: str, price: str, quantity: str, client_ord
     order, _ = order_place(
         user_id=user.pk,
         market=market,
-        side=side,
-        type=Order.Type.LIMIT,
-        price=Decimal(price),
-        quantity=Decimal(quantity),
-        quote_quantity=None,
-        time_in_force=Order.TimeInForce.GTC,
-        post_only=False,
-        client_order_id=client_order_id,
-        self_trade_prevention=Order.SelfTradePrevention.CANCEL_TAKER,
+        order=OrderRequest(
+            side=side,
+            type=Order.Type.LIMIT,
+            price=Decimal(price),
+            quantity=Decimal(quantity),
+            quote_quantity=None,
+            time_in_force=Order.TimeInForce.GTC,
+            post_only=False,
+            client_order_id=client_order_id,
+            self_trade_prevention=Order.SelfTradePrevention.CANCEL_TAKER,
+        ),
     )
     return order
 

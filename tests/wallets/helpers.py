@@ -16,8 +16,8 @@ from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from markets.models import Currency, Market, Order
-from markets.services import order_place
 from tests.otp import fresh_otp
+from trading.services import OrderRequest, order_place
 from wallets.deposits import custody_deposit_notify, deposit_address_get
 from wallets.models import Deposit, Withdrawal
 from wallets.withdrawals import withdrawal_request
@@ -55,7 +55,7 @@ def place(user, market: Market, side: str, *, type: str = Order.Type.LIMIT, **fi
     """Place an order through the order service (funds locked, status ``new``)."""
     money = ("price", "quantity", "quote_quantity")
     fields = {k: D(v) if k in money else v for k, v in fields.items()}
-    order, _ = order_place(user_id=user.pk, market=market, side=side, type=type, **fields)
+    order, _ = order_place(user_id=user.pk, market=market, order=OrderRequest(side=side, type=type, **fields))
     return order
 
 

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from markets.models import Currency, Market, Order, Trade
-from markets.services import order_cancel
 from tests.factories import MarketFactory, UserFactory, match_and_settle, run_matcher
+from trading.services import order_cancel
 from wallets.audit import ledger_audit
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import Deposit, LedgerEntry, SettlementCursor, Wallet, Withdrawal

@@ -12,8 +12,8 @@ import pytest
 
 from accounts.selectors import fee_account
 from markets.models import Order, Trade
-from markets.services import OrderRejected, orders_place_bulk
 from tests.factories import MarketFactory, UserFactory, run_matcher
+from trading.services import OrderRejected, orders_place_bulk
 from wallets.audit import ledger_audit
 from wallets.models import LedgerEntry, SettlementCursor, Wallet
 from wallets.services import BalanceChange, InsufficientFunds, wallet_apply_changes_bulk

@@ -8,9 +8,9 @@ from decimal import Decimal as D
 import pytest
 
 from markets.models import Order
-from markets.serializers_trading import OrderOut
 from realtime.frames import iso_time, order_data, order_values
 from tests.factories import MarketFactory, OrderFactory, UserFactory
+from trading.serializers import OrderOut
 
 pytestmark = pytest.mark.django_db
 

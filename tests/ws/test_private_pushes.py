@@ -25,7 +25,6 @@ from accounts.roles import BACK_OFFICE
 from exchange_site import events as domain_events
 from exchange_site.events import OrderPlaced, WalletsChanged
 from markets.models import Market
-from markets.services import order_place
 from matching.runner import batch_event
 from matching.worker import MarketMatcher
 from realtime.publisher import publisher
@@ -34,6 +33,7 @@ from realtime.subscribers import batch_publish, order_publish
 from tests.backoffice.helpers import enable_2fa, fresh_otp, make_staff
 from tests.factories import CurrencyFactory, MarketFactory, UserFactory, fund
 from tests.wallets.helpers import sign
+from trading.services import OrderRequest, order_place
 from wallets.deposits import deposit_address_get
 from wallets.manual_deposits import manual_deposit_approve, manual_deposit_propose
 from wallets.models import LedgerEntry, Wallet
@@ -447,7 +447,8 @@ def test_settlement_leaves_its_wallets_to_its_own_publish(market, trader, announ
     seller = UserFactory()
     fund(seller, market.base, "1")
     for user, side in ((seller, "sell"), (trader, "buy")):
-        order_place(user_id=user.pk, market=market, side=side, type="limit", price=D("30000"), quantity=D("0.1"))
+        request = OrderRequest(side=side, type="limit", price=D("30000"), quantity=D("0.1"))
+        order_place(user_id=user.pk, market=market, order=request)
     MarketMatcher(market.pk).run_batch()
     announced.clear()
     assert market_settle_all(market_id=market.pk) == 1
@@ -461,7 +462,10 @@ def test_a_new_order_that_reaches_the_publisher_after_its_batch_is_not_pushed(ma
     async def scenario():
         ws = await connected(trader)
         order, _ = await call(
-            order_place, user_id=trader.pk, market=market, side="buy", type="limit", price=D("30000"), quantity=D("1")
+            order_place,
+            user_id=trader.pk,
+            market=market,
+            order=OrderRequest(side="buy", type="limit", price=D("30000"), quantity=D("1")),
         )
         placed = await events_until(ws, counted(orders=1, balances=1))
         await match_and_settle(market)

@@ -16,8 +16,6 @@ from channels.testing import WebsocketCommunicator
 
 from markets.models import Market, Order, Trade
 from markets.selectors import depth_get, ticker_get
-from markets.serializers_trading import OrderOut
-from markets.services import order_place
 from matching.runner import batch_event
 from matching.worker import MarketMatcher
 from realtime.frames import epoch_ms
@@ -25,6 +23,8 @@ from realtime.publisher import publisher
 from realtime.routing import websocket_urlpatterns
 from realtime.subscribers import batch_publish
 from tests.factories import MarketFactory, UserFactory, fund
+from trading.serializers import OrderOut
+from trading.services import OrderRequest, order_place
 from wallets.models import Wallet
 from wallets.settlement import market_settle_all
 
@@ -38,9 +38,8 @@ application = URLRouter(websocket_urlpatterns)
 @database_sync_to_async
 def place(user, side: str, price: str, quantity: str, **extra) -> Order:
     market = Market.objects.select_related("base", "quote").get(symbol="BTC-USDT")
-    order, _ = order_place(
-        user_id=user.pk, market=market, side=side, type="limit", price=D(price), quantity=D(quantity), **extra
-    )
+    request = OrderRequest(side=side, type="limit", price=D(price), quantity=D(quantity), **extra)
+    order, _ = order_place(user_id=user.pk, market=market, order=request)
     return order
 
 

@@ -7,6 +7,7 @@ row and its ledger entry; the matcher picks the order up after commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from exchange_site.db import ids_reserve, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
 from exchange_site.events import OrderPlaced, OrdersChanged
 from exchange_site.money import PrecisionError, fmt, q, to_steps
+from markets.models import Market, Order
 from wallets.models import LedgerEntry
 from wallets.services import (
     BalanceChange,
@@ -27,8 +29,6 @@ from wallets.services import (
     wallets_lock,
 )
 
-from .models import Market, Order
-
 ZERO = Decimal(0)
 
 
@@ -36,17 +36,45 @@ class OrderRejected(DomainError):
     """The order breaks a market filter; ``code`` says which."""
 
 
-def _validate(
-    *,
-    market: Market,
-    side: str,
-    type: str,
-    price: Decimal | None,
-    quantity: Decimal | None,
-    quote_quantity: Decimal | None,
-    time_in_force: str,
-    post_only: bool,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order as the client asked for it, its fields already parsed (the view's validation).
+
+    The market's own filters (tick, lot, minimums, halts) are checked by ``order_place``.
+    """
+
+    side: str
+    type: str
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    quote_quantity: Decimal | None = None
+    time_in_force: str = Order.TimeInForce.GTC
+    post_only: bool = False
+    client_order_id: str | None = None
+    self_trade_prevention: str = Order.SelfTradePrevention.CANCEL_TAKER
+
+    def order_fields(self) -> dict[str, object]:
+        """The order row's fields this request sets (all but owner, market and lock)."""
+        return {
+            "side": self.side,
+            "type": self.type,
+            "price": self.price,
+            "quantity": self.quantity,
+            "quote_quantity": self.quote_quantity,
+            "time_in_force": self.time_in_force,
+            "post_only": self.post_only,
+            "self_trade_prevention": self.self_trade_prevention,
+        }
+
+
+def order_check(*, market: Market, order: OrderRequest) -> None:
+    """Refuse ``order`` as placement would (market filters, halts) without placing it: Binance's order/test."""
+    _validate(market=market, request=order)
+
+
+def _validate(*, market: Market, request: OrderRequest) -> None:
+    side, type, price, quantity = request.side, request.type, request.price, request.quantity
+    quote_quantity, time_in_force, post_only = request.quote_quantity, request.time_in_force, request.post_only
     if market.status != Market.Status.OPEN:
         raise OrderRejected(f"Market {market.symbol} is halted.", code="market_halted")
     if type == Order.Type.LIMIT:
@@ -113,73 +141,38 @@ def _validate(
         )
 
 
-def _same_payload(order: Order, **fields: object) -> bool:
-    return all(getattr(order, name) == value for name, value in fields.items())
-
-
-def order_place(
-    *,
-    user_id: int,
-    market: Market,
-    side: str,
-    type: str,
-    price: Decimal | None = None,
-    quantity: Decimal | None = None,
-    quote_quantity: Decimal | None = None,
-    time_in_force: str = Order.TimeInForce.GTC,
-    post_only: bool = False,
-    client_order_id: str | None = None,
-    self_trade_prevention: str = Order.SelfTradePrevention.CANCEL_TAKER,
-) -> tuple[Order, bool]:
+def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[Order, bool]:
     """Validate, lock the funds the order can need, and queue it for the matcher.
 
-    Returns ``(order, created)``; the same ``client_order_id`` with the same payload
-    returns the existing order, a different payload is a conflict.
+    Returns ``(order, created)``; the same ``client_order_id`` with the same request
+    returns the existing order, a different request is a conflict.
     """
-    if type == Order.Type.MARKET:
-        time_in_force = Order.TimeInForce.IOC
-    payload = {
-        "market_id": market.pk,
-        "side": side,
-        "type": type,
-        "price": price,
-        "quantity": quantity,
-        "quote_quantity": quote_quantity,
-        "time_in_force": time_in_force,
-        "post_only": post_only,
-        "self_trade_prevention": self_trade_prevention,
-    }
+    if order.type == Order.Type.MARKET:
+        order = replace(order, time_in_force=Order.TimeInForce.IOC)
+    client_order_id = order.client_order_id or None
     # A retry (same client_order_id) gets the order it placed, whatever changed since (a
     # halt, spent funds): looked up only when the insert clashes or the order is refused,
     # so a first placement pays no query for it.
     try:
-        _validate(
-            market=market,
-            side=side,
-            type=type,
-            price=price,
-            quantity=quantity,
-            quote_quantity=quote_quantity,
-            time_in_force=time_in_force,
-            post_only=post_only,
-        )
+        _validate(market=market, request=order)
         with transaction.atomic(durable=True):
-            order = _lock_and_insert(user_id=user_id, market=market, payload=payload, client_order_id=client_order_id)
+            placed = _lock_and_insert(user_id=user_id, market=market, request=order)
             # The owner's `new` frame is queued ahead of the matcher's wake-up (subscriber stages).
-            events.announce_on_commit(OrderPlaced(order=order))
+            events.announce_on_commit(OrderPlaced(order=placed))
     except (IntegrityError, DomainError):
         # Two requests with one client_order_id raced (the other one won), or a retry.
         existing = (
             Order.objects.filter(user_id=user_id, client_order_id=client_order_id).first() if client_order_id else None
         )
         if existing is not None:
-            return _existing_for_retry(existing, payload)
+            return _existing_for_retry(existing, market, order)
         raise
-    return order, True
+    return placed, True
 
 
-def _existing_for_retry(existing: Order, payload: dict) -> tuple[Order, bool]:
-    if _same_payload(existing, **payload):
+def _existing_for_retry(existing: Order, market: Market, request: OrderRequest) -> tuple[Order, bool]:
+    fields = {"market_id": market.pk, **request.order_fields()}
+    if all(getattr(existing, name) == value for name, value in fields.items()):
         return existing, False
     raise Conflict(
         "client_order_id was already used for a different order.",
@@ -188,9 +181,9 @@ def _existing_for_retry(existing: Order, payload: dict) -> tuple[Order, bool]:
     )
 
 
-def _lock_and_insert(*, user_id: int, market: Market, payload: dict, client_order_id: str | None) -> Order:
-    side, type = payload["side"], payload["type"]
-    price, quantity, quote_quantity = payload["price"], payload["quantity"], payload["quote_quantity"]
+def _lock_and_insert(*, user_id: int, market: Market, request: OrderRequest) -> Order:
+    side, type = request.side, request.type
+    price, quantity, quote_quantity = request.price, request.quantity, request.quote_quantity
     currency_id = market.quote_id if side == Order.Side.BUY else market.base_id
     if side == Order.Side.SELL:
         amount = quantity
@@ -206,7 +199,11 @@ def _lock_and_insert(*, user_id: int, market: Market, payload: dict, client_orde
         if amount <= 0:
             raise InsufficientFunds(details={"currency": market.quote.code, "available": fmt(amount)})
     order = Order.objects.create(
-        user_id=user_id, client_order_id=client_order_id or None, locked_amount=amount, **payload
+        user_id=user_id,
+        market_id=market.pk,
+        client_order_id=request.client_order_id or None,
+        locked_amount=amount,
+        **request.order_fields(),
     )
     wallet_apply_changes(
         changes=[
@@ -262,16 +259,7 @@ def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decima
     now = timezone.now()
     objs = []
     for user_id, side, price, quantity in orders:
-        _validate(
-            market=market,
-            side=side,
-            type=Order.Type.LIMIT,
-            price=price,
-            quantity=quantity,
-            quote_quantity=None,
-            time_in_force=Order.TimeInForce.GTC,
-            post_only=False,
-        )
+        _validate(market=market, request=OrderRequest(side=side, type=Order.Type.LIMIT, price=price, quantity=quantity))
         amount = quantity if side == Order.Side.SELL else q(price * quantity)
         objs.append(
             Order(

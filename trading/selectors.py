@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from exchange_site.errors import DomainError, NotFound
-
-from .models import Market, Order, Trade
-from .selectors_cached import market_by_id, market_by_symbol
+from markets.models import Market, Order, Trade
+from markets.selectors_cached import market_by_id, market_by_symbol
 
 
 def market_get_by_symbol(*, symbol: str) -> Market:

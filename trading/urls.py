@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_trading as v
+from . import views as v
 
 urlpatterns = [
     path("orders", v.OrdersView.as_view(), name="orders"),

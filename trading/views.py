@@ -12,9 +12,9 @@ from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
-from . import selectors_trading as sel
-from .serializers_trading import FillOut, OrderOut, OrderPlaceIn, fill_for
-from .services import order_cancel, order_place, orders_cancel_all
+from . import selectors as sel
+from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for, order_out
+from .services import OrderRequest, order_cancel, order_place, orders_cancel_all
 
 MARKET_PARAM = OpenApiParameter("market", str, required=False)
 PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
@@ -24,15 +24,6 @@ UNAUTHENTICATED = error_doc("`not_authenticated`: missing, invalid or expired ac
 BAD_QUERY = error_doc("`validation_error`: unknown market, bad `status`, `limit` or `cursor`.")
 NOT_MINE = error_doc("`not_found`: no such order of mine (another user's order is not found either).")
 THROTTLED = error_doc("`throttled`: too many orders or cancels; see the `Retry-After` header.")
-
-
-# One serializer for every order: DRF builds a serializer's fields on first use, which
-# costs more than rendering an order (rendering keeps no state in the serializer).
-_order_serializer = OrderOut()
-
-
-def _order_out(order) -> dict:
-    return _order_serializer.to_representation(order)
 
 
 def _paged(serializer):
@@ -68,9 +59,7 @@ class OrdersView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         market = sel.market_get_by_symbol(symbol=v["market"])
-        order, created = order_place(
-            user_id=request.user.pk,
-            market=market,
+        order_request = OrderRequest(
             side=v["side"],
             type=v["type"],
             price=v.get("price"),
@@ -81,8 +70,9 @@ class OrdersView(APIView):
             client_order_id=v.get("client_order_id"),
             self_trade_prevention=v["self_trade_prevention"],
         )
-        order.market = market
-        return Response(_order_out(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        order, created = order_place(user_id=request.user.pk, market=market, order=order_request)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(order_out(order, market.symbol), status=answer)
 
     @extend_schema(
         parameters=[MARKET_PARAM, OpenApiParameter("status", str, required=False), *PAGE_PARAMS],
@@ -96,7 +86,7 @@ class OrdersView(APIView):
             market=request.query_params.get("market"),
             status=request.query_params.get("status"),
         )
-        return cursor_page(request, qs, lambda rows: [_order_out(row) for row in rows])
+        return cursor_page(request, qs, lambda rows: [order_out(row, row.market.symbol) for row in rows])
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
@@ -128,7 +118,8 @@ class OrderView(APIView):
         summary="One of my orders",
     )
     def get(self, request: Request, order_id: int) -> Response:
-        return Response(_order_out(sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)))
+        order = sel.order_get_for_user(user_id=request.user.pk, order_id=order_id)
+        return Response(order_out(order, order.market.symbol))
 
     @extend_schema(
         responses={
@@ -143,8 +134,8 @@ class OrderView(APIView):
     )
     def delete(self, request: Request, order_id: int) -> Response:
         order = order_cancel(user_id=request.user.pk, order_id=order_id)
-        order.market = sel.market_get_by_id(market_id=order.market_id)
-        return Response(_order_out(order), status=status.HTTP_202_ACCEPTED)
+        market = sel.market_get_by_id(market_id=order.market_id)
+        return Response(order_out(order, market.symbol), status=status.HTTP_202_ACCEPTED)
 
 
 class OrderByClientIdView(APIView):
@@ -155,7 +146,7 @@ class OrderByClientIdView(APIView):
     )
     def get(self, request: Request, client_order_id: str) -> Response:
         order = sel.order_get_for_user(user_id=request.user.pk, client_order_id=client_order_id)
-        return Response(_order_out(order))
+        return Response(order_out(order, order.market.symbol))
 
 
 class MyTradesView(APIView):

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
 from exchange_site.money import fmt, q
-
-from .models import Order, Trade
+from markets.models import Order, Trade
 
 
 class OrderPlaceIn(serializers.Serializer):
@@ -75,6 +76,48 @@ class OrderOut(serializers.ModelSerializer):
         if not order.filled_quantity:
             return None
         return fmt(q(order.filled_quote / order.filled_quantity))
+
+
+def _time(value: datetime | None) -> str | None:
+    # DRF's DateTimeField in ISO 8601 with the project's UTC: "...Z".
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else fmt(value)
+
+
+def order_out(order: Order, symbol: str) -> dict[str, Any]:
+    """What ``OrderOut`` renders for ``order`` in market ``symbol``, without DRF's per-field calls.
+
+    Rendering an order through the serializer cost more than reading it; a test keeps the
+    two outputs identical.
+    """
+    filled_quantity, filled_quote = order.filled_quantity, order.filled_quote
+    return {
+        "id": order.id,
+        "client_order_id": order.client_order_id,
+        "market": symbol,
+        "side": order.side,
+        "type": order.type,
+        "time_in_force": order.time_in_force,
+        "post_only": bool(order.post_only),
+        "self_trade_prevention": order.self_trade_prevention,
+        "price": _money(order.price),
+        "quantity": _money(order.quantity),
+        "quote_quantity": _money(order.quote_quantity),
+        "filled_quantity": fmt(filled_quantity),
+        "filled_quote": fmt(filled_quote),
+        "average_price": fmt(q(filled_quote / filled_quantity)) if filled_quantity else None,
+        "status": order.status,
+        "reject_reason": order.reject_reason,
+        "cancel_reason": order.cancel_reason,
+        "created_at": _time(order.created_at),
+        "updated_at": _time(order.updated_at),
+    }
 
 
 class FillOut(serializers.Serializer):
