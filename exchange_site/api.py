@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -93,3 +94,11 @@ PAGE_PARAMETERS = [
     OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 500 (default 100)."),
     OpenApiParameter("cursor", OpenApiTypes.STR, description="The `next` value of the previous page."),
 ]
+
+
+def iso_time(value: datetime | None) -> str | None:
+    """A time as the API renders it (DRF's DateTimeField in UTC: ISO 8601 ending in "Z")."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from exchange_site.api import iso_time
 from exchange_site.money import fmt, from_steps
 from markets.models import Currency, Market
 from markets.selectors import ticker_get
@@ -23,7 +24,7 @@ from matching.market_data import ticker_latest
 from trading.serializers import fill_for
 from wallets.models import Wallet
 
-from .frames import FRAMES, batch_key, epoch_ms, frame, iso_time, order_data, order_version, public_group, user_group
+from .frames import FRAMES, batch_key, epoch_ms, frame, order_data, order_version, public_group, user_group
 from .jobs import BatchJob, SettlementJob
 
 # Depth diffs of a market are sent at most once per interval (the batches in between

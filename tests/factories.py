@@ -163,3 +163,26 @@ def fund(user: User, currency: Currency, amount: Decimal | str, reference: str =
         txid=reference or f"test-{uuid.uuid4().hex}",
         confirmations=currency.min_confirmations,
     )
+
+
+# Orders in every shape a client can see, for the tests that compare renderings of them.
+ORDER_VARIANTS = [
+    {},
+    {"client_order_id": "bot-1:x", "post_only": True},
+    {"type": Order.Type.MARKET, "price": None, "time_in_force": Order.TimeInForce.IOC},
+    {"type": Order.Type.MARKET, "price": None, "quantity": None, "quote_quantity": Decimal("250.5")},
+    {
+        "filled_quantity": Decimal("0.3"),
+        "filled_quote": Decimal("30.123456"),
+        "status": Order.Status.PARTIALLY_FILLED,
+    },
+    {
+        "filled_quantity": Decimal("1"),
+        "filled_quote": Decimal("100.5"),
+        "status": Order.Status.FILLED,
+        "closed_sequence": 9,
+    },
+    {"status": Order.Status.CANCELED, "cancel_reason": "user", "side": Order.Side.SELL},
+    {"status": Order.Status.REJECTED, "reject_reason": "post_only_would_take"},
+    {"self_trade_prevention": Order.SelfTradePrevention.CANCEL_BOTH, "price": Decimal("0.000001")},
+]

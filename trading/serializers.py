@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from exchange_site.api import iso_time
 from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
 from exchange_site.money import fmt, q
 from markets.models import Order, Trade
@@ -78,20 +78,12 @@ class OrderOut(serializers.ModelSerializer):
         return fmt(q(order.filled_quote / order.filled_quantity))
 
 
-def _time(value: datetime | None) -> str | None:
-    # DRF's DateTimeField in ISO 8601 with the project's UTC: "...Z".
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else fmt(value)
 
 
-def order_out(order: Order, symbol: str) -> dict[str, Any]:
-    """What ``OrderOut`` renders for ``order`` in market ``symbol``, without DRF's per-field calls.
+def order_out(order: Any, symbol: str) -> dict[str, Any]:
+    """What ``OrderOut`` renders for ``order`` (an ``Order``, or a snapshot of its attributes) in ``symbol``.
 
     Rendering an order through the serializer cost more than reading it; a test keeps the
     two outputs identical.
@@ -115,8 +107,8 @@ def order_out(order: Order, symbol: str) -> dict[str, Any]:
         "status": order.status,
         "reject_reason": order.reject_reason,
         "cancel_reason": order.cancel_reason,
-        "created_at": _time(order.created_at),
-        "updated_at": _time(order.updated_at),
+        "created_at": iso_time(order.created_at),
+        "updated_at": iso_time(order.updated_at),
     }
 
 

@@ -8,23 +8,13 @@ from decimal import Decimal as D
 import pytest
 from rest_framework import serializers
 
+from exchange_site.api import iso_time
 from markets.models import Order
+from tests.factories import ORDER_VARIANTS as VARIANTS
 from tests.factories import MarketFactory, UserFactory
-from trading.serializers import OrderOut, _time, order_out
+from trading.serializers import OrderOut, order_out
 
 pytestmark = pytest.mark.django_db
-
-VARIANTS = [
-    {},
-    {"client_order_id": "bot-1:x", "post_only": True},
-    {"type": Order.Type.MARKET, "price": None, "time_in_force": Order.TimeInForce.IOC},
-    {"type": Order.Type.MARKET, "price": None, "quantity": None, "quote_quantity": D("250.5")},
-    {"filled_quantity": D("0.3"), "filled_quote": D("30.123456"), "status": Order.Status.PARTIALLY_FILLED},
-    {"filled_quantity": D("1"), "filled_quote": D("100.5"), "status": Order.Status.FILLED, "closed_sequence": 9},
-    {"status": Order.Status.CANCELED, "cancel_reason": "user", "side": Order.Side.SELL},
-    {"status": Order.Status.REJECTED, "reject_reason": "post_only_would_take"},
-    {"self_trade_prevention": Order.SelfTradePrevention.CANCEL_BOTH, "price": D("0.000001")},
-]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -51,4 +41,4 @@ def test_order_rendering_matches_the_serializer_for_a_read_and_a_fresh_order(var
 def test_time_rendering_matches_drf():
     field = serializers.DateTimeField()
     for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 12, 3, 5, 28, 50, 314000, tzinfo=UTC)):
-        assert _time(moment) == field.to_representation(moment)
+        assert iso_time(moment) == field.to_representation(moment)

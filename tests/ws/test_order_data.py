@@ -7,24 +7,14 @@ from decimal import Decimal as D
 
 import pytest
 
+from exchange_site.api import iso_time
 from markets.models import Order
-from realtime.frames import iso_time, order_data, order_values
+from realtime.frames import order_data, order_values
+from tests.factories import ORDER_VARIANTS as VARIANTS
 from tests.factories import MarketFactory, OrderFactory, UserFactory
 from trading.serializers import OrderOut
 
 pytestmark = pytest.mark.django_db
-
-VARIANTS = [
-    {},
-    {"client_order_id": "bot-1:x", "post_only": True},
-    {"type": Order.Type.MARKET, "price": None, "time_in_force": Order.TimeInForce.IOC},
-    {"type": Order.Type.MARKET, "price": None, "quantity": None, "quote_quantity": D("250.5")},
-    {"filled_quantity": D("0.3"), "filled_quote": D("30.123456"), "status": Order.Status.PARTIALLY_FILLED},
-    {"filled_quantity": D("1"), "filled_quote": D("100.5"), "status": Order.Status.FILLED, "closed_sequence": 9},
-    {"status": Order.Status.CANCELED, "cancel_reason": "user", "side": Order.Side.SELL},
-    {"status": Order.Status.REJECTED, "reject_reason": "post_only_would_take"},
-    {"self_trade_prevention": Order.SelfTradePrevention.CANCEL_BOTH, "price": D("0.000001")},
-]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
