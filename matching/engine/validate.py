@@ -56,7 +56,8 @@ def _normalize(
         return None
     if quote_budget is not None and (_type(quote_budget) is not int or quote_budget <= 0):  # type: ignore[operator]
         return None
-    if (tif == GTD) != (_type(expire_time) is int):
+    # GTD needs an int expiry; any other time in force takes none (not a stray False or 0.0).
+    if (_type(expire_time) is not int) if tif == GTD else (expire_time is not None):
         return None
     base = _BASE[type_c]
     if base is not type_c:  # a stop order

@@ -207,7 +207,7 @@ class RefBook:
             return False
         if budget is not None and not (_is_int(budget) and budget > 0):
             return False
-        if (tif == GTD) != _is_int(expire):
+        if not _is_int(expire) if tif == GTD else expire is not None:
             return False
         if type_ in (STOP_LIMIT, STOP_MARKET):
             if not (_is_int(stop) and stop > 0) or post_only or (trig is not True and trig is not False):

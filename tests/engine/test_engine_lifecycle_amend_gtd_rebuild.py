@@ -26,6 +26,7 @@ from matching.engine import (
     Filled,
     OrderBook,
     OrderState,
+    Rejected,
     Rested,
     RestingOrder,
     Triggered,
@@ -311,3 +312,15 @@ def test_oco_need_is_the_larger_leg_not_the_sum():
     assert oco_need(BUY, 4, 95, 90) == 380
     assert oco_need(BUY, 4, 95, None, 500) == 500  # a stop-market leg capped by a budget
     assert oco_need(BUY, 4, 95) == 380
+
+
+@pytest.mark.parametrize("expire_time", [False, 0, 5, 0.0, "5"])
+def test_an_expiry_on_an_order_that_is_not_gtd_is_refused(expire_time):
+    # Found by the differential test: a stray False was kept on a GTC order by one side only.
+    b = OrderBook()
+    assert b.submit(1, 1, BUY, LIMIT, 100, 5, expire_time=expire_time) == [Rejected(1, "invalid_order")]
+    assert b.submit_oco(2, 3, 1, BUY, 5, 100, 110, None, expire_time=expire_time) == [
+        Rejected(2, "invalid_order"),
+        Rejected(3, "invalid_order"),
+    ]
+    assert len(b) == 0
