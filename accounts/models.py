@@ -39,6 +39,13 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address", unique=True)
     is_system = models.BooleanField(default=False, help_text="Internal account (e.g. the fee account); cannot log in.")
+    tier = models.PositiveSmallIntegerField(
+        default=0, help_text="Verification tier, set by compliance; decides the withdrawal limits."
+    )
+    trading_frozen = models.BooleanField(default=False, help_text="No new orders; set and lifted through a freeze.")
+    withdrawals_frozen = models.BooleanField(
+        default=False, help_text="No withdrawals; set and lifted through a freeze."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -140,3 +147,32 @@ class TwoFactorReset(models.Model):
 
     def __str__(self) -> str:
         return f"2FA reset {self.pk}"
+
+
+class StaffAction(models.Model):
+    """One staff action, for the auditors: append-only, whoever is asking.
+
+    Written by ``accounts.audit.staff_action_record`` in the transaction of the action
+    itself (a failed login has none: it is written on its own). The admin shows the rows
+    read-only; on PostgreSQL a trigger refuses UPDATE and DELETE, superusers included.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, help_text="As typed or as stored at the time.")
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True, default="")
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor", "at"], name="staff_action_actor_at")]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.actor_email} {self.action} {self.object_type} {self.object_id}"

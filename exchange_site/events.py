@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -108,7 +108,33 @@ class MarketChanged:
     market_id: int
 
 
-Event = BatchCommitted | TradesSettled | WalletsChanged | OrderPlaced | OrdersChanged | MarketChanged
+class NoticeKind(StrEnum):
+    """What a trader is told by email (``NoticeDue``)."""
+
+    WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    WITHDRAWAL_APPROVED = "withdrawal_approved"
+    WITHDRAWAL_SENT = "withdrawal_sent"
+    WITHDRAWAL_REJECTED = "withdrawal_rejected"
+    WHITELIST_ADDRESS_ADDED = "whitelist_address_added"
+    TWO_FACTOR_CHANGED = "two_factor_changed"
+    ACCOUNT_FROZEN = "account_frozen"
+    PASSWORD_CHANGED = "password_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDue:
+    """Something happened that the account's owner must hear about (announced on commit).
+
+    ``details`` holds only JSON-able values (strings, numbers as strings); the reader
+    sends the email from a Celery task, so the announcing request never waits on SMTP.
+    """
+
+    user_id: int
+    kind: NoticeKind
+    details: dict[str, str] = field(default_factory=dict)
+
+
+Event = BatchCommitted | TradesSettled | WalletsChanged | OrderPlaced | OrdersChanged | MarketChanged | NoticeDue
 E = TypeVar("E", bound=Event)
 
 # event class -> its subscribers in stage order (rebuilt on each subscribe: rare)

@@ -1,0 +1,51 @@
+"""The staff audit trail: one call records who did what to which object, from where.
+
+Every staff action (admin or back-office API) calls ``staff_action_record`` inside the
+transaction that performs it, so the record and the action commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle
+
+from .models import StaffAction
+
+
+def request_ip(request: HttpRequest | Any | None) -> str | None:
+    """The client's address as the throttles see it (``NUM_PROXIES`` decides how far X-Forwarded-For is trusted)."""
+    if request is None:
+        return None
+    return BaseThrottle().get_ident(request) or None
+
+
+def staff_action_record(
+    *,
+    actor: Any | None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request: HttpRequest | Any | None = None,
+    ip: str | None = None,
+    actor_email: str = "",
+) -> StaffAction:
+    """Append one row; ``obj`` (a model instance) fills ``object_type``/``object_id``."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    return StaffAction.objects.create(
+        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+        actor_email=actor_email or getattr(actor, "email", "") or "",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before,
+        after=after,
+        ip=ip if ip is not None else request_ip(request),
+    )
