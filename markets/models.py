@@ -158,6 +158,38 @@ class Market(models.Model):
             raise ValidationError(errors)
 
 
+class OrderList(models.Model):
+    """Orders that live and die together: an OCO pair (a limit leg and a stop leg sharing one lock)."""
+
+    class Kind(models.TextChoices):
+        OCO = "oco"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DONE = "done"
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="order_lists")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="order_lists")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OCO)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    client_order_id = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_order_id"],
+                condition=Q(client_order_id__isnull=False),
+                name="order_list_unique_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} list {self.pk}"
+
+
 class Order(models.Model):
     class Side(models.TextChoices):
         BUY = "buy"
@@ -166,11 +198,14 @@ class Order(models.Model):
     class Type(models.TextChoices):
         LIMIT = "limit"
         MARKET = "market"
+        STOP_LIMIT = "stop_limit"
+        STOP_MARKET = "stop_market"
 
     class TimeInForce(models.TextChoices):
         GTC = "GTC"
         IOC = "IOC"
         FOK = "FOK"
+        GTD = "GTD"
 
     class SelfTradePrevention(models.TextChoices):
         CANCEL_TAKER = "cancel_taker"
@@ -179,6 +214,7 @@ class Order(models.Model):
 
     class Status(models.TextChoices):
         NEW = "new"
+        UNTRIGGERED = "untriggered"
         OPEN = "open"
         PARTIALLY_FILLED = "partially_filled"
         FILLED = "filled"
@@ -195,7 +231,7 @@ class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False)
     client_order_id = models.CharField(max_length=64, null=True, blank=True)
     side = models.CharField(max_length=4, choices=Side.choices)
-    type = models.CharField(max_length=6, choices=Type.choices)
+    type = models.CharField(max_length=11, choices=Type.choices)
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.GTC)
     post_only = models.BooleanField(default=False)
     self_trade_prevention = models.CharField(
@@ -204,6 +240,13 @@ class Order(models.Model):
     price = MoneyField(null=True, blank=True)
     quantity = MoneyField(null=True, blank=True)
     quote_quantity = MoneyField(null=True, blank=True)
+    # Stop orders wait outside the book until the last trade price crosses this.
+    stop_price = MoneyField(null=True, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    # GTD: the matcher expires the order at this time.
+    expire_time = models.DateTimeField(null=True, blank=True)
+    order_list = models.ForeignKey("OrderList", on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    amended_at = models.DateTimeField(null=True, blank=True)
     filled_quantity = MoneyField(default=Decimal(0))
     filled_quote = MoneyField(default=Decimal(0))
     # Funds reserved at placement (quote for buys, base for sells); what the order did
