@@ -311,7 +311,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
-        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes"
+        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes in (\d+) ms CPU"
     )
     windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
@@ -324,6 +324,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
         "commit_to_fanned_out_p99_worst_5s_window": max(w[5] for w in windows),
         "commit_to_fanned_out_max": max(w[6] for w in windows),
         "socket_writes": int(sum(w[7] for w in windows)),
+        "write_rounds_cpu_ms": int(sum(w[8] for w in windows)),
     }
 
 
