@@ -311,9 +311,9 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
-        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes in (\d+) ms CPU"
+        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes(?: in (\d+) ms CPU)?"
     )
-    windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
+    windows = [[float(v or 0) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
         return {}
     return {
