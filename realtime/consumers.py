@@ -32,7 +32,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from markets.models import Market
 
 from .frames import PRIVATE_CHANNELS, PUBLIC_KINDS, batch_key, public_group, user_group, ws_frame
-from .hub import SEND_QUEUE_MAX_BYTES, Cohort, daphne_protocol, log_layer_error
+from .hub import SEND_QUEUE_MAX_BYTES, STATE_OPEN, Cohort, daphne_protocol, log_layer_error
 from .hub import hub as process_hub
 from .publisher import server_loop_set
 
@@ -50,7 +50,6 @@ ORDER_VERSIONS_REMEMBERED = 1000
 SLOW_CONSUMER_REASON = "slow consumer: send queue full"
 # How long a slow consumer has to read up to the close frame before the TCP connection is cut.
 SLOW_CONSUMER_GRACE_SECONDS = 5.0
-STATE_OPEN = 3  # autobahn's WebSocketProtocol.STATE_OPEN
 
 
 @database_sync_to_async
@@ -89,6 +88,9 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             # One write per burst, each wanted at once: Nagle's algorithm would hold a
             # write behind the client's delayed ACK of the previous one (up to 40 ms).
             self.proto.transport.setTcpNoDelay(True)
+            # The hub's fan-out loop (``hub.write_many``) reads these for every write.
+            self.transport = self.proto.transport
+            self.sock_send = self.transport.socket.send
         self.dropped = False
         # The hub's group of sockets routed to the same keys as this one (daphne sockets only).
         self.cohort: Cohort | None = None

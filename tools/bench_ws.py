@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from tools.directfeeder import direct_feed
 from tools.harness import RAISED_THROTTLES, ROOT, Harness, process_env
 from tools.restfeeder import MID_TICKS, SPREAD_TICKS, feeder_main, price
 from tools.wsreader import merge_reports, raise_fd_limit, reader_main
@@ -71,6 +72,13 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--batch", type=int, default=0, help="subscribers that ask for batched trades")
     parser.add_argument("--slow", type=int, default=0, help="subscribers that stop reading (to be disconnected)")
     parser.add_argument("--readers", type=int, default=0, help="reader processes (default: 1 per 1,000 sockets)")
+    parser.add_argument(
+        "--feed",
+        choices=("rest", "direct"),
+        default="rest",
+        help="rest: orders over HTTP (tools.restfeeder); direct: written straight into the database by this"
+        " process (tools.directfeeder), for a rate the REST tier cannot take on this machine",
+    )
 
 
 def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     raise_fd_limit()  # inherited by the stack's processes
-    market, tokens = _setup(opt["traders"])
+    market, tokens, user_ids = _setup(opt["traders"])
     harness: Harness | None = None
     try:
         if opt["url"]:
@@ -93,7 +101,11 @@ def run(opt: dict[str, Any], log: Any) -> dict[str, Any]:
         readers = _open_readers(ws_urls, market.symbol, opt, log)
         ws_pids = _ws_pids(harness)
         cpu_before = _cpu_ms(ws_pids)
-        flow = _order_flow(rest_urls, market.symbol, tokens, opt, log)
+        if opt.get("feed") == "direct":
+            log(f"writing orders at {opt['rate']:g}/s for {opt['seconds']:g} s straight into the database")
+            flow = direct_feed(market, user_ids, opt["rate"], opt["seconds"], log)
+        else:
+            flow = _order_flow(rest_urls, market.symbol, tokens, opt, log)
         _wait_matched(market)
         time.sleep(1.0)  # let the last trades reach every subscriber
         cpu_after = _cpu_ms(ws_pids)
@@ -123,7 +135,7 @@ def _setup(traders: int):
         quote_funding=Decimal("1000000000"),
         min_notional=Decimal("0.01"),
     )
-    return setup.market, [access_token(user) for user in setup.users]
+    return setup.market, [access_token(user) for user in setup.users], [user.pk for user in setup.users]
 
 
 def _start_stack(symbol: str, opt: dict[str, Any], log: Any) -> tuple[list[str], list[str], Harness]:
@@ -299,9 +311,9 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
     pattern = re.compile(
         r"ws-hub stats: (\d+) messages to \d+ sockets over [\d.]+ s; "
         r"commit->received ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); "
-        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes"
+        r"commit->delivered ms p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+); (\d+) socket writes(?: in (\d+) ms CPU)?"
     )
-    windows = [[float(v) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
+    windows = [[float(v or 0) for v in groups] for groups in _stats_lines(harness, "ws", pattern)]
     if not windows:
         return {}
     return {
@@ -312,6 +324,7 @@ def _hub_stats(harness: Harness | None) -> dict[str, Any]:
         "commit_to_fanned_out_p99_worst_5s_window": max(w[5] for w in windows),
         "commit_to_fanned_out_max": max(w[6] for w in windows),
         "socket_writes": int(sum(w[7] for w in windows)),
+        "write_rounds_cpu_ms": int(sum(w[8] for w in windows)),
     }
 
 
@@ -333,6 +346,7 @@ def _report(market, opt, flow, classes, publisher, ws_urls, rest_urls, cpu) -> d
         "subscribers": opt["subscribers"],
         "rate_target": opt["rate"],
         "seconds": opt["seconds"],
+        "feed": opt.get("feed", "rest"),
         "orders_per_sec": round(placed / elapsed, 1),
         "requests_per_sec": round(requests / elapsed, 1),
         "requests_asked_sent": [flow["due"], flow["sent"]],
