@@ -9,6 +9,7 @@ from django.core import mail
 from accounts.notices import notice_email_send
 from accounts.selectors import two_factor_enabled
 from accounts.services import two_factor_disable
+from accounts.two_factor_resets import two_factor_reset_approve, two_factor_reset_propose
 from exchange_site.events import NoticeDue, NoticeKind, announce_on_commit
 from tests.factories import PASSWORD, UserFactory
 from tests.mail import FLAKY, FlakyBackend, eager_tasks
@@ -107,3 +108,13 @@ def test_two_factor_changes_are_mailed(user, enable_2fa, django_capture_on_commi
     bodies = [m.body for m in mail.outbox]
     assert any("was enabled" in b for b in bodies)
     assert any("was disabled" in b for b in bodies)
+
+
+def test_a_staff_2fa_reset_is_mailed_to_the_user(user_2fa, django_capture_on_commit_callbacks):
+    proposer, approver = UserFactory(is_staff=True), UserFactory(is_staff=True)
+    reset = two_factor_reset_propose(actor=proposer, user=user_2fa, reason="ticket 42, video call")
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        two_factor_reset_approve(actor=approver, reset_id=reset.pk)
+    assert [m.to for m in mail.outbox] == [[user_2fa.email]]
+    assert "reset by our staff" in mail.outbox[0].body
