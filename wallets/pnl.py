@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
+from django.db import transaction
+
+from markets.models import Trade
+
+from .models import SettlementCursor, TraderPnl
 
 ZERO = Decimal(0)
 QUANTUM = settings.MONEY_QUANTUM
@@ -102,10 +107,6 @@ def pnl_apply(states: dict[int, PnlState], trades: Iterable) -> set[int]:
 
 def pnl_replay(*, market_id: int) -> dict[int, PnlState]:
     """Every trader's figures in a market recomputed from its settled trades (the audit's view)."""
-    from markets.models import Trade
-
-    from .models import SettlementCursor
-
     settled = SettlementCursor.objects.filter(market_id=market_id).values_list("settled_sequence", flat=True).first()
     trades = Trade.objects.filter(market_id=market_id, sequence__lte=settled or 0).order_by("sequence", "id")
     states: dict[int, PnlState] = {}
@@ -122,8 +123,6 @@ def pnl_settle(*, market_id: int, trades: list, at) -> None:
     Call inside settlement's transaction; the market's settlement cursor lock serialises
     the writers of a market's rows.
     """
-    from .models import TraderPnl
-
     if not trades:
         return
     user_ids = {t.maker_user_id for t in trades} | {t.taker_user_id for t in trades}
@@ -133,21 +132,53 @@ def pnl_settle(*, market_id: int, trades: list, at) -> None:
     states = {row[0]: PnlState(*row[1:]) for row in rows}
     changed = pnl_apply(states, trades)
     TraderPnl.objects.bulk_create(
-        [
-            TraderPnl(
-                user_id=user_id,
-                market_id=market_id,
-                position=s.position,
-                cost_basis=s.cost_basis,
-                average_cost=s.average_cost,
-                realized_pnl=s.realized_pnl,
-                fees_paid_quote=s.fees_paid_quote,
-                updated_at=at,
-            )
-            for user_id in sorted(changed)
-            for s in (states[user_id],)
-        ],
+        _rows(market_id, states, sorted(changed), at),
         update_conflicts=True,
         unique_fields=["user", "market"],
         update_fields=list(PNL_FIELDS),
     )
+
+
+def _rows(market_id: int, states: dict[int, PnlState], user_ids: Iterable[int], at) -> list:
+    return [
+        TraderPnl(
+            user_id=user_id,
+            market_id=market_id,
+            position=s.position,
+            cost_basis=s.cost_basis,
+            average_cost=s.average_cost,
+            realized_pnl=s.realized_pnl,
+            fees_paid_quote=s.fees_paid_quote,
+            updated_at=at,
+        )
+        for user_id in user_ids
+        for s in (states[user_id],)
+    ]
+
+
+def _figures(states: dict[int, PnlState]) -> dict[int, tuple[Decimal, ...]]:
+    return {u: (s.position, s.cost_basis, s.realized_pnl, s.fees_paid_quote) for u, s in states.items()}
+
+
+def pnl_differences(*, market_id: int) -> list[int]:
+    """Users whose stored figures differ from a replay of the trade log (empty: all agree)."""
+    rows = TraderPnl.objects.filter(market_id=market_id).values_list(
+        "user_id", "position", "cost_basis", "realized_pnl", "fees_paid_quote"
+    )
+    stored = {row[0]: tuple(row[1:]) for row in rows}
+    replayed = _figures(pnl_replay(market_id=market_id))
+    return sorted(u for u in stored.keys() | replayed.keys() if stored.get(u) != replayed.get(u))
+
+
+def pnl_rebuild(*, market_id: int, at) -> int:
+    """Replace a market's stored figures with a replay of its settled trades; returns the rows written.
+
+    For trades settled before the figures existed (or after a repair). Holds the market's
+    settlement cursor, so settlement waits and no run is counted twice or missed.
+    """
+    with transaction.atomic(durable=True):
+        SettlementCursor.objects.select_for_update().filter(market_id=market_id).first()
+        states = pnl_replay(market_id=market_id)
+        TraderPnl.objects.filter(market_id=market_id).delete()
+        TraderPnl.objects.bulk_create(_rows(market_id, states, sorted(states), at))
+    return len(states)

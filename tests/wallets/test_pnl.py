@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import random
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from accounts.selectors import fee_account
 from markets.models import Order, Trade
@@ -211,3 +214,17 @@ def test_a_sell_larger_than_the_position_flips_it_short():
     assert (s.position, s.cost_basis, s.realized_pnl, s.average_cost) == (D(-2), D(-220), D(10), D(110))
     pnl_apply(states, [_trade(1, 4, price="100", quantity="2")])
     assert (s.position, s.cost_basis, s.realized_pnl) == (D(0), D(0), D(30))
+
+
+def test_rebuild_restores_figures_from_the_trade_log(busy_market):
+    market, traders = busy_market
+    expected = _stored(market)
+    TraderPnl.objects.filter(market=market, user=traders[0]).update(realized_pnl=D("123"))
+    TraderPnl.objects.filter(market=market, user=traders[1]).delete()
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("pnl_rebuild", "--check", stdout=out)
+    assert "2 traders differ" in out.getvalue()
+    call_command("pnl_rebuild", "--market", market.symbol, stdout=io.StringIO())
+    assert _stored(market) == expected
+    call_command("pnl_rebuild", "--check", stdout=io.StringIO())
