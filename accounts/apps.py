@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the signals that void a changed user's cached row in every process.
+        from exchange_site.events import NoticeDue, subscribe
+
         from . import authentication  # noqa: F401
+        from .notices import notice_queue
+
+        subscribe(NoticeDue, notice_queue)

@@ -72,6 +72,8 @@ class SessionFamily(models.Model):
         LOGOUT = "logout", "logged out"
         TWO_FACTOR_ENABLED = "two_factor_enabled", "two-factor authentication switched on"
         TWO_FACTOR_RESET = "two_factor_reset", "two-factor authentication reset by staff"
+        PASSWORD_CHANGED = "password_changed", "password changed from another session"
+        PASSWORD_RESET = "password_reset", "password reset by email"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_families")

@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "markets.view_booksnapshot",
         "wallets.view_depositaddress",
         "wallets.view_settlementcursor",
+        "wallets.view_traderpnl",
         "admin.view_logentry",
         "auth.view_group",
         EXPORT_CSV,

@@ -92,3 +92,22 @@ class TwoFactorConfirmOut(serializers.Serializer):
 
 class TwoFactorDisableOut(serializers.Serializer):
     two_factor_enabled = serializers.BooleanField()
+
+
+class PasswordChangeIn(serializers.Serializer):
+    current_password = StrictCharField(max_length=MAX_PASSWORD_LENGTH, trim_whitespace=False)
+    new_password = StrictCharField(max_length=MAX_PASSWORD_LENGTH, trim_whitespace=False)
+
+
+class PasswordResetIn(serializers.Serializer):
+    # Not an email field: a malformed address answers like any other (no hint either way).
+    email = StrictCharField(max_length=254)
+
+
+class PasswordResetConfirmIn(serializers.Serializer):
+    token = StrictCharField(max_length=MAX_TOKEN_LENGTH, help_text="The token of the emailed reset link.")
+    new_password = StrictCharField(max_length=MAX_PASSWORD_LENGTH, trim_whitespace=False)
+
+
+class PasswordResetOut(serializers.Serializer):
+    detail = serializers.CharField()

@@ -32,6 +32,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from exchange_site.errors import Conflict, DomainError, InvalidInput
+from exchange_site.events import NoticeDue, NoticeKind, announce_on_commit
 
 from .models import SessionFamily, SessionToken, User
 from .otp import BACKUP_CODE_COUNT, MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
@@ -231,6 +232,21 @@ def sessions_revoke_all(*, user: User, reason: str) -> None:
     )
 
 
+def sessions_revoke_others(*, user: User, keep_family_id: str | None, reason: str) -> None:
+    """End every session of ``user`` but the family ``keep_family_id`` (the caller's own).
+
+    Call inside the caller's transaction. Without a family to keep, every session ends.
+    """
+    families = SessionFamily.objects.filter(user=user)
+    kept_tokens = SessionToken.objects.none()
+    if keep_family_id:
+        families = families.exclude(pk=keep_family_id)
+        kept_tokens = SessionToken.objects.filter(family_id=keep_family_id, family__user=user)
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(pk__in=kept_tokens.values("token_id"))
+    _blacklist(list(outstanding.values_list("pk", flat=True)))
+    families.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason=reason)
+
+
 def _session_deadline(family: SessionFamily) -> datetime:
     return family.started_at + timedelta(hours=settings.SESSION_ABSOLUTE_LIFETIME_HOURS)
 
@@ -385,9 +401,15 @@ def two_factor_confirm(*, user: User, otp: str) -> list[str]:
                     backup_codes.append(candidate)
             StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in backup_codes)
             sessions_revoke_all(user=user, reason=Revoked.TWO_FACTOR_ENABLED)
+            two_factor_notice(user=user, change="enabled")
     if not backup_codes:
         raise InvalidOtp()
     return backup_codes
+
+
+def two_factor_notice(*, user: User, change: str) -> None:
+    """Email the user that their 2FA changed, once the surrounding transaction commits."""
+    announce_on_commit(NoticeDue(user_id=user.pk, kind=NoticeKind.TWO_FACTOR_CHANGED, details={"change": change}))
 
 
 def two_factor_devices_remove(*, user: User) -> None:
@@ -406,3 +428,4 @@ def two_factor_disable(*, user: User, otp: str) -> None:
     with transaction.atomic(durable=True):
         _user_lock(user)
         two_factor_devices_remove(user=user)
+        two_factor_notice(user=user, change="disabled")

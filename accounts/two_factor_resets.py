@@ -17,7 +17,7 @@ from exchange_site.four_eyes import SelfApproval, four_eyes_check, four_eyes_ref
 
 from .models import SessionFamily, TwoFactorReset, User
 from .selectors import two_factor_enabled
-from .services import TwoFactorNotEnabled, sessions_revoke_all, two_factor_devices_remove
+from .services import TwoFactorNotEnabled, sessions_revoke_all, two_factor_devices_remove, two_factor_notice
 
 MAX_REASON = 2000
 Status = TwoFactorReset.Status
@@ -101,6 +101,7 @@ def two_factor_reset_approve(*, actor: User, reset_id: int, comment: str = "") -
         user = User.objects.select_for_update().get(pk=reset.user_id)
         two_factor_devices_remove(user=user)
         sessions_revoke_all(user=user, reason=SessionFamily.Reason.TWO_FACTOR_RESET)
+        two_factor_notice(user=user, change="reset by our staff")
         _decide(reset, actor=actor, status=Status.APPROVED, reason=comment)
     return reset
 

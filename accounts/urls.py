@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, two_factor_resets
+from .views import auth, passwords, two_factor_resets
 
 # Mounted under api/v1/; no trailing slashes (a redirect would break a POST).
 urlpatterns = [
@@ -11,6 +11,13 @@ urlpatterns = [
     path("auth/2fa/setup", auth.TwoFactorSetupView.as_view(), name="auth-2fa-setup"),
     path("auth/2fa/confirm", auth.TwoFactorConfirmView.as_view(), name="auth-2fa-confirm"),
     path("auth/2fa/disable", auth.TwoFactorDisableView.as_view(), name="auth-2fa-disable"),
+    path("auth/password/change", passwords.PasswordChangeView.as_view(), name="auth-password-change"),
+    path("auth/password/reset", passwords.PasswordResetView.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password/reset/confirm",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="auth-password-reset-confirm",
+    ),
     path("me", auth.MeView.as_view(), name="me"),
     path(
         "backoffice/accounts/<int:pk>/two-factor-reset",

@@ -35,6 +35,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "wallets.Wallet",
             "wallets.LedgerEntry",
             "wallets.WithdrawalEvent",
+            "wallets.TraderPnl",
         ),
     ),
     ("Customers", "customers", ("accounts.User", "accounts.TwoFactorReset")),

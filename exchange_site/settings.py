@@ -284,6 +284,8 @@ REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 EXCHANGE_THROTTLE_RATES = {
     "auth_ip": os.environ.get("THROTTLE_AUTH_IP", "30/m"),
     "auth_account": os.environ.get("THROTTLE_AUTH_ACCOUNT", "10/m"),
+    # Password-reset requests per target email (each sends a mail).
+    "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/h"),
     "trading": os.environ.get("THROTTLE_TRADING", "3000/m"),
 }
 
@@ -362,6 +364,38 @@ def _max_trading_fee(raw: str) -> Decimal:
 
 
 MAX_TRADING_FEE = _max_trading_fee(os.environ.get("MAX_TRADING_FEE", "0.01"))
+
+# Email (trader notices, password reset; accounts/notices.py) -----------------------
+# No EMAIL_HOST: mail is printed on the console (the embedded default, local trials).
+# With EMAIL_HOST: SMTP, credentials from the environment only (no default password).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Exchange <no-reply@exchange.local>")
+if "@" not in DEFAULT_FROM_EMAIL:
+    raise ImproperlyConfigured("DEFAULT_FROM_EMAIL must be an email address.")
+# Seconds an SMTP connection may hang before the sending task gives up (and retries).
+EMAIL_TIMEOUT = 10
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    try:
+        EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+    except ValueError:
+        EMAIL_PORT = 0
+    if not 0 < EMAIL_PORT < 65536:
+        raise ImproperlyConfigured("EMAIL_PORT must be a TCP port number (1-65535).")
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    if EMAIL_HOST_USER and not EMAIL_HOST_PASSWORD:
+        raise ImproperlyConfigured("EMAIL_HOST_PASSWORD must be set when EMAIL_HOST_USER is.")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Sending a notice is retried this many times, with exponential backoff capped below.
+NOTICE_MAX_RETRIES = int(os.environ.get("NOTICE_MAX_RETRIES", "5"))
+NOTICE_RETRY_BACKOFF_MAX_SECONDS = 600
+# A password-reset token expires after this many seconds (Django's own setting).
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", "3600"))
+# Where the emailed reset link points (the front end's page reading ?token=).
+PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "http://127.0.0.1:8000/reset-password")
 
 LOGGING = {
     "version": 1,

@@ -146,6 +146,12 @@ class AuthAccountThrottle(_SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+class PasswordResetThrottle(AuthAccountThrottle):
+    """Reset mails per target address, whoever asks (nobody floods an inbox through us)."""
+
+    scope = "password_reset"
+
+
 class TradingThrottle(_SettingsRateThrottle):
     """Order placement and cancels per user."""
 

@@ -307,3 +307,30 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"incident {self.pk}: {self.summary}"
+
+
+class TraderPnl(models.Model):
+    """A trader's realized PnL in one market (average cost, quote currency), kept by settlement.
+
+    Written only by ``wallets.settlement`` (through ``wallets.pnl``) in the transaction
+    that books the trades; ``wallets.pnl.pnl_replay`` recomputes it from the trade log.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="+")
+    position = MoneyField(default=Decimal(0), help_text="Net base bought (negative: more sold than bought here).")
+    cost_basis = MoneyField(default=Decimal(0), help_text="Cost of the open position, signed like it.")
+    average_cost = MoneyField(default=Decimal(0), help_text="cost_basis / position, rounded; for display.")
+    realized_pnl = MoneyField(default=Decimal(0))
+    fees_paid_quote = MoneyField(default=Decimal(0))
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user_id", "market_id"]
+        verbose_name = "realized PnL"
+        verbose_name_plural = "realized PnL"
+        default_permissions = ("view",)
+        constraints = [models.UniqueConstraint(fields=["user", "market"], name="trader_pnl_unique_user_market")]
+
+    def __str__(self) -> str:
+        return f"PnL {self.user_id}:{self.market_id}"

@@ -11,8 +11,10 @@ from django.db.models import QuerySet
 from accounts.models import User
 from exchange_site.errors import DomainError
 from markets.models import Currency
+from markets.selectors import symbol_valid
+from markets.selectors_cached import market_by_symbol
 
-from .models import Deposit, LedgerEntry, Wallet
+from .models import Deposit, LedgerEntry, TraderPnl, Wallet
 
 ZERO = Decimal(0)
 
@@ -86,3 +88,16 @@ def deposits_for_user(*, user: User, currency: Currency | None = None) -> QueryS
     if currency is not None:
         qs = qs.filter(currency=currency)
     return qs
+
+
+def pnl_for_user(*, user_id: int, market_symbol: str | None = None) -> QuerySet:
+    """The user's realized PnL rows, one per market traded; ``validation_error`` for an unknown market."""
+    rows = TraderPnl.objects.filter(user_id=user_id).select_related("market__quote").order_by("market__symbol")
+    if market_symbol:
+        market = market_by_symbol(symbol=market_symbol) if symbol_valid(market_symbol) else None
+        if market is None:
+            raise DomainError(
+                f"Unknown market {market_symbol!r}.", code="validation_error", details={"market": market_symbol}
+            )
+        rows = rows.filter(market_id=market.pk)
+    return rows

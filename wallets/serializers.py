@@ -82,3 +82,17 @@ class CustodyDepositSerializer(serializers.Serializer):
         help_text="Which output of the transaction pays the address (default 0); "
         "deposits are idempotent by (currency, txid, output_index).",
     )
+
+
+class PnlQuerySerializer(serializers.Serializer):
+    market = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class PnlSerializer(serializers.Serializer):
+    market = serializers.CharField(source="market.symbol")
+    quote = serializers.CharField(source="market.quote.code")
+    realized_pnl = MoneyOut()
+    fees_paid_quote = MoneyOut()
+    position = MoneyOut()
+    average_cost = MoneyOut()
+    updated_at = serializers.DateTimeField()

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.selectors import fee_account
 from exchange_site import events
@@ -24,6 +25,7 @@ from exchange_site.events import TradesSettled
 from markets.models import Market, Order, Trade
 
 from .models import LedgerEntry, SettlementCursor
+from .pnl import pnl_settle
 from .services import wallet_apply_changes_bulk
 
 ZERO = Decimal(0)
@@ -129,6 +131,8 @@ def market_settle(*, market_id: int, max_sequences: int | None = None) -> Settle
             t += 1
         # Not announced as changed wallets: ``TradesSettled`` carries them with the fills.
         wallets = wallet_apply_changes_bulk(changes=changes, announce=False) if changes else {}
+        # Realized PnL of the run's traders, in the same transaction (wallets/pnl.py).
+        pnl_settle(market_id=market_id, trades=trades, at=timezone.now())
         cursor.settled_sequence = end
         cursor.save(update_fields=["settled_sequence", "updated_at"])
         result = SettlementResult(market_id, start, end, trades, [row[0] for row in closed], list(wallets.values()))

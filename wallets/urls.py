@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from .views import deposits, ledger, withdrawals
+from .views import deposits, ledger, pnl, withdrawals
 
 urlpatterns = [
     # ledger
     path("balances", ledger.BalancesView.as_view(), name="balances"),
     path("ledger", ledger.LedgerView.as_view(), name="ledger"),
+    path("pnl", pnl.PnlView.as_view(), name="pnl"),
     # deposits
     path("deposits", deposits.DepositsView.as_view(), name="deposits"),
     path("deposits/address", deposits.DepositAddressView.as_view(), name="deposit-address"),

@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.selectors import fee_account, two_factor_enabled
 from accounts.services import InvalidOtp, OtpRequired, otp_verify
 from exchange_site.errors import Conflict, DomainError, InvalidInput, NotFound, clean_text
+from exchange_site.events import NoticeDue, NoticeKind, announce_on_commit
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
 from exchange_site.money import fmt
 from markets.models import Currency
@@ -87,6 +88,21 @@ def _transition(withdrawal: Withdrawal, to: str, *, actor: User | None, action: 
         fields.append("completed_at")
     withdrawal.save(update_fields=fields)
     _event(withdrawal, actor=actor, action=action, from_status=from_status, reason=reason)
+
+
+def _notice(withdrawal: Withdrawal, kind: NoticeKind) -> None:
+    """Email the owner once the transition commits (no secret in the details)."""
+    details = {
+        "withdrawal_id": str(withdrawal.pk),
+        "amount": fmt(withdrawal.amount),
+        "currency": withdrawal.currency.code,
+        "address": withdrawal.address,
+    }
+    if withdrawal.status == Status.REJECTED:
+        details["reason"] = withdrawal.reason
+    if withdrawal.txid:
+        details["txid"] = withdrawal.txid
+    announce_on_commit(NoticeDue(user_id=withdrawal.user_id, kind=kind, details=details))
 
 
 def _locked(withdrawal_id: int) -> Withdrawal:
@@ -214,6 +230,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
         )
         # Funds are held and the code checked: the request goes straight to the review queue.
         _transition(withdrawal, Status.PENDING_REVIEW, actor=None, action=Action.SUBMIT)
+        _notice(withdrawal, NoticeKind.WITHDRAWAL_REQUESTED)
     return withdrawal
 
 
@@ -245,6 +262,7 @@ def withdrawal_approve(*, actor: User, withdrawal_id: int, comment: str = "") ->
         approvals = WithdrawalEvent.objects.filter(withdrawal=withdrawal, action=Action.APPROVE).count()
         if approvals + 1 >= withdrawal.required_approvals:
             _transition(withdrawal, Status.APPROVED, actor=actor, action=Action.APPROVE, reason=comment)
+            _notice(withdrawal, NoticeKind.WITHDRAWAL_APPROVED)
         else:
             _event(withdrawal, actor=actor, action=Action.APPROVE, from_status=withdrawal.status, reason=comment)
     return withdrawal
@@ -260,6 +278,7 @@ def withdrawal_reject(*, actor: User, withdrawal_id: int, reason: str) -> Withdr
             raise InvalidTransition(details={"status": withdrawal.status})
         _unlock(withdrawal)
         _transition(withdrawal, Status.REJECTED, actor=actor, action=Action.REJECT, reason=reason)
+        _notice(withdrawal, NoticeKind.WITHDRAWAL_REJECTED)
     return withdrawal
 
 
@@ -307,4 +326,5 @@ def withdrawal_mark_sent(*, actor: User, withdrawal_id: int, txid: str) -> Withd
         withdrawal.txid = txid
         withdrawal.save(update_fields=["txid"])
         _transition(withdrawal, Status.COMPLETED, actor=actor, action=Action.MARK_SENT, reason=f"txid {txid}")
+        _notice(withdrawal, NoticeKind.WITHDRAWAL_SENT)
     return withdrawal

@@ -65,11 +65,13 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
         ("post", "/api/v1/auth/register"),
         ("post", "/api/v1/auth/token"),
         ("post", "/api/v1/auth/token/refresh"),
+        ("post", "/api/v1/auth/password/reset"),
+        ("post", "/api/v1/auth/password/reset/confirm"),
         ("post", "/api/v1/custody/deposits"),
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 32
+    assert len(private_operations()) == 34
 
 
 def _key_of(user) -> int | None:
@@ -315,7 +317,7 @@ def test_my_lists_hold_exactly_my_records_whatever_the_query_says(world, query):
     fills = client.get("/api/v1/trades" + query).json()["results"]
     assert fills
     assert {fill["order_id"] for fill in fills} <= my_orders
-    for path in ("/api/v1/balances", "/api/v1/me", "/api/v1/deposits/address?currency=BTC"):
+    for path in ("/api/v1/balances", "/api/v1/me", "/api/v1/pnl", "/api/v1/deposits/address?currency=BTC"):
         response = client.get(path + (query.replace("?", "&") if "?" in path else query))
         assert response.status_code == 200, (path, response.content)
         assert not [m for m in outsider_markers if m in response.content.decode()], (path, response.content)

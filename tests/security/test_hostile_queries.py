@@ -78,6 +78,7 @@ PAGED = {"limit": LIMIT, "cursor": CURSOR}
 LISTS = [
     ("/api/v1/orders", "trader", {**PAGED, "market": MARKET, "status": STATUS}),
     ("/api/v1/trades", "trader", {**PAGED, "market": MARKET}),
+    ("/api/v1/pnl", "trader", {"market": MARKET}),
     ("/api/v1/ledger", "trader", {**PAGED, "currency": CURRENCY}),
     ("/api/v1/deposits", "trader", {**PAGED, "currency": CURRENCY}),
     ("/api/v1/withdrawals", "trader", {**PAGED, "currency": CURRENCY, "status": STATUS}),

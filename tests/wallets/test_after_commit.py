@@ -21,11 +21,12 @@ from django.db import connection
 from accounts.roles import BACK_OFFICE
 from accounts.selectors import fee_account
 from exchange_site import events
-from exchange_site.events import OrderPlaced, TradesSettled, WalletsChanged
+from exchange_site.events import NoticeDue, OrderPlaced, TradesSettled, WalletsChanged
 from markets.models import Order
 from matching import wakeup
 from tests.backoffice.helpers import make_staff, make_trader, request_withdrawal
 from tests.factories import MarketFactory, UserFactory, run_matcher
+from tests.mail import eager_tasks
 from wallets.models import Wallet
 from wallets.services import InsufficientFunds
 from wallets.settlement import market_settle
@@ -55,6 +56,9 @@ class Heard:
     def placed(self, event: OrderPlaced) -> None:
         self.log.append("OrderPlaced")
 
+    def noticed(self, event: NoticeDue) -> None:
+        self.log.append(f"NoticeDue:{event.kind}")
+
     @property
     def woken(self) -> bool:
         return wakeup._local_event.is_set()
@@ -72,6 +76,7 @@ def heard():
         (WalletsChanged, heard.wallets_changed),
         (TradesSettled, heard.settled),
         (OrderPlaced, heard.placed),
+        (NoticeDue, heard.noticed),
     ]
     for event_type, handler in subscriptions:
         events.subscribe(event_type, handler)
@@ -172,9 +177,17 @@ def btc(db):
     return MarketFactory().base
 
 
+@pytest.fixture
+def mail_in_process():
+    """The notices' mail task runs here (locmem backend), not queued for a worker."""
+    with eager_tasks():
+        yield
+
+
 def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_when_funds_move(
-    django_capture_on_commit_callbacks, heard, btc
+    django_capture_on_commit_callbacks, heard, btc, mail_in_process
 ):
+    """Funds moving announce the wallet; every step the owner must hear of announces a notice (the email)."""
     trader = make_trader(btc, "10")
     officer = make_staff(BACK_OFFICE)
     wallet = wallet_pks((trader, btc))
@@ -183,22 +196,25 @@ def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_w
     with django_capture_on_commit_callbacks() as requested:
         first = request_withdrawal(trader, btc, "1")
         assert heard.nothing, "announced before commit"
-    assert len(requested) == 1
+    assert len(requested) == 2
     commit(requested)
-    assert heard.log == ["WalletsChanged"]
+    assert heard.log == ["WalletsChanged", "NoticeDue:withdrawal_requested"]
     assert heard.wallets == [wallet]
 
     setup_done(heard)
     with django_capture_on_commit_callbacks() as approved:
         withdrawal_approve(actor=officer, withdrawal_id=first.pk)
-    assert approved == [], "an approval moves no funds: nothing to announce"
+        assert heard.nothing, "announced before commit"
+    commit(approved)
+    assert heard.log == ["NoticeDue:withdrawal_approved"], "an approval moves no funds: no wallet announcement"
 
+    setup_done(heard)
     with django_capture_on_commit_callbacks() as sent:
         withdrawal_mark_sent(actor=officer, withdrawal_id=first.pk, txid="tx-after-commit-1")
         assert heard.nothing, "announced before commit"
-    assert len(sent) == 1
+    assert len(sent) == 2
     commit(sent)
-    assert heard.log == ["WalletsChanged"]
+    assert heard.log == ["WalletsChanged", "NoticeDue:withdrawal_sent"]
     assert len(heard.wallets) == 1
     assert set(wallet) <= set(heard.wallets[0])
 
@@ -207,8 +223,8 @@ def test_each_withdrawal_step_announces_the_owner_wallet_after_commit_and_only_w
     with django_capture_on_commit_callbacks() as rejected:
         withdrawal_reject(actor=officer, withdrawal_id=second.pk, reason="address on a sanctions list")
         assert heard.nothing, "announced before commit"
-    assert len(rejected) == 1
+    assert len(rejected) == 2
     commit(rejected)
-    assert heard.log == ["WalletsChanged"]
+    assert heard.log == ["WalletsChanged", "NoticeDue:withdrawal_rejected"]
     assert heard.wallets == [wallet]
     assert D(Wallet.objects.get(pk=wallet[0]).locked) == D(0)
