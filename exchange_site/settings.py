@@ -363,6 +363,25 @@ def _max_trading_fee(raw: str) -> Decimal:
 
 MAX_TRADING_FEE = _max_trading_fee(os.environ.get("MAX_TRADING_FEE", "0.01"))
 
+
+def _cooldown_hours(raw: str) -> int:
+    """Hours before a new whitelisted address (or switching the whitelist off) takes effect."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured("WITHDRAWAL_ADDRESS_COOLDOWN_HOURS must be a whole number of hours, 0 or more.")
+    return value
+
+
+WITHDRAWAL_ADDRESS_COOLDOWN_HOURS = _cooldown_hours(os.environ.get("WITHDRAWAL_ADDRESS_COOLDOWN_HOURS", "24"))
+# Tier withdrawal limits value every currency priced in this one (the last trade of its
+# CUR-REF market) against the reference currency's limit (wallets/withdrawal_controls.py).
+WITHDRAWAL_LIMIT_REFERENCE_CURRENCY = os.environ.get("WITHDRAWAL_LIMIT_REFERENCE_CURRENCY", "USDT").strip().upper()
+if not WITHDRAWAL_LIMIT_REFERENCE_CURRENCY.isalnum() or len(WITHDRAWAL_LIMIT_REFERENCE_CURRENCY) > 10:
+    raise ImproperlyConfigured("WITHDRAWAL_LIMIT_REFERENCE_CURRENCY must be a currency code (letters and digits).")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
