@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
 
 from exchange_site.db import MoneyField
 
@@ -316,7 +317,7 @@ class WithdrawalAddress(models.Model):
     currency = models.ForeignKey("markets.Currency", on_delete=models.PROTECT, related_name="+")
     address = models.CharField(max_length=128)
     label = models.CharField(max_length=64, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     usable_from = models.DateTimeField(help_text="Creation time plus the cool-down in force when it was added.")
 
     class Meta:

@@ -78,7 +78,7 @@ def withdrawal_address_add(
             raise TooManyAddresses()
         now = timezone.now()
         entry = WithdrawalAddress.objects.create(
-            user=user, currency=currency, address=address, label=label, usable_from=now + cooldown()
+            user=user, currency=currency, address=address, label=label, created_at=now, usable_from=now + cooldown()
         )
         announce_on_commit(
             NoticeDue(
