@@ -6,4 +6,12 @@ wallet service, so the admin never adds, edits or deletes these rows. Decisions
 Money columns are not sortable: on SQLite they are stored as text.
 """
 
-from . import customers, dashboard, deposits, incidents, ledger, withdrawals  # noqa: F401 - they register with the site
+from . import (  # noqa: F401 - they register with the site
+    customers,
+    dashboard,
+    deposits,
+    incidents,
+    ledger,
+    withdrawal_controls,
+    withdrawals,
+)
