@@ -160,3 +160,12 @@ def test_compliance_reads_whitelisted_addresses_and_cannot_change_them(client, c
     delete = reverse("admin:wallets_withdrawaladdress_delete", args=[entry.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert WithdrawalAddress.objects.get().address == ADDRESS
+
+
+def test_the_new_screens_are_in_the_funding_menu(client, compliance):
+    admin_login(client, compliance)
+
+    html = client.get(reverse("admin:index")).content.decode()
+    funding = html[html.index("Funding") :]
+    for url in (LIMITS, ADDRESSES, reverse("admin:wallets_withdrawalwhitelist_changelist")):
+        assert url in funding
