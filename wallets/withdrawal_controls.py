@@ -138,13 +138,18 @@ def _used_by_currency(user_id: int, now: datetime) -> dict[int, Decimal]:
     return used
 
 
-def withdrawal_caps(*, user_id: int, tier: int, now: datetime | None = None) -> list[Cap]:
-    """The caps of ``tier`` with what ``user_id`` used of each in the 24 hours before ``now``."""
-    now = now or timezone.now()
+def withdrawal_caps(
+    *, user_id: int, tier: int, now: datetime | None = None, used: dict[int, Decimal] | None = None
+) -> list[Cap]:
+    """The caps of ``tier`` with what ``user_id`` used of each in the 24 hours before ``now``.
+
+    ``used``: the account's counting withdrawals per currency, when the caller has them.
+    """
     rows = list(TierLimit.objects.filter(tier=tier).select_related("currency").order_by("currency__code"))
     if not rows:
         return []
-    used = _used_by_currency(user_id, now)
+    if used is None:
+        used = _used_by_currency(user_id, now or timezone.now())
     reference = settings.WITHDRAWAL_LIMIT_REFERENCE_CURRENCY
     prices = reference_prices() if any(r.currency.code == reference for r in rows) else {}
     caps = []
@@ -157,8 +162,8 @@ def withdrawal_caps(*, user_id: int, tier: int, now: datetime | None = None) -> 
     return caps
 
 
-def _check_limits(user_id: int, tier: int, currency: Currency, amount: Decimal, now: datetime) -> None:
-    for cap in withdrawal_caps(user_id=user_id, tier=tier, now=now):
+def _check_limits(user_id: int, tier: int, currency: Currency, amount: Decimal, used: dict[int, Decimal]) -> None:
+    for cap in withdrawal_caps(user_id=user_id, tier=tier, used=used):
         if currency.pk in cap.rates and cap.value(currency.pk, amount) > cap.remaining:
             raise WithdrawalLimitExceeded(
                 details={
@@ -168,11 +173,6 @@ def _check_limits(user_id: int, tier: int, currency: Currency, amount: Decimal, 
                     "remaining": fmt(cap.remaining),
                 }
             )
-
-
-def rolling_amount(*, user_id: int, currency: Currency, amount: Decimal, now: datetime | None = None) -> Decimal:
-    """The currency's counting withdrawals of the last 24 hours plus ``amount`` (for the dual-approval threshold)."""
-    return _used_by_currency(user_id, now or timezone.now()).get(currency.pk, ZERO) + amount
 
 
 def withdrawal_controls_check(
@@ -190,8 +190,10 @@ def withdrawal_controls_check(
     tier = users.values_list("tier", flat=True).first() or 0
     now = timezone.now()
     _check_whitelist(user.pk, currency, address, now)
-    _check_limits(user.pk, tier, currency, amount, now)
-    return rolling_amount(user_id=user.pk, currency=currency, amount=amount, now=now)
+    used = _used_by_currency(user.pk, now)
+    _check_limits(user.pk, tier, currency, amount, used)
+    # The currency's counting withdrawals of the last 24 hours plus this one: the dual-approval threshold's figure.
+    return used.get(currency.pk, ZERO) + amount
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,10 @@ def _check_decider(withdrawal: Withdrawal, actor: User, decision: str) -> None:
 
 
 def required_approvals_for(*, currency: Currency, amount: Decimal) -> int:
-    """Two distinct approvers at or above the currency's dual-approval threshold, else one."""
+    """Two distinct approvers at or above the currency's dual-approval threshold, else one.
+
+    ``amount``: the request's rolling 24-hour sum of the currency (``withdrawal_controls_check``).
+    """
     return 2 if amount >= currency.dual_approval_threshold else 1
 
 
