@@ -169,3 +169,19 @@ def test_the_new_screens_are_in_the_funding_menu(client, compliance):
     funding = html[html.index("Funding") :]
     for url in (LIMITS, ADDRESSES, reverse("admin:wallets_withdrawalwhitelist_changelist")):
         assert url in funding
+
+
+def test_the_customer_page_shows_the_tier_and_the_whitelisted_addresses(client, compliance, trader, btc):
+    add_address(trader, btc)
+    User.objects.filter(pk=trader.pk).update(tier=4)
+    admin_login(client, compliance)
+
+    html = client.get(f"/admin/customers/{trader.pk}/").content.decode()
+    export = client.get(f"/admin/customers/{trader.pk}/whitelist.csv")
+
+    assert 'id="section-whitelist"' in html
+    assert ADDRESS in html
+    assert "<th>Verification tier</th><td>4</td>" in html
+    body = b"".join(export.streaming_content).decode()
+    assert body.splitlines()[0] == "Currency,Address,Label,Added,Usable from"
+    assert f"BTC,{ADDRESS},cold wallet," in body
