@@ -178,6 +178,8 @@ class Withdrawal(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="withdrawal_status_created"),
             models.Index(fields=["user", "id"], name="withdrawal_user_id"),
+            # The rolling 24-hour sums of the tier limits and the dual-approval threshold.
+            models.Index(fields=["user", "created_at"], name="withdrawal_user_created"),
         ]
         # Rows change only through the services; no generic add/change/delete right exists.
         default_permissions = ("view",)
