@@ -268,3 +268,30 @@ def test_the_api_refuses_with_the_remaining_amount(trader, btc, auth_client):
 
     error = assert_error(response, 400, "withdrawal_limit_exceeded")
     assert error["details"]["remaining"] == "0.25"
+
+
+def test_the_reference_currency_is_a_setting(trader, btc, settings):
+    settings.WITHDRAWAL_LIMIT_REFERENCE_CURRENCY = "BTC"
+    eth = CurrencyFactory(code="ETH", name="Ether")
+    fund(trader, eth, "100")
+    price(eth, btc, "0.05")
+    limit(0, btc, "1")
+    withdraw(trader, eth, "10")  # worth 0.5 BTC
+
+    details = _refused(trader, eth, "15")
+
+    assert (details["currency"], details["used_24h"], details["remaining"]) == ("BTC", "0.5", "0.5")
+    assert withdraw(trader, btc, "0.5").status == "pending_review"
+
+
+def test_a_refusal_by_the_limit_leaves_the_one_time_password_unused(trader, btc):
+    from tests.otp import fresh_otp
+    from wallets.withdrawals import withdrawal_request
+
+    limit(0, btc, "1")
+    code = fresh_otp(trader)
+    with pytest.raises(WithdrawalLimitExceeded):
+        withdrawal_request(user=trader, currency=btc, amount=D("2"), address="bc1qexampleaddress0001", otp=code)
+
+    accepted = withdrawal_request(user=trader, currency=btc, amount=D("1"), address="bc1qexampleaddress0001", otp=code)
+    assert accepted.status == "pending_review"
