@@ -6,8 +6,10 @@ calls it again. Superusers manage staff (``is_staff``) and their groups.
 
 - ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
   rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits
-  and 2FA resets of users who lost their authenticator.
-- ``compliance``: views everything, changes nothing, exports any list to CSV.
+  and 2FA resets of users who lost their authenticator; sets verification tiers and
+  edits the tier limits.
+- ``compliance``: views everything, exports any list to CSV; changes nothing but the
+  verification tiers of accounts and the withdrawal limit of each tier (as back office).
 - ``market_ops``: currencies and markets: fees, filters, halt and resume; proposes the
   changes that weaken a money control and approves colleagues' proposals.
 
@@ -33,6 +35,15 @@ APPROVE_MANUAL_DEPOSIT = "wallets.approve_manual_deposit"
 EXPORT_CSV = "wallets.export_csv"
 APPROVE_SETTING_CHANGE = "markets.approve_settingproposal"
 RESET_TWO_FACTOR = "accounts.reset_two_factor"
+SET_ACCOUNT_TIER = "wallets.set_account_tier"
+# Verification tiers and the withdrawal limit of each: compliance and back office keep them.
+TIER_RIGHTS = [
+    "wallets.view_tierlimit",
+    "wallets.add_tierlimit",
+    "wallets.change_tierlimit",
+    "wallets.delete_tierlimit",
+    SET_ACCOUNT_TIER,
+]
 
 _BACK_OFFICE_VIEWS = [
     "accounts.view_user",
@@ -44,6 +55,8 @@ _BACK_OFFICE_VIEWS = [
     "wallets.view_withdrawalevent",
     "wallets.view_manualdeposit",
     "wallets.view_incident",
+    "wallets.view_withdrawaladdress",
+    "wallets.view_withdrawalwhitelist",
     "markets.view_currency",
     "markets.view_market",
     "markets.view_settingchange",
@@ -58,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         APPROVE_MANUAL_DEPOSIT,
         APPROVE_SETTING_CHANGE,
         RESET_TWO_FACTOR,
+        *TIER_RIGHTS,
     ],
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
@@ -71,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "admin.view_logentry",
         "auth.view_group",
         EXPORT_CSV,
+        *TIER_RIGHTS,
     ],
     MARKET_OPS: [
         "markets.view_currency",
@@ -117,6 +132,11 @@ def can_review_withdrawals(user: Any) -> bool:
 def can_reset_two_factor(user: Any) -> bool:
     """Active staff who may propose, approve or reject (colleagues') 2FA resets."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(RESET_TWO_FACTOR))
+
+
+def can_set_account_tier(user: Any) -> bool:
+    """Active staff who set verification tiers (compliance, back office)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(SET_ACCOUNT_TIER))
 
 
 def can_export_csv(user: Any) -> bool:

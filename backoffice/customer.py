@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import SessionFamily, User
 from backoffice.money import money
 from markets.models import Order, Trade
-from wallets.models import Deposit, DepositAddress, LedgerEntry, Wallet, Withdrawal
+from wallets.models import Deposit, DepositAddress, LedgerEntry, Wallet, Withdrawal, WithdrawalAddress
 
 LIMIT = 100
 MAX_QUERY = 200
@@ -105,6 +105,11 @@ def _withdrawals(user: User) -> Iterator[tuple[Any, ...]]:
         yield (w.pk, w.created_at, w.currency.code, money(w.amount, p), money(w.fee, p), w.status, w.address, w.txid)
 
 
+def _whitelist(user: User) -> Iterator[tuple[Any, ...]]:
+    for a in WithdrawalAddress.objects.filter(user=user).select_related("currency").order_by("-id"):
+        yield (a.currency.code, a.address, a.label, a.created_at, a.usable_from)
+
+
 def _ledger(user: User) -> Iterator[tuple[Any, ...]]:
     for e in LedgerEntry.objects.filter(user=user).select_related("currency").order_by("-id"):
         p = e.currency.precision
@@ -155,6 +160,13 @@ SECTIONS: tuple[Section, ...] = (
         "wallets.view_withdrawal",
         ("Id", "Time", "Currency", "Amount", "Fee", "Status", "Address", "Txid"),
         _withdrawals,
+    ),
+    Section(
+        "whitelist",
+        "Whitelisted withdrawal addresses",
+        "wallets.view_withdrawaladdress",
+        ("Currency", "Address", "Label", "Added", "Usable from"),
+        _whitelist,
     ),
     Section(
         "ledger",

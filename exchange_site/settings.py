@@ -397,6 +397,25 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", "3600"))
 # Where the emailed reset link points (the front end's page reading ?token=).
 PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "http://127.0.0.1:8000/reset-password")
 
+
+def _cooldown_hours(raw: str) -> int:
+    """Hours before a new whitelisted address (or switching the whitelist off) takes effect."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured("WITHDRAWAL_ADDRESS_COOLDOWN_HOURS must be a whole number of hours, 0 or more.")
+    return value
+
+
+WITHDRAWAL_ADDRESS_COOLDOWN_HOURS = _cooldown_hours(os.environ.get("WITHDRAWAL_ADDRESS_COOLDOWN_HOURS", "24"))
+# Tier withdrawal limits value every currency priced in this one (the last trade of its
+# CUR-REF market) against the reference currency's limit (wallets/withdrawal_controls.py).
+WITHDRAWAL_LIMIT_REFERENCE_CURRENCY = os.environ.get("WITHDRAWAL_LIMIT_REFERENCE_CURRENCY", "USDT").strip().upper()
+if not WITHDRAWAL_LIMIT_REFERENCE_CURRENCY.isalnum() or len(WITHDRAWAL_LIMIT_REFERENCE_CURRENCY) > 10:
+    raise ImproperlyConfigured("WITHDRAWAL_LIMIT_REFERENCE_CURRENCY must be a currency code (letters and digits).")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

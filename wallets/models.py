@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Cast
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
 
 from exchange_site.db import MoneyField
 
@@ -177,6 +178,8 @@ class Withdrawal(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="withdrawal_status_created"),
             models.Index(fields=["user", "id"], name="withdrawal_user_id"),
+            # The rolling 24-hour sums of the tier limits and the dual-approval threshold.
+            models.Index(fields=["user", "created_at"], name="withdrawal_user_created"),
         ]
         # Rows change only through the services; no generic add/change/delete right exists.
         default_permissions = ("view",)
@@ -334,3 +337,69 @@ class TraderPnl(models.Model):
 
     def __str__(self) -> str:
         return f"PnL {self.user_id}:{self.market_id}"
+
+
+class WithdrawalAddress(models.Model):
+    """An address the owner whitelisted for one currency; usable once its cool-down has passed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="withdrawal_addresses")
+    currency = models.ForeignKey("markets.Currency", on_delete=models.PROTECT, related_name="+")
+    address = models.CharField(max_length=128)
+    label = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    usable_from = models.DateTimeField(help_text="Creation time plus the cool-down in force when it was added.")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "whitelisted withdrawal addresses"
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(fields=["user", "currency", "address"], name="withdrawal_address_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.label})" if self.label else self.address
+
+
+class WithdrawalWhitelist(models.Model):
+    """An account's whitelist switch: ``enabled`` is what the owner asked for, from ``effective_from``.
+
+    Switching on takes effect at once; switching off only after the cool-down, so a thief
+    holding the password and the phone cannot turn the whitelist off and withdraw at once.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="withdrawal_whitelist")
+    enabled = models.BooleanField(default=False)
+    effective_from = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"whitelist of {self.user_id}: {'on' if self.enabled else 'off'} from {self.effective_from}"
+
+
+class TierLimit(models.Model):
+    """What accounts of a tier may withdraw in any 24 hours (rules: wallets/withdrawal_controls.py).
+
+    The row of the reference currency (``WITHDRAWAL_LIMIT_REFERENCE_CURRENCY``) caps the
+    combined value of every currency that has a price in it; any other row caps its own
+    currency, in its own units.
+    """
+
+    tier = models.PositiveSmallIntegerField()
+    currency = models.ForeignKey("markets.Currency", on_delete=models.PROTECT, related_name="+")
+    limit_24h = MoneyField(help_text="Rolling 24-hour limit, in this row's currency (0: no withdrawals).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tier", "currency__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "currency"], name="tier_limit_unique_tier_currency"),
+            models.CheckConstraint(condition=GreaterThanOrEqual(_num("limit_24h"), 0), name="tier_limit_nonnegative"),
+        ]
+        permissions = [("set_account_tier", "Can set an account's verification tier")]
+
+    def __str__(self) -> str:
+        return f"tier {self.tier} {self.currency_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import deposits, ledger, pnl, withdrawals
+from .views import deposits, ledger, pnl, withdrawal_controls, withdrawals
 
 urlpatterns = [
     # ledger
@@ -16,6 +16,17 @@ urlpatterns = [
     # withdrawals: the trader's own, then the back office's review
     path("withdrawals", withdrawals.WithdrawalsView.as_view(), name="withdrawals"),
     path("withdrawals/<int:pk>/cancel", withdrawals.WithdrawalCancelView.as_view(), name="withdrawal-cancel"),
+    # withdrawal controls: the whitelist and the tier limits
+    path("withdrawal-addresses", withdrawal_controls.WithdrawalAddressesView.as_view(), name="withdrawal-addresses"),
+    path(
+        "withdrawal-addresses/settings",
+        withdrawal_controls.WhitelistSettingsView.as_view(),
+        name="withdrawal-whitelist-settings",
+    ),
+    path(
+        "withdrawal-addresses/<int:pk>", withdrawal_controls.WithdrawalAddressView.as_view(), name="withdrawal-address"
+    ),
+    path("withdrawal-limits", withdrawal_controls.WithdrawalLimitsView.as_view(), name="withdrawal-limits"),
     path("backoffice/withdrawals", withdrawals.BackofficeWithdrawalsView.as_view(), name="backoffice-withdrawals"),
     path(
         "backoffice/withdrawals/<int:pk>", withdrawals.BackofficeWithdrawalView.as_view(), name="backoffice-withdrawal"

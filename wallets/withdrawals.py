@@ -31,6 +31,7 @@ from markets.models import Currency
 from .incidents import ensure_withdrawals_not_held
 from .models import LedgerEntry, Wallet, Withdrawal, WithdrawalEvent
 from .services import BalanceChange, InsufficientFunds, wallet_apply_changes
+from .withdrawal_controls import withdrawal_controls_check
 
 ZERO = Decimal(0)
 MAX_REASON = 2000
@@ -169,7 +170,10 @@ def _check_decider(withdrawal: Withdrawal, actor: User, decision: str) -> None:
 
 
 def required_approvals_for(*, currency: Currency, amount: Decimal) -> int:
-    """Two distinct approvers at or above the currency's dual-approval threshold, else one."""
+    """Two distinct approvers at or above the currency's dual-approval threshold, else one.
+
+    ``amount``: the request's rolling 24-hour sum of the currency (``withdrawal_controls_check``).
+    """
     return 2 if amount >= currency.dual_approval_threshold else 1
 
 
@@ -201,12 +205,17 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
     available = wallet.available if wallet else ZERO
     if available < amount + fee:
         raise InsufficientFunds(details={"currency": currency.code, "available": fmt(available)})
+    # Whitelist and tier limits (wallets/withdrawal_controls.py): an early answer here,
+    # the binding check under the user's row lock below.
+    withdrawal_controls_check(user=user, currency=currency, amount=amount, address=address)
     if otp is None or not str(otp).strip():
         raise OtpRequired()
     if not otp_verify(user=user, otp=str(otp)):
         raise InvalidOtp()
 
     with transaction.atomic(durable=True):
+        # The dual-approval threshold counts the last 24 hours' sum: splitting does not avoid it.
+        rolling = withdrawal_controls_check(user=user, currency=currency, amount=amount, address=address, lock=True)
         withdrawal = Withdrawal.objects.create(
             user=user,
             currency=currency,
@@ -214,7 +223,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
             fee=fee,
             address=address,
             status=Status.REQUESTED,
-            required_approvals=required_approvals_for(currency=currency, amount=amount),
+            required_approvals=required_approvals_for(currency=currency, amount=rolling),
         )
         _event(withdrawal, actor=user, action=Action.REQUEST, from_status="")
         wallet_apply_changes(

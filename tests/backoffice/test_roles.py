@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from accounts.roles import BACK_OFFICE, COMPLIANCE, MARKET_OPS, ROLE_PERMISSIONS
+from accounts.roles import BACK_OFFICE, COMPLIANCE, MARKET_OPS, ROLE_PERMISSIONS, TIER_RIGHTS
 from markets.models import Currency, Market
 from tests.factories import MarketFactory
 from wallets.manual_deposits import manual_deposit_propose
@@ -28,13 +28,22 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
         assert granted == set(names), role
 
 
-def test_compliance_has_only_view_and_export_rights():
+def test_compliance_has_only_view_and_export_rights_besides_the_tiers():
     for name in ROLE_PERMISSIONS[COMPLIANCE]:
-        assert name.split(".")[1].startswith("view_") or name == "wallets.export_csv", name
+        assert name.split(".")[1].startswith("view_") or name == "wallets.export_csv" or name in TIER_RIGHTS, name
+    # The one thing compliance changes: verification tiers and the limit of each tier.
+    assert set(TIER_RIGHTS) == {
+        "wallets.view_tierlimit",
+        "wallets.add_tierlimit",
+        "wallets.change_tierlimit",
+        "wallets.delete_tierlimit",
+        "wallets.set_account_tier",
+    }
 
 
-def test_back_office_cannot_change_configuration():
-    assert not any(".change_" in n or ".add_" in n or ".delete_" in n for n in ROLE_PERMISSIONS[BACK_OFFICE])
+def test_back_office_cannot_change_configuration_besides_the_tiers():
+    rights = [n for n in ROLE_PERMISSIONS[BACK_OFFICE] if n not in TIER_RIGHTS]
+    assert not any(".change_" in n or ".add_" in n or ".delete_" in n for n in rights)
 
 
 def test_market_ops_touches_only_currencies_and_markets():

@@ -129,8 +129,9 @@ def test_unknown_withdrawal_answers_not_found(officer, auth_client):
 
 
 def test_back_office_list_filters_by_status_and_shows_approvals(trader, btc, officer, compliance, auth_client):
-    pending = request_withdrawal(trader, btc, "1")
+    # The small one first: the dual-approval threshold counts the rolling 24-hour sum.
     done = request_withdrawal(trader, btc, "0.5")
+    pending = request_withdrawal(trader, btc, "1")
     withdrawal_approve(actor=officer, withdrawal_id=done.pk)
     withdrawal_approve(actor=officer, withdrawal_id=pending.pk)
 

@@ -6,4 +6,13 @@ wallet service, so the admin never adds, edits or deletes these rows. Decisions
 Money columns are not sortable: on SQLite they are stored as text.
 """
 
-from . import customers, dashboard, deposits, incidents, ledger, pnl, withdrawals  # noqa: F401 - they register with the site
+from . import (  # noqa: F401 - they register with the site
+    customers,
+    dashboard,
+    deposits,
+    incidents,
+    ledger,
+    pnl,
+    withdrawal_controls,
+    withdrawals,
+)

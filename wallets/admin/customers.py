@@ -7,17 +7,25 @@ panels in its place. Each panel is bounded: one query each.
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from exchange_site.admin_base import html_table
+from accounts.roles import can_set_account_tier
+from accounts.tiers import MAX_TIER, account_tier_set
+from exchange_site.admin_base import Decision, DecisionAdminMixin, html_table
 from markets.models import Order, Trade
 
-from ..models import Wallet, Withdrawal
+from ..models import Wallet, Withdrawal, WithdrawalAddress
+from ..whitelist import withdrawal_whitelist_state
 
 RECENT_ROWS = 20
 
@@ -83,16 +91,77 @@ def _withdrawals_panel(user: User) -> str:
     )
 
 
-class CustomerAdmin(UserAdmin):
+def _whitelist_panel(user: User) -> str:
+    state = withdrawal_whitelist_state(user=user)
+    rows = WithdrawalAddress.objects.filter(user=user).select_related("currency").order_by("currency__code", "id")
+    switch = html_table(
+        ("whitelist asked", "from", "in force now"),
+        [("on" if state.whitelist_enabled else "off", state.effective_from, "yes" if state.in_force else "no")],
+    )
+    addresses = html_table(
+        ("currency", "address", "label", "added", "usable from"),
+        ((a.currency.code, a.address, a.label, a.created_at, a.usable_from) for a in rows[:RECENT_ROWS]),
+        empty="No whitelisted addresses.",
+    )
+    return switch + addresses
+
+
+# The request of the decision being run, for the audit trail's IP (a Decision's run gets no request).
+_deciding = threading.local()
+
+
+def _set_tier(actor: User, pk: int, data: dict[str, Any]) -> User:
+    user = User.objects.get(pk=pk)
+    return account_tier_set(actor=actor, user=user, tier=data["tier"], request=getattr(_deciding, "request", None))
+
+
+CUSTOMER_DECISIONS = (
+    Decision(
+        name="set_tier",
+        label="Set tier",
+        run=_set_tier,
+        allowed=can_set_account_tier,
+        fields=(("tier", forms.IntegerField(label="Verification tier", min_value=0, max_value=MAX_TIER)),),
+        question="Set the verification tier? It decides the account's withdrawal limits; the change is recorded.",
+    ),
+)
+
+
+class CustomerAdmin(DecisionAdminMixin, UserAdmin):
+    decisions = CUSTOMER_DECISIONS
+    change_form_template = "admin/exchange/change_form_decisions.html"
+    list_display = (*UserAdmin.list_display, "tier")
+    list_filter = (*UserAdmin.list_filter, "tier")
     fieldsets = (
         *UserAdmin.fieldsets,
+        ("Verification", {"fields": ("tier",)}),
+        ("Withdrawal whitelist", {"fields": ("whitelist",)}),
         # Read-only panels for back office and compliance.
         ("Wallets", {"fields": ("wallets",)}),
         ("Open orders", {"fields": ("open_orders",)}),
         (f"Recent trades (last {RECENT_ROWS})", {"fields": ("recent_trades",)}),
         (f"Withdrawals (last {RECENT_ROWS})", {"fields": ("withdrawals",)}),
     )
-    readonly_fields = (*UserAdmin.readonly_fields, "wallets", "open_orders", "recent_trades", "withdrawals")
+    readonly_fields = (
+        *UserAdmin.readonly_fields,
+        "tier",
+        "whitelist",
+        "wallets",
+        "open_orders",
+        "recent_trades",
+        "withdrawals",
+    )
+
+    def _run(self, request: HttpRequest, decision: Decision, objects: Any, data: dict[str, Any]) -> None:
+        _deciding.request = request
+        try:
+            super()._run(request, decision, objects, data)
+        finally:
+            _deciding.request = None
+
+    @admin.display(description="whitelist")
+    def whitelist(self, obj: User) -> str:
+        return _whitelist_panel(obj)
 
     @admin.display(description="wallets")
     def wallets(self, obj: User) -> str:

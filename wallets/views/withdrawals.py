@@ -179,7 +179,11 @@ class WithdrawalsView(APIView):
         request=WithdrawalRequestIn,
         responses={
             201: WithdrawalOut,
-            400: error_doc("`validation_error`, `insufficient_funds`, `withdrawals_disabled`, `min_withdrawal`."),
+            400: error_doc(
+                "`validation_error`, `insufficient_funds`, `withdrawals_disabled`, `min_withdrawal`; "
+                "`address_not_whitelisted`, `address_cooling_down` (whitelist on), "
+                "`withdrawal_limit_exceeded` (`details.remaining`, in `details.currency`)."
+            ),
             401: error_doc(
                 "`not_authenticated`; `otp_required`, `invalid_otp`: the one-time password is missing or wrong."
             ),
