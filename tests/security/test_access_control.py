@@ -18,10 +18,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.roles import BACK_OFFICE
 from apikeys.models import ApiKey
-from markets.models import Order
+from markets.models import Currency, Order
 from tests.backoffice.helpers import make_staff
 from tests.factories import UserFactory
-from wallets.models import Deposit, LedgerEntry, Withdrawal
+from wallets.models import Deposit, LedgerEntry, Withdrawal, WithdrawalAddress
 
 from .helpers import HAND_WRITTEN, assert_error_format, state
 from .world import World, login
@@ -71,7 +71,7 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 34
+    assert len(private_operations()) == 40
 
 
 def _key_of(user) -> int | None:
@@ -231,11 +231,24 @@ def test_the_good_token_is_accepted_by_every_private_operation(world):
 # -- another user's objects ----------------------------------------------------------------------
 
 
+def _address_of(user) -> int:
+    """The id of a whitelisted withdrawal address of ``user`` (made on first use)."""
+    address = WithdrawalAddress.objects.filter(user=user).first()
+    if address is None:
+        currency = Currency.objects.order_by("pk").first()
+        address = WithdrawalAddress.objects.create(
+            user=user, currency=currency, address="mallory-cold-wallet", label="cold", usable_from=timezone.now()
+        )
+    return address.pk
+
+
 def _theirs(world: World, path: str) -> str:
     victim = world.other
     open_order = next(o for o in victim.orders if o.status in Order.OPEN_STATUSES)
     if "{key_id}" in path:
         path = path.replace("{key_id}", str(_key_of(victim.user)))
+    if path.startswith("/api/v1/withdrawal-addresses/"):
+        return path.replace("{id}", str(_address_of(victim.user)))
     return (
         path.replace("{order_id}", str(open_order.pk))
         .replace("{client_order_id}", open_order.client_order_id)
@@ -250,8 +263,10 @@ def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
         "/api/v1/orders/{order_id}",
         "/api/v1/orders/by-client-id/{client_order_id}",
         "/api/v1/withdrawals/{id}/cancel",
+        "/api/v1/withdrawal-addresses/{id}",
     }
     mallory = world.other
+    _address_of(mallory.user)
     markers = [mallory.user.email, *(o.client_order_id for o in mallory.orders), mallory.withdrawals[0].address]
     client = world.trader.client()
     for method, path in by_id:
@@ -266,6 +281,7 @@ def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
     assert withdrawal.status == Withdrawal.Status.PENDING_REVIEW
     assert not Order.objects.filter(user=mallory.user, cancel_requested_at__isnull=False).exists()
     assert ApiKey.objects.get(user=mallory.user).enabled is True
+    assert WithdrawalAddress.objects.filter(user=mallory.user).exists()
 
 
 def test_cancel_all_cancels_only_my_orders(world):
