@@ -17,11 +17,16 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 ALLOWED = {200, 201, 202, 400, 409}
 
 
-def random_orders(trader, *, seconds: float, seed: int, accepted: list, statuses: list, stop=None) -> None:
+def random_orders(
+    trader, *, seconds: float, seed: int, accepted: list, statuses: list, stop=None, min_requests: int = 0
+) -> None:
+    """Random places and cancels for ``seconds``, and at least ``min_requests`` (a loaded box is slower)."""
     rng = random.Random(seed)
     mine: list[int] = []
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not (stop and stop.is_set()):
+    made = 0
+    while (time.monotonic() < deadline or made < min_requests) and not (stop and stop.is_set()):
+        made += 1
         roll = rng.random()
         if roll < 0.25 and mine:
             resp = trader.http.delete(f"/api/v1/orders/{mine.pop(rng.randrange(len(mine)))}")
@@ -48,7 +53,7 @@ def test_twenty_four_threads_on_shared_wallets_never_overdraw_or_deadlock(stack,
         threading.Thread(
             target=random_orders,
             args=(traders[i % 3],),
-            kwargs={"seconds": 8, "seed": i, "accepted": accepted, "statuses": statuses},
+            kwargs={"seconds": 8, "seed": i, "accepted": accepted, "statuses": statuses, "min_requests": 12},
         )
         for i in range(24)
     ]
