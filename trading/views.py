@@ -86,7 +86,8 @@ class OrdersView(APIView):
             market=request.query_params.get("market"),
             status=request.query_params.get("status"),
         )
-        return cursor_page(request, qs, lambda rows: [order_out(row, row.market.symbol) for row in rows])
+        # issue 10: plain rows, not model instances (trading.selectors.order_rows).
+        return cursor_page(request, sel.order_rows(qs), lambda rows: [order_out(r, r.market__symbol) for r in rows])
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
