@@ -39,6 +39,19 @@ def orders_for_user(*, user_id: int, market: str | None = None, status: str | No
     return qs
 
 
+# Every column of an order, then its market's symbol: what ``order_rows`` selects.
+ORDER_ROW_FIELDS = (*(f.attname for f in Order._meta.concrete_fields), "market__symbol")
+
+
+def order_rows(queryset: QuerySet[Order]) -> QuerySet:
+    """The orders of ``queryset`` as plain rows (named tuples of every column and ``market__symbol``).
+
+    One query, and no model instance per order: for a page of a hundred orders, building
+    the instances (and their markets) cost more than reading them.
+    """
+    return queryset.values_list(*ORDER_ROW_FIELDS, named=True)
+
+
 def order_get_for_user(*, user_id: int, order_id: int | None = None, client_order_id: str | None = None) -> Order:
     if order_id is not None and not 0 < order_id < 2**63:
         raise NotFound("Order not found.")

@@ -29,6 +29,8 @@ from wallets.services import (
     wallets_lock,
 )
 
+from . import fastpath
+
 ZERO = Decimal(0)
 
 
@@ -155,10 +157,13 @@ def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[O
     # so a first placement pays no query for it.
     try:
         _validate(market=market, request=order)
-        with transaction.atomic(durable=True):
-            placed = _lock_and_insert(user_id=user_id, market=market, request=order)
-            # The owner's `new` frame is queued ahead of the matcher's wake-up (subscriber stages).
-            events.announce_on_commit(OrderPlaced(order=placed))
+        # issue 10: one statement on PostgreSQL (trading/fastpath.py); None: the general path.
+        placed = fastpath.order_insert_locked(user_id=user_id, market=market, request=order)
+        if placed is None:
+            with transaction.atomic(durable=True):
+                placed = _lock_and_insert(user_id=user_id, market=market, request=order)
+                # The owner's `new` frame is queued ahead of the matcher's wake-up (subscriber stages).
+                events.announce_on_commit(OrderPlaced(order=placed))
     except (IntegrityError, DomainError):
         # Two requests with one client_order_id raced (the other one won), or a retry.
         existing = (
@@ -223,6 +228,10 @@ def order_cancel(*, user_id: int, order_id: int) -> Order:
     """Record a cancel request; the matcher takes the order off the book in sequence."""
     if not 0 < order_id < 2**63:
         raise NotFound("Order not found.")
+    # issue 10: one UPDATE ... RETURNING for an open order (trading/fastpath.py); None: the general path.
+    requested = fastpath.order_cancel_request(user_id=user_id, order_id=order_id)
+    if requested is not None:
+        return requested
     with transaction.atomic(durable=True):
         order = Order.objects.select_for_update().filter(pk=order_id, user_id=user_id).first()
         if order is None:

@@ -12,6 +12,7 @@ from exchange_site.api import cursor_page, error_doc
 from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
+from . import fastpath
 from . import selectors as sel
 from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for, order_out
 from .services import OrderRequest, order_cancel, order_place, orders_cancel_all
@@ -55,9 +56,12 @@ class OrdersView(APIView):
         summary="Place an order",
     )
     def post(self, request: Request) -> Response:
-        data = OrderPlaceIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        # issue 10: a plainly well-formed body skips DRF's serializer (trading.fastpath.order_body_valid).
+        v = fastpath.order_body_valid(request.data)
+        if v is None:
+            data = OrderPlaceIn(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
         market = sel.market_get_by_symbol(symbol=v["market"])
         order_request = OrderRequest(
             side=v["side"],
@@ -86,7 +90,8 @@ class OrdersView(APIView):
             market=request.query_params.get("market"),
             status=request.query_params.get("status"),
         )
-        return cursor_page(request, qs, lambda rows: [order_out(row, row.market.symbol) for row in rows])
+        # issue 10: plain rows, not model instances (trading.selectors.order_rows).
+        return cursor_page(request, sel.order_rows(qs), lambda rows: [order_out(r, r.market__symbol) for r in rows])
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
