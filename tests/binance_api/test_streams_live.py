@@ -1,0 +1,226 @@
+"""Binance market streams from the real ws process (daphne, run_ws) beside web, matcher and worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.stack import wait_settled
+
+from .stream_helpers import StreamClient, binance_ws, v3
+
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]
+
+ALL = "btcusdt@trade/btcusdt@depth@100ms/btcusdt@ticker/btcusdt@miniTicker/btcusdt@kline_1m/btcusdt@kline_1w"
+
+
+@pytest.fixture
+def clients():
+    opened: list[StreamClient] = []
+
+    def _open(stack, path: str) -> StreamClient:
+        client = StreamClient(binance_ws(stack, path))
+        opened.append(client)
+        return client
+
+    yield _open
+    for client in opened:
+        client.close()
+
+
+def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market, make_live_trader, clients):
+    market = live_market
+    seller = make_live_trader(stack, market, base="1")
+    buyer = make_live_trader(stack, market, quote="100000")
+    raw = clients(stack, "/ws/btcusdt@trade")
+    combined = clients(stack, f"/stream?streams={ALL}")
+    live = clients(stack, "/ws")
+    assert live.call("SUBSCRIBE", ["btcusdt@depth", "btcusdt@kline_5m"], request_id=7) == {"result": None, "id": 7}
+    # The URL's streams are subscribed by the time a request on the socket is answered.
+    assert combined.call("LIST_SUBSCRIPTIONS")["result"] == ALL.split("/")
+    assert raw.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@trade"]
+
+    assert seller.place(side="sell", type="limit", price="30000", quantity="0.5").status_code == 201
+    assert buyer.place(side="buy", type="limit", price="30000", quantity="0.2").status_code == 201
+    assert buyer.place(side="buy", type="limit", price="29900", quantity="0.1").status_code == 201
+    wait_settled(market)
+
+    rest_trades = v3(stack, "trades", symbol="BTCUSDT")
+    assert len(rest_trades) == 1
+    trade = raw.wait(lambda: raw.payloads("trade"), what="the trade")[0]
+    rest = rest_trades[0]
+    assert trade == {
+        "e": "trade",
+        "E": trade["E"],
+        "s": "BTCUSDT",
+        "t": rest["id"],
+        "p": rest["price"],
+        "q": rest["qty"],
+        "T": rest["time"],
+        "m": rest["isBuyerMaker"],
+        "M": True,
+    }
+    assert trade["E"] >= trade["T"]
+    assert combined.wait(lambda: combined.payloads("trade", "btcusdt@trade"), what="the trade") == [trade]
+
+    depth = v3(stack, "depth", symbol="BTCUSDT")
+    for client, stream in ((combined, "btcusdt@depth@100ms"), (live, None)):
+        client.wait(lambda c=client, s=stream: _covers(c.payloads("depthUpdate", s), depth), what="the depth diffs")
+        diffs = client.payloads("depthUpdate", stream)
+        assert all(d["s"] == "BTCUSDT" and d["E"] > 0 for d in diffs)
+        for previous, diff in zip(diffs, diffs[1:], strict=False):
+            assert diff["U"] == previous["u"] + 1
+        levels = {"b": {}, "a": {}}
+        for diff in diffs:
+            for side in "ba":
+                levels[side].update(dict(diff[side]))
+        assert [[p, q] for p, q in levels["a"].items() if q != "0"] == depth["asks"]
+        assert sorted(([p, q] for p, q in levels["b"].items() if q != "0"), reverse=True) == depth["bids"]
+
+    ticker = v3(stack, "ticker/24hr", symbol="BTCUSDT")
+    event = combined.wait(
+        lambda: [t for t in combined.payloads("24hrTicker") if t["n"] == 1 and t["b"] == "29900"], what="the ticker"
+    )[-1]
+    assert (event["c"], event["Q"], event["v"], event["q"]) == ("30000", "0.2", "0.2", "6000")
+    assert (event["b"], event["B"], event["a"], event["A"]) == ("29900", "0.1", "30000", "0.3")
+    assert (event["F"], event["L"], event["o"], event["h"], event["l"]) == (
+        ticker["firstId"],
+        ticker["lastId"],
+        ticker["openPrice"],
+        ticker["highPrice"],
+        ticker["lowPrice"],
+    )
+    mini = combined.wait(lambda: [m for m in combined.payloads("24hrMiniTicker") if m["v"] == "0.2"], what="mini")[-1]
+    assert (mini["s"], mini["c"], mini["o"], mini["q"]) == ("BTCUSDT", "30000", "30000", "6000")
+
+    for client, interval in ((combined, "1m"), (combined, "1w"), (live, "5m")):
+        rows = v3(stack, "klines", symbol="BTCUSDT", interval=interval)
+        kline = client.wait(
+            lambda c=client, i=interval: [k["k"] for k in c.payloads("kline") if k["k"]["i"] == i and k["k"]["n"]],
+            what=f"the {interval} kline",
+        )[-1]
+        row = rows[-1]
+        assert [kline["t"], kline["o"], kline["h"], kline["l"], kline["c"], kline["v"], kline["T"]] == row[:7]
+        assert (kline["q"], kline["n"], kline["f"], kline["L"], kline["s"]) == (
+            row[7],
+            row[8],
+            rest["id"],
+            rest["id"],
+            "BTCUSDT",
+        )
+    assert all("stream" in m and "data" in m for m in combined.messages if "id" not in m)
+    assert all("stream" not in m for m in live.messages)
+
+
+def _covers(diffs: list[dict], depth: dict) -> bool:
+    return bool(diffs) and diffs[-1]["u"] >= depth["lastUpdateId"]
+
+
+def test_subscribe_unsubscribe_properties_and_binance_error_replies(stack, live_market, make_live_trader, clients):
+    market = live_market
+    seller = make_live_trader(stack, market, base="1")
+    buyer = make_live_trader(stack, market, quote="100000")
+
+    def trade() -> None:
+        assert seller.place(side="sell", type="limit", price="30000", quantity="0.1").status_code == 201
+        assert buyer.place(side="buy", type="limit", price="30000", quantity="0.1").status_code == 201
+
+    client = clients(stack, "/ws")
+    watcher = clients(stack, "/ws/btcusdt@trade")
+
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == []
+    assert client.call("SUBSCRIBE", ["btcusdt@trade", "btcusdt@trade"], request_id="abc1") == {
+        "result": None,
+        "id": "abc1",
+    }
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@trade"]
+    trade()
+    client.wait(lambda: client.payloads("trade"), what="a trade")
+
+    # Combined property: the events of the same socket come in envelopes from now on.
+    assert client.call("GET_PROPERTY", ["combined"])["result"] is False
+    assert client.call("SET_PROPERTY", ["combined", True])["result"] is None
+    assert client.call("GET_PROPERTY", ["combined"])["result"] is True
+    trade()
+    client.wait(lambda: client.payloads("trade", "btcusdt@trade"), what="a wrapped trade")
+
+    assert client.call("UNSUBSCRIBE", ["btcusdt@trade", "btcusdt@depth"])["result"] is None
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == []
+    seen = len(client.payloads("trade"))
+    trade()
+    wait_settled(market)
+    watcher.wait(lambda: len(watcher.payloads("trade")) == 3, what="the third trade")
+    time.sleep(0.3)  # the unsubscribed socket would have had it by now too
+    assert len(client.payloads("trade")) == seen
+
+    def error(request_id, **expected):
+        return {"error": expected, "id": request_id}
+
+    invalid = {"code": 2, "msg": "Invalid request: invalid stream"}
+    assert client.call("SUBSCRIBE", ["btcusdt@nope"], request_id=5) == {"error": invalid, "id": 5}
+    assert client.call("SUBSCRIBE", ["ethbtc@trade"])["error"] == invalid  # no such market
+    assert client.call("SUBSCRIBE", ["BTCUSDT@trade"])["error"] == invalid  # symbols are lowercase
+    assert client.call("SUBSCRIBE", ["btcusdt@kline_2m"])["error"] == invalid
+    assert client.call("SUBSCRIBE", ["btcusdt@trade", 3])["error"] == invalid
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == []  # all or nothing
+    assert client.call("SUBSCRIBE", "btcusdt@trade")["error"]["code"] == 2
+    time.sleep(2)  # 5 requests a second: let the allowance refill
+    assert client.call("PING")["error"] == {
+        "code": 2,
+        "msg": "Invalid request: unknown variant `PING`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, "
+        "`LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`",
+    }
+    assert client.call("SET_PROPERTY", ["colour", True])["error"] == {"code": 0, "msg": "Unknown property"}
+    assert client.call("SET_PROPERTY", ["combined", "yes"])["error"] == {
+        "code": 1,
+        "msg": "Invalid value type: expected Boolean",
+    }
+    assert client.call("SET_PROPERTY", [1])["error"] == {
+        "code": 2,
+        "msg": "Invalid request: property name must be a string",
+    }
+    time.sleep(2)  # 5 requests a second: let the allowance refill
+
+    replies = len(client.replies())
+    bad_id = error(None, code=2, msg="Invalid request: request ID must be an unsigned integer")
+    for message in (
+        {"method": "LIST_SUBSCRIPTIONS", "id": 1.5},
+        {"method": "LIST_SUBSCRIPTIONS", "id": "has space"},
+        {"method": "LIST_SUBSCRIPTIONS"},
+    ):
+        client.send(message)
+        assert client.last_reply(after=replies) == bad_id
+        replies += 1
+    client.send({"params": [], "id": 11})
+    assert client.answer(11) == error(11, code=2, msg="Invalid request: missing field `method`")
+    client.send({"method": "LIST_SUBSCRIPTIONS", "id": 12, "extra": 1})
+    assert client.answer(12) == error(12, code=2, msg="Invalid request: too many parameters")
+    time.sleep(2)
+    replies = len(client.replies())
+    client.send("{not json")
+    reply = client.last_reply(after=replies)
+    assert reply["id"] is None
+    assert reply["error"]["code"] == 3
+    assert reply["error"]["msg"] == "Invalid JSON: expecting property name enclosed in double quotes at line 1 column 2"
+    client.send(b"\x00\x01")
+    assert client.last_reply(after=replies + 1)["error"]["code"] == 3
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == []  # still open
+
+    # More than 5 messages a second (bursts of 10) closes the connection, as Binance does.
+    for _ in range(30):
+        try:
+            client.send({"method": "LIST_SUBSCRIPTIONS", "id": 99})
+        except Exception:  # noqa: BLE001 - closed meanwhile
+            break
+    client.wait(lambda: client.closed, what="the close")
+    assert client.conn.close_code == 4029
+
+
+def test_unknown_names_in_the_url_are_ignored_as_binance_does(stack, live_market, clients):
+    # ccxt.pro opens /ws/0 and subscribes over the socket.
+    client = clients(stack, "/ws/0")
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == []
+    mixed = clients(stack, "/stream?streams=btcusdt@trade/nope/ethbtc@trade")
+    assert mixed.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@trade"]
+    assert clients(stack, "/ws/v1/").request({"op": "ping"})["op"] == "pong"  # the project's feed is still there
