@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from tests.integration.stack import wait_settled
+from tests.ws.scenarios import _random_flow
 
-from .stream_helpers import StreamClient, binance_ws, v3
+from .stream_helpers import BinanceBook, StreamClient, binance_ws, v3
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -224,3 +226,55 @@ def test_unknown_names_in_the_url_are_ignored_as_binance_does(stack, live_market
     mixed = clients(stack, "/stream?streams=btcusdt@trade/nope/ethbtc@trade")
     assert mixed.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@trade"]
     assert clients(stack, "/ws/v1/").request({"op": "ping"})["op"] == "pong"  # the project's feed is still there
+
+
+def test_binance_local_book_recipe_under_random_order_flow_ends_equal_to_depth(
+    stack, live_market, make_live_trader, clients
+):
+    market = live_market
+    client = clients(stack, "/ws/btcusdt@depth")
+    assert client.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@depth"]
+    flow = [make_live_trader(stack, market, base="40", quote="1500000") for _ in range(4)]
+    errors: list = []
+    threads = [
+        threading.Thread(target=_random_flow, args=(t, market.symbol), kwargs={"ops": 100, "seed": i, "errors": errors})
+        for i, t in enumerate(flow)
+    ]
+    for t in threads:
+        t.start()
+    # Binance's recipe: buffer the events, note the first U, take a snapshot no older than it.
+    first = client.wait(lambda: client.payloads("depthUpdate"), timeout=60, what="the first event")[0]
+    snapshot = v3(stack, "depth", symbol="BTCUSDT", limit=5000)
+    while snapshot["lastUpdateId"] < first["U"]:
+        snapshot = v3(stack, "depth", symbol="BTCUSDT", limit=5000)
+    book = BinanceBook(snapshot)
+    applied = 0
+
+    def catch_up() -> None:
+        nonlocal applied
+        events = client.payloads("depthUpdate")
+        for event in events[applied:]:
+            book.apply(event)
+        applied = len(events)
+
+    while any(t.is_alive() for t in threads):
+        catch_up()
+        time.sleep(0.05)  # pacing: apply events while the writers run, not a wait
+    for t in threads:
+        t.join()
+    assert errors == []
+    wait_settled(market)
+    # A marker far from the market: once its level is in the book, every earlier event was applied.
+    assert flow[0].place(side="sell", type="limit", price="39999", quantity="0.001").status_code == 201
+    wait_settled(market)
+
+    def has_marker() -> bool:
+        catch_up()
+        return "39999" in book.asks
+
+    client.wait(has_marker, timeout=30, what="the marker level")
+    final = v3(stack, "depth", symbol="BTCUSDT", limit=5000)
+    catch_up()
+    assert book.update_id == final["lastUpdateId"]
+    assert book.levels() == (final["bids"], final["asks"])
+    assert book.applied > 10
