@@ -14,6 +14,7 @@ most once a second per market, only when the market traded or its ticker changed
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -27,7 +28,18 @@ from markets.models import Market
 from realtime.frames import public_group, ws_frame
 from realtime.hub import hub as realtime_hub
 
-from .streams import POLLED, StreamSpec, depth_payloads, envelope, kline_open_ms, polled_payloads, trade_payloads
+from .stream_book import LocalBook, book_snapshot, book_ticker, partial_depth
+from .streams import (
+    BOOK,
+    POLLED,
+    StreamSpec,
+    depth_payloads,
+    dumps,
+    envelope,
+    kline_open_ms,
+    polled_payloads,
+    trade_payloads,
+)
 
 if TYPE_CHECKING:
     from .consumers import BinanceStreamConsumer
@@ -77,6 +89,8 @@ class StreamHub:
         self.polled: dict[int, dict[str, _Stream]] = {}
         self.dirty: set[int] = set()
         self.kline_opened: dict[str, int] = {}
+        # Per market with book streams: its book, kept from the depth diffs.
+        self.books: dict[int, LocalBook] = {}
         self.poller: asyncio.Task | None = None
         self.lock = asyncio.Lock()
 
@@ -99,6 +113,13 @@ class StreamHub:
                     if self.poller is None:
                         self.poller = asyncio.create_task(self._poll())
             stream.members[consumer] = None
+            book = self.books.get(market.pk) if spec.kind in BOOK else None
+            if spec.kind in BOOK and book is None:
+                book = self.books[market.pk] = LocalBook()
+                self._load(market, book)
+            elif book is not None and book.ready:
+                # The current top at once; later ones when it changes.
+                await self.send(stream, [_book_payload(book, spec)], only=consumer)
 
     async def remove(self, consumer: BinanceStreamConsumer, name: str) -> None:
         async with self.lock:
@@ -110,6 +131,10 @@ class StreamHub:
                 return
             del self.streams[name]
             market_id = stream.market.pk
+            if stream.spec.kind in BOOK and not any(
+                s.spec.kind in BOOK for s in self.fed.get((market_id, "depth"), {}).values() if s is not stream
+            ):
+                self.books.pop(market_id, None)
             polled = self.polled.get(market_id)
             if polled is not None:
                 polled.pop(name, None)
@@ -131,7 +156,9 @@ class StreamHub:
         streams = list(self.fed.get((tap.market.pk, tap.source), {}).values())
         if tap.source == "ticker" or any(s.spec.kind == "kline" for s in streams):
             self.dirty.add(tap.market.pk)
-        direct = [s for s in streams if s.spec.kind not in POLLED]
+        if tap.source == "depth" and tap.market.pk in self.books:
+            await self._book_frames(tap.market, texts, [s for s in streams if s.spec.kind in BOOK])
+        direct = [s for s in streams if s.spec.kind not in POLLED and s.spec.kind not in BOOK]
         if not direct:
             return
         symbol = direct[0].spec.symbol
@@ -139,12 +166,12 @@ class StreamHub:
         for stream in direct:
             await self.send(stream, payloads)
 
-    async def send(self, stream: _Stream, payloads: list[str]) -> None:
+    async def send(self, stream: _Stream, payloads: list[str], *, only: BinanceStreamConsumer | None = None) -> None:
         """Encode the payloads once per form (raw, combined) and write the same bytes to each member."""
         raw: bytes | None = None
         wrapped: list[str] | None = None
         combined: bytes | None = None
-        for consumer in list(stream.members):
+        for consumer in list(stream.members) if only is None else [only]:
             if consumer.combined:
                 if combined is None:
                     wrapped = [envelope(stream.spec.name, p) for p in payloads]
@@ -159,6 +186,58 @@ class StreamHub:
                     await pending
                 except Exception:
                     logger.exception("sending to a WebSocket failed")
+
+    # -- the local book: bookTicker, depth<levels> -------------------------------------------
+    def _load(self, market: Market, book: LocalBook) -> None:
+        if not book.loading:
+            book.loading = True
+            asyncio.create_task(self._load_book(market, book))
+
+    async def _load_book(self, market: Market, book: LocalBook) -> None:
+        try:
+            for _ in range(10):
+                snapshot = await database_sync_to_async(book_snapshot)(market)
+                if self.books.get(market.pk) is not book:
+                    return
+                if book.reset(snapshot):
+                    break
+                await asyncio.sleep(0.1)  # the snapshot predates the diffs received: read it again
+            else:
+                logger.warning("could not sync the book of %s for its Binance streams", market.symbol)
+                return
+        except Exception:
+            logger.exception("loading the book of %s failed", market.symbol)
+            return
+        finally:
+            book.loading = False
+        await self._book_send(market, book)
+
+    async def _book_frames(self, market: Market, texts: list[str], streams: list[_Stream]) -> None:
+        book = self.books[market.pk]
+        diffs = [json.loads(text)["data"] for text in texts]
+        if not book.ready:
+            book.buffer.extend(diffs)
+            self._load(market, book)
+            return
+        for diff in diffs:
+            if not book.apply(diff):
+                book.sequence, book.buffer = None, []  # a gap: start again from a snapshot
+                self._load(market, book)
+                return
+        await self._book_send(market, book, streams)
+
+    async def _book_send(self, market: Market, book: LocalBook, streams: list[_Stream] | None = None) -> None:
+        if streams is None:
+            streams = [s for s in self.fed.get((market.pk, "depth"), {}).values() if s.spec.kind in BOOK]
+        for stream in streams:
+            payload = _book_payload(book, stream.spec)
+            if stream.spec.kind == "bookTicker":
+                # Sent when the best bid or ask changed, as Binance does.
+                shown = payload[payload.index(",") :]  # without the update id
+                if book.sent.get(stream.spec.name) == shown:
+                    continue
+                book.sent[stream.spec.name] = shown
+            await self.send(stream, [payload])
 
     # -- tickers and klines --------------------------------------------------------------
     async def _poll(self) -> None:
@@ -190,6 +269,12 @@ class StreamHub:
                     self.kline_opened[name] = _opened(stream.spec, now_ms)
             for name, payload in payloads.items():
                 await self.send(streams[name], [payload])
+
+
+def _book_payload(book: LocalBook, spec: StreamSpec) -> str:
+    if spec.kind == "bookTicker":
+        return dumps(book_ticker(book, spec.symbol))
+    return dumps(partial_depth(book, spec.levels))
 
 
 def _opened(spec: StreamSpec, now_ms: int) -> int:

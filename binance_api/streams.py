@@ -25,10 +25,22 @@ from .render import markets_by_binance_symbol, ms, num
 from .selectors import ticker_24h
 
 # The realtime channels (``/ws/v1/`` kinds) each stream kind is made from.
-SOURCES = {"trade": "trades", "depth": "depth", "ticker": "ticker", "miniTicker": "ticker", "kline": "trades"}
+SOURCES = {
+    "trade": "trades",
+    "depth": "depth",
+    "partialDepth": "depth",
+    "bookTicker": "depth",
+    "ticker": "ticker",
+    "miniTicker": "ticker",
+    "kline": "trades",
+}
 # Stream kinds read from the database by the poller rather than translated frame by frame.
 POLLED = ("ticker", "miniTicker", "kline")
-_NAME = re.compile(r"^([a-z0-9]{1,40})@(trade|depth|depth@100ms|ticker|miniTicker|kline_([0-9]{1,2}[mhdwM]))$")
+# Stream kinds made from the process's local copy of the book (``binance_api.stream_book``).
+BOOK = ("bookTicker", "partialDepth")
+_NAME = re.compile(
+    r"^([a-z0-9]{1,40})@(trade|depth(5|10|20)?(?:@100ms)?|ticker|miniTicker|bookTicker|kline_([0-9]{1,2}[mhdwM]))$"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,7 @@ class StreamSpec:
     symbol: str
     kind: str
     interval: str | None = None
+    levels: int | None = None
 
     @property
     def source(self) -> str:
@@ -52,11 +65,13 @@ def stream_parse(name: Any) -> StreamSpec | None:
     found = _NAME.match(name)
     if found is None:
         return None
-    symbol, kind, interval = found.group(1).upper(), found.group(2), found.group(3)
+    symbol, kind, levels, interval = found.group(1).upper(), found.group(2), found.group(3), found.group(4)
     if kind.startswith("kline_"):
         if interval not in KLINE_INTERVALS:
             return None
         return StreamSpec(name, symbol, "kline", interval)
+    if levels:
+        return StreamSpec(name, symbol, "partialDepth", levels=int(levels))
     return StreamSpec(name, symbol, "depth" if kind.startswith("depth") else kind)
 
 

@@ -111,6 +111,10 @@ def test_stream_names_as_binance_spells_them():
     assert stream_parse("btcusdt@trade") == StreamSpec("btcusdt@trade", "BTCUSDT", "trade")
     assert stream_parse("btcusdt@depth@100ms") == StreamSpec("btcusdt@depth@100ms", "BTCUSDT", "depth")
     assert stream_parse("btcusdt@kline_1M") == StreamSpec("btcusdt@kline_1M", "BTCUSDT", "kline", "1M")
+    depth20 = StreamSpec("btcusdt@depth20@100ms", "BTCUSDT", "partialDepth", levels=20)
+    assert stream_parse("btcusdt@depth20@100ms") == depth20
+    assert stream_parse("btcusdt@depth5").levels == 5
+    assert stream_parse("btcusdt@bookTicker").source == "depth"
     assert stream_parse("btcusdt@miniTicker").source == "ticker"
     assert stream_parse("btcusdt@kline_1h").source == "trades"
     for bad in (
@@ -119,7 +123,8 @@ def test_stream_names_as_binance_spells_them():
         "btcusdt@kline_1s",
         "btcusdt@kline_7m",
         "btcusdt@depth@500ms",
-        "btcusdt@depth5",
+        "btcusdt@depth15",
+        "btcusdt@depth5@1000ms",
         "btcusdt@aggTrade",
         "btcusdt@trade ",
         "@trade",

@@ -14,7 +14,10 @@ from .stream_helpers import BinanceBook, StreamClient, binance_ws, v3
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
-ALL = "btcusdt@trade/btcusdt@depth@100ms/btcusdt@ticker/btcusdt@miniTicker/btcusdt@kline_1m/btcusdt@kline_1w"
+ALL = (
+    "btcusdt@trade/btcusdt@depth@100ms/btcusdt@ticker/btcusdt@miniTicker/btcusdt@kline_1m/btcusdt@kline_1w"
+    "/btcusdt@bookTicker/btcusdt@depth5@100ms"
+)
 
 
 @pytest.fixture
@@ -48,6 +51,16 @@ def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market,
     assert buyer.place(side="buy", type="limit", price="29900", quantity="0.1").status_code == 201
     wait_settled(market)
 
+    rest = _check_trade(stack, raw, combined)
+    _check_depth(stack, combined, live)
+    _check_tickers(stack, combined)
+    _check_klines(stack, combined, live, rest)
+    _check_book_streams(stack, combined)
+    assert all("stream" in m and "data" in m for m in combined.messages if "id" not in m)
+    assert all("stream" not in m for m in live.messages)
+
+
+def _check_trade(stack, raw: StreamClient, combined: StreamClient) -> dict:
     rest_trades = v3(stack, "trades", symbol="BTCUSDT")
     assert len(rest_trades) == 1
     trade = raw.wait(lambda: raw.payloads("trade"), what="the trade")[0]
@@ -65,7 +78,10 @@ def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market,
     }
     assert trade["E"] >= trade["T"]
     assert combined.wait(lambda: combined.payloads("trade", "btcusdt@trade"), what="the trade") == [trade]
+    return rest
 
+
+def _check_depth(stack, combined: StreamClient, live: StreamClient) -> None:
     depth = v3(stack, "depth", symbol="BTCUSDT")
     for client, stream in ((combined, "btcusdt@depth@100ms"), (live, None)):
         client.wait(lambda c=client, s=stream: _covers(c.payloads("depthUpdate", s), depth), what="the depth diffs")
@@ -80,6 +96,8 @@ def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market,
         assert [[p, q] for p, q in levels["a"].items() if q != "0"] == depth["asks"]
         assert sorted(([p, q] for p, q in levels["b"].items() if q != "0"), reverse=True) == depth["bids"]
 
+
+def _check_tickers(stack, combined: StreamClient) -> None:
     ticker = v3(stack, "ticker/24hr", symbol="BTCUSDT")
     event = combined.wait(
         lambda: [t for t in combined.payloads("24hrTicker") if t["n"] == 1 and t["b"] == "29900"], what="the ticker"
@@ -96,6 +114,8 @@ def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market,
     mini = combined.wait(lambda: [m for m in combined.payloads("24hrMiniTicker") if m["v"] == "0.2"], what="mini")[-1]
     assert (mini["s"], mini["c"], mini["o"], mini["q"]) == ("BTCUSDT", "30000", "30000", "6000")
 
+
+def _check_klines(stack, combined: StreamClient, live: StreamClient, rest: dict) -> None:
     for client, interval in ((combined, "1m"), (combined, "1w"), (live, "5m")):
         rows = v3(stack, "klines", symbol="BTCUSDT", interval=interval)
         kline = client.wait(
@@ -111,15 +131,31 @@ def test_each_stream_raw_and_combined_carries_what_rest_says(stack, live_market,
             rest["id"],
             "BTCUSDT",
         )
-    assert all("stream" in m and "data" in m for m in combined.messages if "id" not in m)
-    assert all("stream" not in m for m in live.messages)
+
+
+def _check_book_streams(stack, combined: StreamClient) -> None:
+    """The local book's streams: the top of the book as of the last diff."""
+    top = v3(stack, "depth", symbol="BTCUSDT", limit=5)
+
+    def book_streams() -> tuple[dict, dict] | None:
+        with combined._cond:
+            found = {m["stream"]: m["data"] for m in combined.messages if "stream" in m}
+        tickers, partial = found.get("btcusdt@bookTicker"), found.get("btcusdt@depth5@100ms")
+        if tickers and partial and partial["lastUpdateId"] == top["lastUpdateId"]:
+            return tickers, partial
+        return None
+
+    book_ticker, partial = combined.wait(book_streams, what="the book streams")
+    assert partial == top
+    assert book_ticker == {"u": book_ticker["u"], "s": "BTCUSDT", "b": "29900", "B": "0.1", "a": "30000", "A": "0.3"}
+    assert book_ticker["u"] <= top["lastUpdateId"]
 
 
 def _covers(diffs: list[dict], depth: dict) -> bool:
     return bool(diffs) and diffs[-1]["u"] >= depth["lastUpdateId"]
 
 
-def test_subscribe_unsubscribe_properties_and_binance_error_replies(stack, live_market, make_live_trader, clients):
+def test_subscribe_unsubscribe_list_and_the_combined_property(stack, live_market, make_live_trader, clients):
     market = live_market
     seller = make_live_trader(stack, market, base="1")
     buyer = make_live_trader(stack, market, quote="100000")
@@ -155,6 +191,10 @@ def test_subscribe_unsubscribe_properties_and_binance_error_replies(stack, live_
     watcher.wait(lambda: len(watcher.payloads("trade")) == 3, what="the third trade")
     time.sleep(0.3)  # the unsubscribed socket would have had it by now too
     assert len(client.payloads("trade")) == seen
+
+
+def test_malformed_requests_get_binance_error_replies_and_floods_are_closed(stack, live_market, clients):
+    client = clients(stack, "/ws")
 
     def error(request_id, **expected):
         return {"error": expected, "id": request_id}
@@ -234,6 +274,8 @@ def test_binance_local_book_recipe_under_random_order_flow_ends_equal_to_depth(
     market = live_market
     client = clients(stack, "/ws/btcusdt@depth")
     assert client.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@depth"]
+    partial = clients(stack, "/ws/btcusdt@depth20")
+    assert partial.call("LIST_SUBSCRIPTIONS")["result"] == ["btcusdt@depth20"]
     flow = [make_live_trader(stack, market, base="40", quote="1500000") for _ in range(4)]
     errors: list = []
     threads = [
@@ -278,3 +320,9 @@ def test_binance_local_book_recipe_under_random_order_flow_ends_equal_to_depth(
     assert book.update_id == final["lastUpdateId"]
     assert book.levels() == (final["bids"], final["asks"])
     assert book.applied > 10
+    # The partial book the ws process keeps from the same diffs ends on the same top 20.
+    top = v3(stack, "depth", symbol="BTCUSDT", limit=20)
+    last = partial.wait(
+        lambda: [m for m in partial.messages if m.get("lastUpdateId") == top["lastUpdateId"]], what="the top 20"
+    )[-1]
+    assert last == top
