@@ -1,4 +1,4 @@
-"""An unmodified ``ccxt.pro.binance`` watches our book and trades through the ws process's Binance streams."""
+"""An unmodified ``ccxt.pro.binance`` watches our book, trades, ticker and candles over the Binance streams."""
 
 from __future__ import annotations
 
@@ -107,8 +107,35 @@ async def _session(stack, market, make_live_trader) -> None:
             assert (t["info"]["p"], t["info"]["q"], t["info"]["T"]) == (r["price"], r["qty"], r["time"])
             assert (t["price"], t["amount"], t["timestamp"]) == (float(r["price"]), float(r["qty"]), r["time"])
             assert t["side"] == ("sell" if r["isBuyerMaker"] else "buy")
+        await _ticker_and_ohlcv(stack, exchange)
     finally:
         await exchange.close()
+
+
+async def _ticker_and_ohlcv(stack, exchange) -> None:
+    """watch_ticker and watch_ohlcv: the first event comes within a second of subscribing."""
+    ticker = await asyncio.wait_for(exchange.watch_ticker(SYMBOL), 30)
+    rest = v3(stack, "ticker/24hr", symbol="BTCUSDT")
+    # This ccxt version watches a single ticker on the mini-ticker stream.
+    assert ticker["info"]["e"] in ("24hrTicker", "24hrMiniTicker")
+    info = ticker["info"]
+    assert (info["s"], info["c"], info["o"], info["h"], info["l"], info["v"], info["q"]) == (
+        "BTCUSDT",
+        rest["lastPrice"],
+        rest["openPrice"],
+        rest["highPrice"],
+        rest["lowPrice"],
+        rest["volume"],
+        rest["quoteVolume"],
+    )
+    assert (ticker["symbol"], ticker["last"], ticker["baseVolume"]) == (
+        SYMBOL,
+        float(rest["lastPrice"]),
+        float(rest["volume"]),
+    )
+    candles = await asyncio.wait_for(exchange.watch_ohlcv(SYMBOL, "1m"), 30)
+    rows = v3(stack, "klines", symbol="BTCUSDT", interval="1m")
+    assert candles[-1] == [rows[-1][0], *(float(x) for x in rows[-1][1:6])]
 
 
 def _subscribed(exchange) -> bool:
@@ -116,5 +143,5 @@ def _subscribed(exchange) -> bool:
     return any(str(key).startswith("trade::") for client in exchange.clients.values() for key in client.subscriptions)
 
 
-def test_ccxt_pro_watch_order_book_and_watch_trades_return_our_book_and_trades(stack, live_market, make_live_trader):
+def test_ccxt_pro_watches_our_book_trades_ticker_and_ohlcv_exactly(stack, live_market, make_live_trader):
     asyncio.run(_session(stack, live_market, make_live_trader))
