@@ -110,7 +110,7 @@ class StreamHub:
                 if spec.kind in POLLED:
                     self.polled.setdefault(market.pk, {})[spec.name] = stream
                     self.dirty.add(market.pk)
-                    if self.poller is None:
+                    if self.poller is None or self.poller.done():
                         self.poller = asyncio.create_task(self._poll())
             stream.members[consumer] = None
             book = self.books.get(market.pk) if spec.kind in BOOK else None

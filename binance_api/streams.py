@@ -13,12 +13,23 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import localcontext
 from typing import Any
 
 from django.utils import timezone
 
-from markets.candles import KLINE_INTERVALS, interval_end, interval_start
-from markets.models import Market, Trade
+from markets.candles import (
+    CANDLE_COLUMNS,
+    EXACT_PRECISION,
+    KLINE_INTERVALS,
+    MINUTE,
+    Bar,
+    candles_fold,
+    interval_end,
+    interval_start,
+    minute_floor,
+)
+from markets.models import Candle, Market, Trade
 from markets.selectors import candle_list
 
 from .render import markets_by_binance_symbol, ms, num
@@ -189,10 +200,13 @@ def _ticker_event(t: dict[str, Any], symbol: str, event_time: int, *, mini: bool
 
 def _kline_event(market: Market, symbol: str, interval: str, now: datetime) -> dict[str, Any] | None:
     """The newest bar of ``interval`` (the current one, or the last that traded), or None before any trade."""
-    bars = candle_list(market=market, interval=interval, limit=1)
-    if not bars:
-        return None
-    bar = bars[0]
+    bar = _current_bar(market, interval, now)
+    if bar is None:
+        # No trade in the current interval: the last bar that had one (closed).
+        bars = candle_list(market=market, interval=interval, limit=1)
+        if not bars:
+            return None
+        bar = bars[0]
     end = interval_end(bar.open_time, interval)
     # Two index lookups (market, created_at), bounded however long the interval.
     window = Trade.objects.filter(market=market, created_at__gte=bar.open_time, created_at__lt=end)
@@ -217,6 +231,56 @@ def _kline_event(market: Market, symbol: str, interval: str, now: datetime) -> d
         "Q": "0",
         "B": "0",
     }
+
+
+# (market id, interval) -> (bucket start, the bucket's minutes before ``cut`` folded, cut).
+# Minutes that ended are final, so each poll reads only the last two minutes' rows, not a
+# month of them for ``1M`` (the poller runs in Django's one sync thread).
+_prefixes: dict[tuple[int, str], tuple[datetime, Bar | None, datetime]] = {}
+
+
+def _current_bar(market: Market, interval: str, now: datetime) -> Bar | None:
+    """The bar of the interval ``now`` is in, or None if it has no trade yet."""
+    start = interval_start(now, interval)
+    cut = max(start, minute_floor(now) - MINUTE)
+    key = (market.pk, interval)
+    cached = _prefixes.get(key)
+    if cached is None or cached[0] != start:
+        cached = (start, _fold_range(market, interval, start, start), start)
+    bucket, prefix, done = cached
+    if done < cut:
+        prefix = _bar_join(prefix, _fold_range(market, interval, done, cut))
+    _prefixes[key] = (bucket, prefix, cut)
+    return _bar_join(prefix, _fold_range(market, interval, cut, interval_end(start, interval)))
+
+
+def _fold_range(market: Market, interval: str, first: datetime, end: datetime) -> Bar | None:
+    if first >= end:
+        return None
+    rows = (
+        Candle.objects.filter(market=market, open_time__gte=first, open_time__lt=end)
+        .order_by("open_time")
+        .values_list(*CANDLE_COLUMNS)
+    )
+    bars = candles_fold(rows.iterator(), interval=interval, limit=1, newest_first=False)
+    return bars[0] if bars else None
+
+
+def _bar_join(first: Bar | None, then: Bar | None) -> Bar | None:
+    """Two consecutive parts of one interval's bar as one."""
+    if first is None or then is None:
+        return first or then
+    with localcontext(prec=EXACT_PRECISION):
+        return Bar(
+            first.open_time,
+            first.open,
+            max(first.high, then.high),
+            min(first.low, then.low),
+            then.close,
+            first.volume + then.volume,
+            first.quote_volume + then.quote_volume,
+            first.trade_count + then.trade_count,
+        )
 
 
 def kline_open_ms(interval: str, now: datetime) -> int:

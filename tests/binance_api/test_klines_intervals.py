@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from binance_api import streams
 from binance_api.render import ms
-from binance_api.streams import StreamSpec, envelope, stream_parse
-from markets.candles import KLINE_INTERVALS, interval_end, interval_start
+from binance_api.streams import StreamSpec, envelope, polled_payloads, stream_parse
+from markets.candles import KLINE_INTERVALS, MINUTE, interval_end, interval_start, minute_floor
 from markets.models import Candle
 
 from .helpers import Bot, assert_binance_error
@@ -139,3 +142,47 @@ def test_stream_names_as_binance_spells_them():
 def test_interval_lengths_cover_binance_list():
     assert list(KLINE_INTERVALS) == "1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split()
     assert KLINE_INTERVALS["1w"] == timedelta(weeks=1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interval", ["1m", "1h", "1w", "1M"])
+def test_the_kline_stream_bar_equals_klines_as_minutes_come(market, interval):
+    """The stream's poller folds the finished minutes once, then re-reads only the last two."""
+    streams._prefixes.clear()  # another test's market may have had the same id
+    now = timezone.now()
+    start = interval_start(now, interval)
+    spec = stream_parse(f"btcusdt@kline_{interval}")
+
+    def add(minutes_ago: int, price: int) -> None:
+        minute = minute_floor(now) - minutes_ago * MINUTE
+        if minute >= start:
+            Candle.objects.create(
+                market=market,
+                open_time=minute,
+                open=Decimal(price),
+                high=Decimal(price + 2),
+                low=Decimal(price - 2),
+                close=Decimal(price + 1),
+                volume=Decimal("0.25"),
+                quote_volume=Decimal(price) / 4,
+                trade_count=1,
+            )
+
+    def check() -> dict:
+        event = json.loads(polled_payloads(market, "BTCUSDT", [spec])[spec.name])
+        row = public("klines", symbol="BTCUSDT", interval=interval).json()[-1]
+        k = event["k"]
+        assert [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], k["n"]] == row[:9]
+        assert (event["e"], event["s"], k["i"], k["x"]) == ("kline", "BTCUSDT", interval, False)
+        return k
+
+    add(5, 30000)
+    add(3, 30010)
+    if Candle.objects.filter(market=market).exists():  # not for 1m: those minutes are past
+        check()  # folds the finished minutes
+    add(1, 30020)
+    add(0, 29990)
+    check()  # the last two minutes are read again
+    # More trades in the current minute: the stream sees them.
+    Candle.objects.filter(market=market, open_time=minute_floor(now)).update(close=Decimal(31000), high=Decimal(31000))
+    assert (check()["c"], check()["h"]) == ("31000", "31000")
