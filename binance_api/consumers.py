@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from realtime.consumers import MAX_MESSAGE_CHARS, ExchangeConsumer
+from realtime.hub import log_layer_error
 
 from .stream_hub import stream_hub
 from .streams import StreamSpec, markets_for, stream_parse
@@ -66,9 +67,12 @@ class BinanceStreamConsumer(ExchangeConsumer):
         if names:
             # As Binance does: names in the URL that are no stream are ignored (ccxt opens ``/ws/0``).
             found = await _resolve(names[:MAX_STREAMS])
-            for name in names[:MAX_STREAMS]:
-                if name in found:
-                    await self._add(*found[name])
+            try:
+                for name in names[:MAX_STREAMS]:
+                    if name in found:
+                        await self._add(*found[name])
+            except RequestError as exc:
+                await self._send({"error": {"code": exc.code, "msg": exc.msg}, "id": None})
 
     def _initial_names(self) -> list[str]:
         if self.combined:
@@ -86,9 +90,14 @@ class BinanceStreamConsumer(ExchangeConsumer):
         self.streams = {}
 
     async def _add(self, spec: StreamSpec, market: Any) -> None:
-        if spec.name not in self.streams:
+        if spec.name in self.streams:
+            return
+        try:
             await stream_hub().add(self, spec, market)
-            self.streams[spec.name] = spec
+        except Exception as exc:  # noqa: BLE001 - the channel layer (Redis) is down
+            log_layer_error(exc)
+            raise RequestError(-1, "Subscriptions are unavailable right now; try again shortly.") from None
+        self.streams[spec.name] = spec
 
     # -- client requests ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -176,8 +185,17 @@ class BinanceStreamConsumer(ExchangeConsumer):
             raise RequestError(2, "Invalid request: invalid stream")
         if len(self.streams.keys() | set(names)) > MAX_STREAMS:
             raise RequestError(2, f"Invalid request: a connection may listen to at most {MAX_STREAMS} streams")
-        for name in names:
-            await self._add(*found[name])
+        added = []
+        try:
+            for name in names:
+                if name not in self.streams:
+                    await self._add(*found[name])
+                    added.append(name)
+        except RequestError:
+            for name in added:  # all or nothing
+                del self.streams[name]
+                await stream_hub().remove(self, name)
+            raise
         return None
 
     def _property(self, method: str, params: Any) -> Any:

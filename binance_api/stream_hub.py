@@ -109,10 +109,11 @@ class StreamHub:
                 self.fed.setdefault(key, {})[spec.name] = stream
                 if spec.kind in POLLED:
                     self.polled.setdefault(market.pk, {})[spec.name] = stream
-                    self.dirty.add(market.pk)
                     if self.poller is None or self.poller.done():
                         self.poller = asyncio.create_task(self._poll())
             stream.members[consumer] = None
+            if spec.kind in POLLED:
+                self.dirty.add(market.pk)  # a first event within a second, even on a quiet market
             book = self.books.get(market.pk) if spec.kind in BOOK else None
             if spec.kind in BOOK and book is None:
                 book = self.books[market.pk] = LocalBook()
