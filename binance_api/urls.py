@@ -12,6 +12,7 @@ urlpatterns = [
     path("trades", public.TradesView.as_view()),
     path("aggTrades", public.AggTradesView.as_view()),
     path("klines", public.KlinesView.as_view()),
+    path("uiKlines", public.KlinesView.as_view()),
     path("ticker/24hr", public.Ticker24hView.as_view()),
     path("ticker/price", public.TickerPriceView.as_view()),
     path("ticker/bookTicker", public.BookTickerView.as_view()),

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from markets import selectors as market_selectors
-from markets.candles import INTERVALS
+from markets.candles import KLINE_INTERVALS, Bar, interval_end
 from markets.models import Market
 
 from . import selectors
@@ -188,6 +188,8 @@ class AggTradesView(BinanceView):
 
 
 class KlinesView(BinanceView):
+    """``klines`` and ``uiKlines`` (the same bars here: no interval needs the UI's adjustments)."""
+
     weight = 2
 
     def get(self, request: Request) -> Response:
@@ -196,35 +198,34 @@ class KlinesView(BinanceView):
         interval = params.get("interval")
         if interval is None:
             raise mandatory("interval")
-        if interval not in INTERVALS:
+        if interval not in KLINE_INTERVALS:
             raise BinanceError(-1120, "Invalid interval.")
         limit = params.integer("limit", default=500, minimum=1, maximum=1000)
         start, end = params.millis("startTime"), params.millis("endTime")
         if start is not None and end is not None and start > end:
             raise BinanceError(-1128, "Combination of optional parameters invalid.")
-        length = INTERVALS[interval]
+        if params.get("timeZone") not in (None, "0", "+0", "-0", "00:00", "+00:00", "-00:00"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'timeZone'; only UTC is supported.")
         bars = market_selectors.candle_list(market=market, interval=interval, limit=limit, start=start, end=end)
-        step = length // timedelta(milliseconds=1)
-        return Response(
-            [
-                # Taker-buy volumes are not recorded per candle: Binance's fields 10 and 11 carry "0".
-                [
-                    ms(b.open_time),
-                    num(b.open),
-                    num(b.high),
-                    num(b.low),
-                    num(b.close),
-                    num(b.volume),
-                    ms(b.open_time) + step - 1,
-                    num(b.quote_volume),
-                    b.trade_count,
-                    "0",
-                    "0",
-                    "0",
-                ]
-                for b in bars
-            ]
-        )
+        return Response([kline_row(b, interval) for b in bars])
+
+
+def kline_row(bar: Bar, interval: str) -> list[Any]:
+    """One bar as Binance's kline array (taker-buy volumes are not recorded per candle: fields 10 and 11 are "0")."""
+    return [
+        ms(bar.open_time),
+        num(bar.open),
+        num(bar.high),
+        num(bar.low),
+        num(bar.close),
+        num(bar.volume),
+        ms(interval_end(bar.open_time, interval)) - 1,
+        num(bar.quote_volume),
+        bar.trade_count,
+        "0",
+        "0",
+        "0",
+    ]
 
 
 class Ticker24hView(BinanceView):

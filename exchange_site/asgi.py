@@ -1,4 +1,4 @@
-"""ASGI entry point: the ``ws`` process (daphne), WebSocket through Channels (``/ws/v1/``).
+"""ASGI entry point: the ``ws`` process (daphne): WebSocket ``/ws/v1/`` and Binance's ``/ws``, ``/stream``.
 
 It answers HTTP too (``runexchange``, health checks), but REST is served by the
 ``web`` process (granian, exchange_site/web.py) in production.
@@ -17,6 +17,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from binance_api.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

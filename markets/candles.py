@@ -29,6 +29,30 @@ INTERVALS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
 }
 
+# Every interval Binance's klines take but ``1s`` (only minutes are recorded). ``None``:
+# calendar months. Weeks start on Monday 00:00 UTC, as Binance's do; the others are
+# epoch-aligned like ``INTERVALS``.
+KLINE_INTERVALS: dict[str, timedelta | None] = {
+    "1m": timedelta(minutes=1),
+    "3m": timedelta(minutes=3),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "2h": timedelta(hours=2),
+    "4h": timedelta(hours=4),
+    "6h": timedelta(hours=6),
+    "8h": timedelta(hours=8),
+    "12h": timedelta(hours=12),
+    "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+    "1w": timedelta(weeks=1),
+    "1M": None,
+}
+WEEK = timedelta(weeks=1)
+# 1970-01-05 was the first Monday after the epoch (a Thursday).
+MONDAY = timedelta(days=4)
+
 _UPDATED_FIELDS = ["high", "low", "close", "volume", "quote_volume", "trade_count"]
 
 # Sums of 36-digit money exceed the default 28-digit context; keep them exact.
@@ -46,6 +70,25 @@ def bucket_start(moment: datetime, length: timedelta) -> datetime:
         raise ValueError("candle times must be timezone-aware")
     offset = (moment - EPOCH) % length
     return (moment - offset).astimezone(UTC)
+
+
+def interval_start(moment: datetime, interval: str) -> datetime:
+    """The start of the ``interval`` bucket (a key of ``KLINE_INTERVALS``) containing ``moment``."""
+    length = KLINE_INTERVALS[interval]
+    if length is None:
+        first = bucket_start(moment, timedelta(days=1))
+        return first.replace(day=1)
+    if length == WEEK:
+        return bucket_start(moment - MONDAY, WEEK) + MONDAY
+    return bucket_start(moment, length)
+
+
+def interval_end(start: datetime, interval: str) -> datetime:
+    """Where the bucket starting at ``start`` ends (the next one's start)."""
+    length = KLINE_INTERVALS[interval]
+    if length is not None:
+        return start + length
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
 
 
 def candles_record(*, market_id: int, fills: Sequence[tuple[datetime, Decimal, Decimal, Decimal]]) -> None:
@@ -123,24 +166,24 @@ CandleRow = tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal
 CANDLE_COLUMNS = ("open_time", "open", "high", "low", "close", "volume", "quote_volume", "trade_count")
 
 
-def candles_fold(rows: Iterable[CandleRow], *, length: timedelta, limit: int, newest_first: bool) -> list[Bar]:
+def candles_fold(rows: Iterable[CandleRow], *, interval: str, limit: int, newest_first: bool) -> list[Bar]:
     """Fold 1-minute rows (sorted by open_time, in the stated direction) into bars of ``length``.
 
     Stops reading ``rows`` as soon as ``limit`` bars are complete, so the caller may
     pass a lazy stream. Returns the bars in ascending open_time.
     """
     with localcontext(prec=EXACT_PRECISION):
-        bars = _fold(rows, length=length, limit=limit, newest_first=newest_first)
+        bars = _fold(rows, interval=interval, limit=limit, newest_first=newest_first)
     if newest_first:
         bars.reverse()
     return bars
 
 
-def _fold(rows: Iterable[CandleRow], *, length: timedelta, limit: int, newest_first: bool) -> list[Bar]:
+def _fold(rows: Iterable[CandleRow], *, interval: str, limit: int, newest_first: bool) -> list[Bar]:
     bars: list[Bar] = []
     current: Bar | None = None
     for open_time, open_, high, low, close, volume, quote_volume, count in rows:
-        start = bucket_start(open_time, length)
+        start = interval_start(open_time, interval)
         if current is None or start != current.open_time:
             if len(bars) == limit:
                 break

@@ -14,7 +14,7 @@ from django.utils import timezone
 from exchange_site.errors import NotFound
 from exchange_site.money import fmt
 
-from .candles import CANDLE_COLUMNS, EXACT_PRECISION, INTERVALS, Bar, CandleRow, bucket_start, candles_fold
+from .candles import CANDLE_COLUMNS, EXACT_PRECISION, Bar, CandleRow, candles_fold, interval_end, interval_start
 from .models import BookSnapshot, Candle, Currency, Market, Trade
 from .selectors_cached import json_bytes, markets_by_symbol, ticker_bodies_cached
 
@@ -84,15 +84,16 @@ def candle_list(
     ``start`` these are the most recent candles (up to ``end``); with it, the first
     ones from ``start`` on. Intervals with no trade have no candle.
     """
-    length = INTERVALS[interval]
     rows = Candle.objects.filter(market=market)
     if start is not None:
-        first = bucket_start(start, length)
-        rows = rows.filter(open_time__gte=first if first == start else first + length)
+        first = interval_start(start, interval)
+        rows = rows.filter(open_time__gte=first if first == start else interval_end(first, interval))
     if end is not None:
-        rows = rows.filter(open_time__lt=bucket_start(end, length) + length)
+        rows = rows.filter(open_time__lt=interval_end(interval_start(end, interval), interval))
     newest_first = start is None
-    return candles_fold(_stream(rows, newest_first=newest_first), length=length, limit=limit, newest_first=newest_first)
+    return candles_fold(
+        _stream(rows, newest_first=newest_first), interval=interval, limit=limit, newest_first=newest_first
+    )
 
 
 def _stream(rows: QuerySet[Candle], *, newest_first: bool) -> Iterator[CandleRow]:
