@@ -97,6 +97,10 @@ def test_stops_oco_and_gtd_survive_matcher_sigkills(stack, live_market, make_liv
     assert Trade.objects.count() == trades_before
     assert seller.order(stop["id"])["triggered_at"] == triggered["triggered_at"]  # not triggered twice
     assert buyer.order(buy_stop["id"])["status"] == "untriggered"
+    _cancel_the_rest_and_check(stack, market, seller, buyer, stop, buy_stop)
+
+
+def _cancel_the_rest_and_check(stack, market, seller, buyer, stop: dict, buy_stop: dict) -> None:
     assert seller.http.delete(f"/api/v1/orders/{stop['id']}").status_code == 202
     assert buyer.http.delete(f"/api/v1/orders/{buy_stop['id']}").status_code == 202
     wait_settled(market)
