@@ -52,8 +52,6 @@ def _not_amendable(order: Order, why: str) -> Conflict:
 
 def order_amend(user_id: int, order_id: int, quantity: Decimal | None = None, price: Decimal | None = None) -> Order:
     """Change the total quantity and/or the price of an open limit order; see the module's docstring."""
-    if quantity is None and price is None:
-        raise OrderRejected("Give quantity, price or both.", code="validation_error")
     if not 0 < order_id < 2**63:
         raise NotFound("Order not found.")
     requested_at = _request(user_id, order_id, quantity, price)
@@ -74,6 +72,8 @@ def _request(user_id: int, order_id: int, quantity: Decimal | None, price: Decim
         order = Order.objects.select_for_update().select_related("market").filter(pk=order_id, user_id=user_id).first()
         if order is None:
             raise NotFound("Order not found.")
+        if quantity is None and price is None:
+            raise OrderRejected("Give quantity, price or both.", code="validation_error")
         if order.status not in Order.RESTING_STATUSES:
             raise _not_amendable(order, "not resting in the book")
         if order.type not in LIMIT_TYPES or order.cancel_requested_at is not None:
