@@ -37,7 +37,7 @@ def order_lock_amount(*, market: Market, request: OrderRequest) -> tuple[int, ob
     """``(currency_id, amount)`` the order locks, or None for a market buy by quantity (locks what is available)."""
     if request.side == Order.Side.SELL:
         return market.base_id, request.quantity
-    if request.type == Order.Type.LIMIT:
+    if request.type in (Order.Type.LIMIT, Order.Type.STOP_LIMIT):
         return market.quote_id, q(request.price * request.quantity)
     if request.quote_quantity is not None:
         return market.quote_id, request.quote_quantity

@@ -7,6 +7,8 @@ endpoint, so the attacks below hit the same code paths as production traffic.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -16,6 +18,7 @@ from apikeys.services import api_key_create
 from markets.models import Trade
 from tests.backoffice.helpers import make_staff
 from tests.factories import MarketFactory, UserFactory, match_and_settle
+from trading.order_lists import OcoRequest, order_list_place_oco
 from wallets.deposits import deposit_address_get
 from wallets.models import Deposit
 
@@ -61,6 +64,10 @@ def world(db) -> World:
         place(mallory, market, "buy", "80", "0.3", client_order_id="mallory-buy-2"),
         place(mallory, market, "sell", "130", "0.4", client_order_id="mallory-sell-3"),
     ]
+    for user in (alice, mallory):
+        # An OCO order list each: list ids that only their owner may touch.
+        request = OcoRequest(side="sell", quantity=Decimal("0.1"), price=Decimal("500"), stop_price=Decimal("10"))
+        order_list_place_oco(user.pk, market, request)
     match_and_settle(market)
     alice_withdrawals = [withdraw(alice, btc, "0.5", "alice-address-0001")]
     mallory_withdrawals = [withdraw(mallory, btc, "0.7", "mallory-address-0001")]

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.roles import BACK_OFFICE
 from apikeys.models import ApiKey
-from markets.models import Currency, Order
+from markets.models import Currency, Order, OrderList
 from tests.backoffice.helpers import make_staff
 from tests.factories import UserFactory
 from wallets.models import Deposit, LedgerEntry, Withdrawal, WithdrawalAddress
@@ -71,7 +71,7 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 40
+    assert len(private_operations()) == 44
 
 
 def _key_of(user) -> int | None:
@@ -88,7 +88,13 @@ def _url(world: World, path: str) -> str:
         .replace("{client_order_id}", world.trader.orders[0].client_order_id)
         .replace("{id}", str(world.trader.withdrawals[0].pk))
         .replace("{symbol}", world.market.symbol)
+        .replace("{list_id}", str(_list_of(world.trader.user)))
     ) + ("?market=BTC-USDT" if path == "/api/v1/orders" else "")
+
+
+def _list_of(user) -> int:
+    """The id of ``user``'s OCO order list (the world gives each trader one)."""
+    return OrderList.objects.filter(user=user).values_list("pk", flat=True).get()
 
 
 def _call(client: APIClient, method: str, url: str, **extra):
@@ -253,6 +259,7 @@ def _theirs(world: World, path: str) -> str:
         path.replace("{order_id}", str(open_order.pk))
         .replace("{client_order_id}", open_order.client_order_id)
         .replace("{id}", str(victim.withdrawals[0].pk))
+        .replace("{list_id}", str(_list_of(victim.user)))
     )
 
 
@@ -262,6 +269,7 @@ def test_another_users_objects_are_not_found_by_id_and_stay_untouched(world):
         "/api/v1/api-keys/{key_id}",
         "/api/v1/orders/{order_id}",
         "/api/v1/orders/by-client-id/{client_order_id}",
+        "/api/v1/order-lists/{list_id}",
         "/api/v1/withdrawals/{id}/cancel",
         "/api/v1/withdrawal-addresses/{id}",
     }

@@ -19,7 +19,10 @@ def caught_up(market_id: int) -> bool:
     pending = (
         Order.objects.filter(market_id=market_id, status=Order.Status.NEW).exists()
         or Order.objects.filter(
-            market_id=market_id, status__in=Order.RESTING_STATUSES, cancel_requested_at__isnull=False
+            market_id=market_id, status__in=Order.IN_ENGINE_STATUSES, cancel_requested_at__isnull=False
+        ).exists()
+        or Order.objects.filter(
+            market_id=market_id, status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False
         ).exists()
     )
     last = Market.objects.values_list("last_sequence", flat=True).get(pk=market_id)
