@@ -333,6 +333,9 @@ FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal"
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
 SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
+# How long PATCH /orders/{id} waits for the matcher to apply an amend before answering
+# with the amend still pending.
+AMEND_WAIT_SECONDS = float(os.environ.get("AMEND_WAIT_SECONDS", "5"))
 # The health check (GET /api/v1/health) calls the matcher down when a market's heartbeat is
 # older than this, and settlement down when a market has unsettled sequences and its
 # settlement cursor has not moved for this long.

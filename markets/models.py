@@ -222,8 +222,11 @@ class Order(models.Model):
         REJECTED = "rejected"
         EXPIRED = "expired"
 
-    OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PARTIALLY_FILLED)
+    # Untriggered stops are open: listed with the open orders, cancelable, and holding their lock.
+    OPEN_STATUSES = (Status.NEW, Status.UNTRIGGERED, Status.OPEN, Status.PARTIALLY_FILLED)
     RESTING_STATUSES = (Status.OPEN, Status.PARTIALLY_FILLED)
+    # In the matcher's book: resting, or waiting outside it as a stop.
+    IN_ENGINE_STATUSES = (Status.UNTRIGGERED, Status.OPEN, Status.PARTIALLY_FILLED)
     CLOSED_STATUSES = (Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED)
 
     # db_index=False: a composite index below starts with this column (one index less per write).
@@ -243,10 +246,17 @@ class Order(models.Model):
     # Stop orders wait outside the book until the last trade price crosses this.
     stop_price = MoneyField(null=True, blank=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
+    # The trader accepts a stop that triggers on arrival (else it is refused: stop_would_trigger).
+    trigger_immediately = models.BooleanField(default=False)
     # GTD: the matcher expires the order at this time.
     expire_time = models.DateTimeField(null=True, blank=True)
     order_list = models.ForeignKey("OrderList", on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
     amended_at = models.DateTimeField(null=True, blank=True)
+    # A pending amend (the matcher's command, like cancel_requested_at): new total quantity
+    # and/or price. The matcher applies it in sequence and clears amend_requested_at.
+    amend_quantity = MoneyField(null=True, blank=True)
+    amend_price = MoneyField(null=True, blank=True)
+    amend_requested_at = models.DateTimeField(null=True, blank=True)
     filled_quantity = MoneyField(default=Decimal(0))
     filled_quote = MoneyField(default=Decimal(0))
     # Funds reserved at placement (quote for buys, base for sells); what the order did

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from exchange_site.db import ids_reserve, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
 from exchange_site.events import OrderPlaced, OrdersChanged
 from exchange_site.money import PrecisionError, fmt, q, to_steps
-from markets.models import Market, Order
+from markets.models import Market, Order, Trade
 from wallets.models import LedgerEntry
 from wallets.services import (
     BalanceChange,
@@ -52,6 +53,12 @@ class OrderRequest:
     post_only: bool = False
     client_order_id: str | None = None
     self_trade_prevention: str = Order.SelfTradePrevention.CANCEL_TAKER
+    # Stop orders: wait until the last trade price crosses stop_price; a stop that would
+    # trigger on arrival is refused unless trigger_immediately.
+    stop_price: Decimal | None = None
+    trigger_immediately: bool = False
+    # time_in_force GTD: the matcher expires the order at this time.
+    expire_time: datetime | None = None
 
     def order_fields(self) -> dict[str, object]:
         """The order row's fields this request sets (all but owner, market and lock)."""
@@ -64,6 +71,9 @@ class OrderRequest:
             "time_in_force": self.time_in_force,
             "post_only": self.post_only,
             "self_trade_prevention": self.self_trade_prevention,
+            "stop_price": self.stop_price,
+            "trigger_immediately": self.trigger_immediately,
+            "expire_time": self.expire_time,
         }
 
 
@@ -72,12 +82,17 @@ def order_check(*, market: Market, order: OrderRequest) -> None:
     _validate(market=market, request=order)
 
 
+LIMIT_TYPES = (Order.Type.LIMIT, Order.Type.STOP_LIMIT)
+STOP_TYPES = (Order.Type.STOP_LIMIT, Order.Type.STOP_MARKET)
+
+
 def _validate(*, market: Market, request: OrderRequest) -> None:
     side, type, price, quantity = request.side, request.type, request.price, request.quantity
     quote_quantity, time_in_force, post_only = request.quote_quantity, request.time_in_force, request.post_only
     if market.status != Market.Status.OPEN:
         raise OrderRejected(f"Market {market.symbol} is halted.", code="market_halted")
-    if type == Order.Type.LIMIT:
+    _validate_stop_and_expiry(market=market, request=request)
+    if type in LIMIT_TYPES:
         if price is None or quantity is None:
             raise OrderRejected("A limit order needs price and quantity.", code="validation_error")
         if quote_quantity is not None:
@@ -93,19 +108,10 @@ def _validate(*, market: Market, request: OrderRequest) -> None:
             raise OrderRejected(
                 "A market buy needs exactly one of quantity or quote_quantity.", code="validation_error"
             )
-    if post_only and time_in_force != Order.TimeInForce.GTC:
-        raise OrderRejected("post_only works only with time_in_force GTC.", code="validation_error")
+    if post_only and time_in_force not in (Order.TimeInForce.GTC, Order.TimeInForce.GTD):
+        raise OrderRejected("post_only works only with time_in_force GTC or GTD.", code="validation_error")
     if price is not None:
-        if price <= 0:
-            raise OrderRejected("price must be greater than zero.", code="invalid_price")
-        try:
-            to_steps(price, market.tick_size)
-        except PrecisionError as exc:
-            raise OrderRejected(
-                f"price must be a multiple of the tick size {market.tick_size.normalize():f}.",
-                code="invalid_price",
-                details={"tick_size": fmt(market.tick_size)},
-            ) from exc
+        _check_price(market, price, "price")
     if quantity is not None:
         if quantity <= 0:
             raise OrderRejected("quantity must be greater than zero.", code="invalid_quantity")
@@ -139,6 +145,70 @@ def _validate(*, market: Market, request: OrderRequest) -> None:
             code="min_notional",
             details={"min_notional": fmt(market.min_notional)},
         )
+
+
+def _check_price(market: Market, price: Decimal, name: str) -> None:
+    field = {} if name == "price" else {"field": name}
+    if price <= 0:
+        raise OrderRejected(f"{name} must be greater than zero.", code="invalid_price", details=field)
+    try:
+        to_steps(price, market.tick_size)
+    except PrecisionError as exc:
+        raise OrderRejected(
+            f"{name} must be a multiple of the tick size {market.tick_size.normalize():f}.",
+            code="invalid_price",
+            details={"tick_size": fmt(market.tick_size), **field},
+        ) from exc
+    if price >= settings.MONEY_LIMIT:
+        raise OrderRejected(f"{name} is too large.", code="invalid_price", details=field)
+
+
+def _validate_stop_and_expiry(*, market: Market, request: OrderRequest) -> None:
+    """The rules of stop_price, trigger_immediately, GTD and expire_time."""
+    type, stop_price, tif = request.type, request.stop_price, request.time_in_force
+    if type in STOP_TYPES:
+        if stop_price is None:
+            raise OrderRejected(
+                "A stop order needs stop_price.", code="validation_error", details={"field": "stop_price"}
+            )
+        _check_price(market, stop_price, "stop_price")
+        if request.post_only:
+            raise OrderRejected("A stop order cannot be post-only.", code="validation_error")
+        if not request.trigger_immediately and _would_trigger(market, request.side, stop_price):
+            raise OrderRejected(
+                "The stop would trigger at once (the last price is already past stop_price).",
+                code="stop_would_trigger",
+                details={"stop_price": fmt(stop_price)},
+            )
+    elif stop_price is not None:
+        raise OrderRejected("stop_price is only for stop orders.", code="validation_error")
+    if tif == Order.TimeInForce.GTD:
+        if type == Order.Type.MARKET:
+            raise OrderRejected("A market order cannot be GTD.", code="validation_error")
+        if request.expire_time is None:
+            raise OrderRejected("GTD needs expire_time.", code="validation_error", details={"field": "expire_time"})
+        if request.expire_time <= timezone.now():
+            raise OrderRejected(
+                "expire_time must be in the future.", code="validation_error", details={"field": "expire_time"}
+            )
+    elif request.expire_time is not None:
+        raise OrderRejected("expire_time is only for time_in_force GTD.", code="validation_error")
+    if tif == Order.TimeInForce.FOK and type == Order.Type.STOP_MARKET:
+        raise OrderRejected("A stop-market order cannot be FOK.", code="validation_error")
+
+
+def last_trade_price(market_id: int) -> Decimal | None:
+    """The market's last trade price as committed (the matcher's trigger price)."""
+    return (
+        Trade.objects.filter(market_id=market_id).order_by("-sequence", "-id").values_list("price", flat=True).first()
+    )
+
+
+def _would_trigger(market: Market, side: str, stop_price: Decimal) -> bool:
+    last = last_trade_price(market.pk)
+    if last is None:
+        return False
+    return last >= stop_price if side == Order.Side.BUY else last <= stop_price
 
 
 def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[Order, bool]:
@@ -185,9 +255,10 @@ def _lock_and_insert(*, user_id: int, market: Market, request: OrderRequest) -> 
     side, type = request.side, request.type
     price, quantity, quote_quantity = request.price, request.quantity, request.quote_quantity
     currency_id = market.quote_id if side == Order.Side.BUY else market.base_id
+    # A stop locks exactly what the order it becomes locks.
     if side == Order.Side.SELL:
         amount = quantity
-    elif type == Order.Type.LIMIT:
+    elif type in LIMIT_TYPES:
         amount = q(price * quantity)
     elif quote_quantity is not None:
         amount = quote_quantity
@@ -296,3 +367,22 @@ def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decima
         )
         events.announce_on_commit(OrdersChanged(market_id=market.pk))
     return [o.pk for o in objs]
+
+
+# The order-type services live in their own modules; importable from here too.
+_ELSEWHERE = {
+    "OcoRequest": "order_lists",
+    "order_list_place_oco": "order_lists",
+    "order_list_cancel": "order_lists",
+    "order_list_get": "order_lists",
+    "order_amend": "amend",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"trading.{module}"), name)
