@@ -126,6 +126,8 @@ class OrderView(TradeView):
         order = order_wait(order_id=order.pk, until_closed=False)
         if order.status == Order.Status.REJECTED and order.reject_reason == "post_only_would_take":
             raise BinanceError(-2010, "Order would immediately match and take.")
+        if order.status == Order.Status.REJECTED and order.reject_reason == "stop_would_trigger":
+            raise BinanceError(-2010, "Order would trigger immediately.")
         body = order_result(order, market)
         if placement.response_type == "FULL":
             trades = Trade.objects.filter(Q(taker_order_id=order.pk) | Q(maker_order_id=order.pk)).order_by("id")
