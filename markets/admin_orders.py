@@ -141,7 +141,20 @@ class OrderAdmin(ReadOnlyAdmin):
         ),
         (
             "Stop, order list, expiry and amendment",
-            {"fields": ["stop_price", "trigger", "triggered_at", "order_list", "expire_time", "amended_at"]},
+            {
+                "fields": [
+                    "stop_price",
+                    "trigger_immediately",
+                    "trigger",
+                    "triggered_at",
+                    "order_list",
+                    "expire_time",
+                    "amended_at",
+                    "amend_quantity",
+                    "amend_price",
+                    "amend_requested_at",
+                ]
+            },
         ),
         (
             "Execution",
