@@ -13,26 +13,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from exchange_site.db import ids_reserve, model_from_row, rows_insert, rows_update_values
-from exchange_site.money import budget_units, fmt, from_steps, q, to_steps
+from exchange_site.money import fmt, from_steps
 from markets.candles import candles_record
-from markets.models import BookSnapshot, Market, Order, Trade
+from markets.models import BookSnapshot, Market, Order, OrderList, Trade
 from matching import engine
-from matching.engine import Canceled, CancelRejected, Filled, Rejected, Rested
-from matching.engine import Trade as TradeEvent
+
+from .worker_orders import BatchWrites, OrderEvents, epoch_ms
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_LEVELS = 500
-_CANCELED_BY = {engine.USER, engine.SELF_TRADE}
 _ORDER_FIELDS = [
     "status",
+    "price",
+    "quantity",
+    "triggered_at",
+    "amended_at",
     "filled_quantity",
     "filled_quote",
     "sequence",
@@ -80,91 +83,112 @@ class BatchResult:
     book_asks: list[list[str]] = field(default_factory=list)
 
 
-class MarketMatcher:
+class MarketMatcher(OrderEvents):
     def __init__(self, market_id: int, *, batch_size: int | None = None) -> None:
         self.market_id = market_id
         self.batch_size = batch_size or settings.MATCHER_BATCH_SIZE
+        self.writes = BatchWrites()
         self.rebuild()
 
     # -- recovery ---------------------------------------------------------------
     def rebuild(self) -> None:
-        """Load the book from the open orders, in the priority they had."""
+        """Load the book from the open orders, in the priority they had; stops, OCO links and last price too.
+
+        Nothing triggers twice: a stop that triggered was persisted as such with the
+        trades that triggered it, and ``restore_stop`` never triggers anything.
+        """
         self.market = Market.objects.select_related("base", "quote").get(pk=self.market_id)
         self.tick = self.market.tick_size
         self.lot = self.market.lot_size
         self.sequence = self.market.last_sequence
         self.book = engine.OrderBook()
         self.resting: dict[int, Order] = {}
-        rows = Order.objects.filter(market_id=self.market_id, status__in=Order.RESTING_STATUSES).order_by(
+        self.oco: dict[int, int] = {}
+        rows = Order.objects.filter(market_id=self.market_id, status__in=Order.IN_ENGINE_STATUSES).order_by(
             "sequence", "id"
         )
-        for order in rows.iterator(chunk_size=5000):
-            self.book.restore(
-                order.pk,
-                order.user_id,
-                order.side,
-                to_steps(order.price, self.tick),
-                to_steps(order.quantity - order.filled_quantity, self.lot),
-            )
-            self.resting[order.pk] = order
+        self.restore_orders(list(rows.iterator(chunk_size=5000)))
         self.book.pop_changes()
         logger.info(
-            "market %s: book rebuilt with %d resting orders at sequence %d",
+            "market %s: book rebuilt with %d resting orders and stops at sequence %d",
             self.market.symbol,
             len(self.resting),
             self.sequence,
         )
 
     # -- one batch ------------------------------------------------------------
-    def run_batch(self) -> BatchResult | None:
-        """Match one batch of pending commands and commit it; None when idle."""
+    def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
         cancels = list(
             Order.objects.filter(
                 market_id=self.market_id,
-                status__in=Order.RESTING_STATUSES,
+                status__in=Order.IN_ENGINE_STATUSES,
                 cancel_requested_at__isnull=False,
             )
             .order_by("cancel_requested_at", "id")
             .values_list("id", flat=True)[: self.batch_size]
+        )
+        amends = list(
+            Order.objects.filter(
+                market_id=self.market_id, status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False
+            )
+            .order_by("amend_requested_at", "id")
+            .values_list("id", "amend_quantity", "amend_price", "amend_requested_at")[: self.batch_size]
         )
         rows = (
             Order.objects.filter(market_id=self.market_id, status=Order.Status.NEW)
             .order_by("id")
             .values_list(*_ORDER_COLUMNS)[: self.batch_size]
         )
-        new_orders = [_order_from_row(row) for row in rows]
-        if not cancels and not new_orders:
+        return cancels, amends, [_order_from_row(row) for row in rows]
+
+    def run_batch(self) -> BatchResult | None:
+        """Match one batch of pending commands and commit it; None when idle.
+
+        GTD expiry comes first in every batch (also an otherwise idle one), then
+        cancels, amends and new orders, each command with its own sequence number.
+        """
+        cancels, amends, new_orders = self._commands()
+        now = timezone.now()
+        self.writes = BatchWrites()
+        try:
+            expired = self.book.expire(epoch_ms(now))
+        except Exception:
+            self.rebuild()
+            raise
+        if not cancels and not amends and not new_orders and not expired:
             return None
         self.market.refresh_from_db(fields=["maker_fee", "taker_fee", "status"])
         if self.market.status == Market.Status.HALTED:
-            # A halted market matches nothing: queued orders wait, but cancels still go through.
+            # A halted market matches nothing: queued orders and amends wait, but cancels still go through.
+            amends = []
             new_orders = list(
                 Order.objects.filter(
                     market_id=self.market_id, status=Order.Status.NEW, cancel_requested_at__isnull=False
                 ).order_by("id")[: self.batch_size]
             )
-            if not cancels and not new_orders:
+            if not cancels and not new_orders and not expired:
                 return None
         start_sequence = self.sequence
-        now = timezone.now()
         result = BatchResult(market=self.market, first_sequence=start_sequence + 1, sequence=start_sequence, time=now)
         changed: dict[int, Order] = {}
         trades: list[Trade] = []
         try:
+            if expired:
+                self.sequence += 1
+                self.apply(expired, None, changed, trades, now)
             for order_id in cancels:
                 self.sequence += 1
                 order = self.resting.get(order_id)
                 if order is None:
-                    continue
-                self._apply(self.book.cancel(order_id), order, changed, trades, now)
-            for order in new_orders:
+                    continue  # gone already (its OCO pair's cancel took it along)
+                self.apply(self.book.cancel(order_id), order, changed, trades, now)
+            for order_id, quantity, price, requested_at in amends:
                 self.sequence += 1
-                order.sequence = self.sequence
-                changed[order.id] = order
-                if order.cancel_requested_at is not None:
-                    self._close(order, Order.Status.CANCELED, order.cancel_reason or engine.USER, changed, now)
-                    continue
-                self._apply(self._submit(order), order, changed, trades, now)
+                self.writes.amends_done.append((order_id, requested_at))
+                order = self.resting.get(order_id)
+                if order is not None:
+                    self.apply(self.amend(order, quantity, price), order, changed, trades, now)
+            self._run_new(new_orders, changed, trades, now)
             result.sequence = self.sequence
             result.depth_bids, result.depth_asks = self.book.pop_changes()
             result.trades = trades
@@ -177,90 +201,49 @@ class MarketMatcher:
             raise
         return result
 
-    def _submit(self, order: Order) -> list:
-        budget = None
-        quantity = None if order.quantity is None else to_steps(order.quantity, self.lot)
-        if order.side == Order.Side.BUY and order.type == Order.Type.MARKET:
-            budget = budget_units(order.locked_amount, self.tick, self.lot)
-        return self.book.submit(
-            order.id,
-            order.user_id,
-            order.side,
-            type=order.type,
-            price=None if order.price is None else to_steps(order.price, self.tick),
-            quantity=quantity,
-            quote_budget=budget,
-            time_in_force=order.time_in_force,
-            post_only=order.post_only,
-            stp=order.self_trade_prevention,
+    def _run_new(self, new_orders: list[Order], changed: dict[int, Order], trades: list[Trade], now: datetime) -> None:
+        by_id = {o.id: o for o in new_orders}
+        taken: set[int] = set()
+        for order in new_orders:
+            if order.id in taken:
+                continue  # the stop leg of an OCO pair submitted with its limit leg
+            self.sequence += 1
+            order.sequence = self.sequence
+            changed[order.id] = order
+            legs = [order]
+            if order.order_list_id is not None:
+                other = self._other_leg(order, by_id)
+                if other is not None:
+                    other.sequence = self.sequence
+                    changed[other.id] = other
+                    taken.add(other.id)
+                    legs.append(other)
+            if any(leg.cancel_requested_at is not None for leg in legs):
+                for leg in legs:
+                    self.close(leg, Order.Status.CANCELED, leg.cancel_reason or engine.USER, changed, now)
+                continue
+            if len(legs) == 2:
+                limit, stop = sorted(legs, key=lambda o: o.type != Order.Type.LIMIT)
+                self.apply(self.submit_oco(limit, stop), limit, changed, trades, now, {stop.id: stop})
+                continue
+            self.apply(self.submit(order), order, changed, trades, now)
+
+    def _other_leg(self, order: Order, by_id: dict[int, Order]) -> Order | None:
+        for other in by_id.values():
+            if other.order_list_id == order.order_list_id and other.id != order.id:
+                return other
+        # The batch ended between the two legs: fetch the other one.
+        row = (
+            Order.objects.filter(order_list_id=order.order_list_id, status=Order.Status.NEW)
+            .exclude(pk=order.id)
+            .values_list(*_ORDER_COLUMNS)
+            .first()
         )
-
-    def _apply(self, events: list, taker: Order, changed: dict[int, Order], trades: list[Trade], now: datetime) -> None:
-        market = self.market
-        for event in events:
-            kind = type(event)
-            if kind is TradeEvent:
-                maker = self.resting[event.maker_id]
-                price = from_steps(event.price, self.tick)
-                quantity = from_steps(event.quantity, self.lot)
-                quote = q(price * quantity)
-                maker_fee = self._fee(maker.side, quantity, quote, market.maker_fee)
-                taker_fee = self._fee(taker.side, quantity, quote, market.taker_fee)
-                trades.append(
-                    _trade(
-                        id=None,
-                        market_id=market.pk,
-                        sequence=self.sequence,
-                        maker_order_id=maker.id,
-                        taker_order_id=taker.id,
-                        maker_user_id=maker.user_id,
-                        taker_user_id=taker.user_id,
-                        taker_side=taker.side,
-                        price=price,
-                        quantity=quantity,
-                        quote_quantity=quote,
-                        maker_fee=maker_fee,
-                        taker_fee=taker_fee,
-                        created_at=now,
-                    )
-                )
-                for order in (maker, taker):
-                    order.filled_quantity += quantity
-                    order.filled_quote += quote
-                maker.status = Order.Status.PARTIALLY_FILLED
-                maker.updated_at = now
-                changed[maker.id] = maker
-            elif kind is Filled:
-                order = taker if event.order_id == taker.id else self.resting.pop(event.order_id)
-                self._close(order, Order.Status.FILLED, "", changed, now)
-            elif kind is Rested:
-                taker.status = Order.Status.PARTIALLY_FILLED if taker.filled_quantity else Order.Status.OPEN
-                taker.updated_at = now
-                self.resting[taker.id] = taker
-            elif kind is Canceled:
-                order = taker if event.order_id == taker.id else self.resting.pop(event.order_id)
-                status = Order.Status.CANCELED if event.reason in _CANCELED_BY else Order.Status.EXPIRED
-                self._close(order, status, event.reason, changed, now)
-            elif kind is Rejected:
-                taker.reject_reason = event.reason
-                self._close(taker, Order.Status.REJECTED, "", changed, now)
-            elif kind is CancelRejected:
-                logger.error(
-                    "market %s: cancel of %s refused by the engine (%s)", market.symbol, event.order_id, event.reason
-                )
-
-    def _close(self, order: Order, status: str, reason: str, changed: dict[int, Order], now: datetime) -> None:
-        order.status = status
-        order.cancel_reason = reason
-        order.closed_sequence = self.sequence
-        order.updated_at = now
-        self.resting.pop(order.id, None)
-        changed[order.id] = order
+        return None if row is None else _order_from_row(row)
 
     @staticmethod
-    def _fee(side: str, quantity: Decimal, quote: Decimal, rate: Decimal) -> Decimal:
-        # Each side pays from what it receives: the buyer in base, the seller in quote.
-        return q((quantity if side == Order.Side.BUY else quote) * rate)
+    def new_trade(**values: object) -> Trade:
+        return _trade(**values)
 
     def _commit(self, result: BatchResult) -> None:
         """Write the batch in one transaction: a handful of statements whatever its size.
@@ -310,6 +293,10 @@ class MarketMatcher:
                     [
                         (
                             o.status,
+                            o.price,
+                            o.quantity,
+                            o.triggered_at,
+                            o.amended_at,
                             o.filled_quantity,
                             o.filled_quote,
                             o.sequence,
@@ -322,6 +309,7 @@ class MarketMatcher:
                         for o in result.orders
                     ],
                 )
+            self._commit_lifecycle()
             Market.objects.filter(pk=self.market_id).update(last_sequence=result.sequence)
             snapshot = {
                 "sequence": result.sequence,
@@ -333,6 +321,21 @@ class MarketMatcher:
             # One UPDATE; the row exists after the market's first batch (one matcher per market).
             if not BookSnapshot.objects.filter(market_id=self.market_id).update(**snapshot):
                 BookSnapshot.objects.create(market_id=self.market_id, **snapshot)
+
+    def _commit_lifecycle(self) -> None:
+        """OCO lock moves (relative: the amend service may grow a lock meanwhile), lists done, amends answered."""
+        writes = self.writes
+        for order_id, delta in writes.lock_moves:
+            Order.objects.filter(pk=order_id).update(locked_amount=F("locked_amount") + delta)
+        if writes.lists_done:
+            OrderList.objects.filter(pk__in=writes.lists_done, status=OrderList.Status.ACTIVE).update(
+                status=OrderList.Status.DONE, updated_at=timezone.now()
+            )
+        for order_id, requested_at in writes.amends_done:
+            # Only the request that was read: a newer one waits for the next batch.
+            Order.objects.filter(pk=order_id, amend_requested_at=requested_at).update(
+                amend_requested_at=None, amend_quantity=None, amend_price=None
+            )
 
 
 def _order_from_row(row: tuple) -> Order:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from exchange_site.errors import DomainError, NotFound
-from markets.models import Market, Order, Trade
+from markets.models import Market, Order, OrderList, Trade
 from markets.selectors_cached import market_by_id, market_by_symbol
 
 
@@ -58,3 +58,8 @@ def fills_for_user(*, user_id: int, market: str | None = None) -> QuerySet[Trade
     if market:
         qs = qs.filter(market=market_get_by_symbol(symbol=market))
     return qs
+
+
+def order_list_exists(*, user_id: int, client_order_id: str) -> bool:
+    """Whether the user already has an order list with this client id (a retry answers 200, not 201)."""
+    return OrderList.objects.filter(user_id=user_id, client_order_id=client_order_id).exists()

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from exchange_site.api import iso_time
 from exchange_site.fields import MoneyIn, MoneyOut, StrictCharField
 from exchange_site.money import fmt, q
-from markets.models import Order, Trade
+from markets.models import Order, OrderList, Trade
 
 
 class OrderPlaceIn(serializers.Serializer):
@@ -31,6 +31,37 @@ class OrderPlaceIn(serializers.Serializer):
     self_trade_prevention = serializers.ChoiceField(
         choices=Order.SelfTradePrevention.choices, default=Order.SelfTradePrevention.CANCEL_TAKER
     )
+    stop_price = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_price")
+    trigger_immediately = serializers.BooleanField(default=False)
+    expire_time = serializers.DateTimeField(required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        return super().to_internal_value(data)
+
+
+CLIENT_ID = RegexValidator(r"^[A-Za-z0-9_\-.:]{1,64}$", "Use 1-64 characters: letters, digits, _ - . :")
+
+
+class OcoPlaceIn(serializers.Serializer):
+    market = StrictCharField(max_length=21)
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    quantity = MoneyIn(allow_zero=True, error_code="invalid_quantity")
+    price = MoneyIn(allow_zero=True, error_code="invalid_price")
+    stop_price = MoneyIn(allow_zero=True, error_code="invalid_price")
+    stop_limit_price = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_price")
+    client_order_id = StrictCharField(max_length=64, required=False, allow_null=True, validators=[CLIENT_ID])
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        return super().to_internal_value(data)
+
+
+class OrderAmendIn(serializers.Serializer):
+    quantity = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_quantity")
+    price = MoneyIn(required=False, allow_null=True, allow_zero=True, error_code="invalid_price")
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -47,6 +78,8 @@ class OrderOut(serializers.ModelSerializer):
     filled_quantity = MoneyOut()
     filled_quote = MoneyOut()
     average_price = serializers.SerializerMethodField()
+    stop_price = MoneyOut(allow_null=True)
+    order_list_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta:
         model = Order
@@ -68,6 +101,11 @@ class OrderOut(serializers.ModelSerializer):
             "status",
             "reject_reason",
             "cancel_reason",
+            "stop_price",
+            "triggered_at",
+            "expire_time",
+            "order_list_id",
+            "amended_at",
             "created_at",
             "updated_at",
         ]
@@ -107,8 +145,38 @@ def order_out(order: Any, symbol: str) -> dict[str, Any]:
         "status": order.status,
         "reject_reason": order.reject_reason,
         "cancel_reason": order.cancel_reason,
+        "stop_price": _money(order.stop_price),
+        "triggered_at": iso_time(order.triggered_at),
+        "expire_time": iso_time(order.expire_time),
+        "order_list_id": order.order_list_id,
+        "amended_at": iso_time(order.amended_at),
         "created_at": iso_time(order.created_at),
         "updated_at": iso_time(order.updated_at),
+    }
+
+
+class OrderListOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    market = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderList.Status.choices)
+    client_order_id = serializers.CharField(allow_null=True)
+    orders = OrderOut(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def order_list_out(order_list: OrderList, symbol: str) -> dict[str, Any]:
+    """An order list with its legs (limit leg first, then the stop leg)."""
+    return {
+        "id": order_list.pk,
+        "kind": order_list.kind,
+        "market": symbol,
+        "status": order_list.status,
+        "client_order_id": order_list.client_order_id,
+        "orders": [order_out(o, symbol) for o in order_list.orders.order_by("id")],
+        "created_at": iso_time(order_list.created_at),
+        "updated_at": iso_time(order_list.updated_at),
     }
 
 

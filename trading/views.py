@@ -15,6 +15,7 @@ from exchange_site.throttles import TradingThrottle
 from . import selectors as sel
 from .serializers import FillOut, OrderOut, OrderPlaceIn, fill_for, order_out
 from .services import OrderRequest, order_cancel, order_place, orders_cancel_all
+from .views_order_types import OrderAmendMixin
 
 MARKET_PARAM = OpenApiParameter("market", str, required=False)
 PAGE_PARAMS = [OpenApiParameter("limit", int, required=False), OpenApiParameter("cursor", str, required=False)]
@@ -45,7 +46,8 @@ class OrdersView(APIView):
             200: OrderOut,
             400: error_doc(
                 "`validation_error`, `invalid_price`, `invalid_quantity`, `min_notional`, `insufficient_funds`, "
-                "`market_halted`."
+                "`market_halted`, `stop_would_trigger` (a stop whose stop_price the last price already crossed, "
+                "without `trigger_immediately`; `expire_time` of a GTD order not in the future: `validation_error`)."
             ),
             401: UNAUTHENTICATED,
             409: error_doc("`duplicate_client_order_id`: the client_order_id is taken by another payload."),
@@ -69,6 +71,9 @@ class OrdersView(APIView):
             post_only=v["post_only"],
             client_order_id=v.get("client_order_id"),
             self_trade_prevention=v["self_trade_prevention"],
+            stop_price=v.get("stop_price"),
+            trigger_immediately=v["trigger_immediately"],
+            expire_time=v.get("expire_time"),
         )
         order, created = order_place(user_id=request.user.pk, market=market, order=order_request)
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -108,9 +113,9 @@ class OrdersView(APIView):
         return Response({"canceled": count}, status=status.HTTP_202_ACCEPTED)
 
 
-class OrderView(APIView):
+class OrderView(OrderAmendMixin, APIView):
     def get_throttles(self):
-        return [TradingThrottle()] if self.request.method == "DELETE" else []
+        return [TradingThrottle()] if self.request.method in ("DELETE", "PATCH") else []
 
     @extend_schema(
         responses={200: OrderOut, 401: UNAUTHENTICATED, 404: NOT_MINE},
