@@ -30,7 +30,15 @@ def bots(market):
 
 
 def _limit(side: str, price: str, qty: str, **extra):
-    return {"symbol": SYMBOL, "side": side, "type": "LIMIT", "timeInForce": "GTC", "price": price, "quantity": qty}
+    return {
+        "symbol": SYMBOL,
+        "side": side,
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "price": price,
+        "quantity": qty,
+        **extra,
+    }
 
 
 def _stop_limit(side: str, stop: str, price: str, qty: str, **extra):
@@ -221,8 +229,13 @@ def test_oco_limit_leg_fill_cancels_the_stop_leg(market, bots):
     match_and_settle(market)
     legs = {o.type: o for o in Order.objects.filter(order_list_id=body["orderListId"])}
     assert legs["limit"].filled_quantity == Decimal("0.2")
-    assert legs["stop_limit"].status == Order.Status.CANCELED
+    # As on Binance, the other leg of a filled OCO expires.
+    assert (legs["stop_limit"].status, legs["stop_limit"].cancel_reason) == (Order.Status.EXPIRED, "oco_other_leg")
     assert legs["stop_limit"].triggered_at is None
+    stop_leg = _get(seller_bot, legs["stop_limit"].pk)
+    assert stop_leg["status"] == "EXPIRED"
+    done = seller_bot.call("GET", "orderList", {"orderListId": body["orderListId"]}).json()
+    assert done["listOrderStatus"] == "ALL_DONE"
 
 
 def test_deprecated_order_oco_buy(market, bots):
