@@ -217,7 +217,7 @@ def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[O
     Returns ``(order, created)``; the same ``client_order_id`` with the same request
     returns the existing order, a different request is a conflict.
     """
-    if order.type == Order.Type.MARKET:
+    if order.type == Order.Type.MARKET and order.time_in_force != Order.TimeInForce.GTD:
         order = replace(order, time_in_force=Order.TimeInForce.IOC)
     client_order_id = order.client_order_id or None
     # A retry (same client_order_id) gets the order it placed, whatever changed since (a

@@ -240,6 +240,9 @@ def _pending_withdrawal_locks_by_currency() -> dict[int, Decimal]:
     return _sum_by_currency(holding.values_list("currency_id", "amount", "fee"))
 
 
+_LIMITED = (Order.Type.LIMIT, Order.Type.STOP_LIMIT)
+
+
 def _check_market_orders(
     report: AuditReport, *, market_id: int, symbol: str, settled_sequence: int
 ) -> dict[str, Decimal]:
@@ -270,6 +273,7 @@ def _market_orders(market_id: int) -> dict[int, tuple]:
             "locked_amount",
             "status",
             "closed_sequence",
+            "amended_at",
         )
         .iterator(chunk_size=CHUNK)
     }
@@ -313,12 +317,14 @@ def _check_trades(
                 report.add(5, f"{symbol} trade {trade_id}: {role} order {order_id} belongs to another market")
                 continue
             o_user, o_side, o_type, o_price = order[0], order[1], order[2], order[3]
+            # An amended order's earlier trades were made at the limit it had then.
+            limited = o_type in _LIMITED and order[-1] is None
             if o_user != user_id:
                 report.add(5, f"{symbol} trade {trade_id}: {role} user {user_id} does not own order {order_id}")
             if role == "taker" and o_side != taker_side:
                 report.add(5, f"{symbol} trade {trade_id}: taker_side {taker_side} but taker order is a {o_side}")
             if (
-                o_type == Order.Type.LIMIT
+                limited
                 and o_price is not None
                 and ((o_side == Order.Side.BUY and price > o_price) or (o_side == Order.Side.SELL and price < o_price))
             ):
@@ -347,7 +353,7 @@ def _check_orders(
     """Each order's fills equal its trades and its status fits them; returns the open reservations by side."""
     reserved = {Order.Side.BUY.value: ZERO, Order.Side.SELL.value: ZERO}
     for order_id, order in orders.items():
-        _, side, _, _, quantity, filled_quantity, filled_quote, locked_amount, status, closed_sequence = order
+        _, side, _, _, quantity, filled_quantity, filled_quote, locked_amount, status, closed_sequence, _ = order
         qty, quote, settled_qty, settled_quote = fills.get(order_id, (ZERO, ZERO, ZERO, ZERO))
         if filled_quantity != qty or filled_quote != quote:
             report.add(

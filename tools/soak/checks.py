@@ -24,7 +24,9 @@ def caught_up(market_id: int) -> bool:
     pending = (
         Order.objects.filter(market_id=market_id, status=Order.Status.NEW).exists()
         or in_engine.filter(cancel_requested_at__isnull=False).exists()
-        or in_engine.filter(amend_requested_at__isnull=False).exists()
+        or Order.objects.filter(
+            market_id=market_id, status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False
+        ).exists()
         # GTD orders past their time: the matcher expires them within a batch interval.
         or in_engine.filter(expire_time__lt=timezone.now() - GTD_SLACK).exists()
     )
