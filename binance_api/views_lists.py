@@ -14,7 +14,7 @@ from trading.selectors import market_get_by_id
 from trading.services import order_amend, order_list_cancel, order_list_place_oco
 
 from .base import KeyMayRead, KeyMayTrade, SignedView, TradeView, params_of
-from .errors import BinanceError
+from .errors import BinanceError, invalid, mandatory
 from .limits import orders_count
 from .order_lists import oco_request, oco_request_deprecated, order_list_out, order_reports
 from .orders import client_order_id_param, order_wait
@@ -207,7 +207,9 @@ class OrderAmendKeepPriorityView(TradeView):
         new_client_id = client_order_id_param(params, "newClientOrderId")
         new_qty = params.decimal("newQty")
         if new_qty is None:
-            raise BinanceError(-1102, "Mandatory parameter 'newQty' was not sent, was empty/null, or malformed.")
+            raise mandatory("newQty")
+        if new_qty <= 0:
+            raise invalid("newQty")
         if new_client_id is not None and new_client_id != order.client_order_id:
             # Our orders keep their client order id; sending the current one is Binance's way to keep it.
             raise BinanceError(-2038, "Changing the client order id of an order is not supported.")
@@ -215,7 +217,7 @@ class OrderAmendKeepPriorityView(TradeView):
             raise BinanceError(-2038, "Unknown order sent.")
         if order.quantity is not None and new_qty == order.quantity:
             raise BinanceError(-2038, "The requested action would change no state; rejecting")
-        if order.quantity is None or new_qty > order.quantity or new_qty <= 0:
+        if order.quantity is None or new_qty > order.quantity:
             raise BinanceError(-2038, "Order amend (quantity increase) is not supported.")
         orig_client_id = client_order_id(order)
         try:

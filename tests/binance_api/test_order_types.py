@@ -421,6 +421,8 @@ def test_amend_refusals(market, bots):
         ({"newQty": "0.3"}, -2038, "would change no state"),
         ({}, -1102, "newQty"),
         ({"newQty": "abc"}, -1100, "newQty"),
+        ({"newQty": "0"}, -1130, "newQty"),
+        ({"newQty": ""}, -1105, "newQty"),
         ({"newQty": "0.1", "newClientOrderId": "other"}, -2038, "client order id"),
         ({"newQty": "0.000001"}, -1013, "LOT_SIZE"),
         ({"orderId": "999999", "newQty": "0.1"}, -2013, "does not exist"),
