@@ -152,13 +152,15 @@ def _side_of(trade: Trade, user_id: int) -> tuple[bool, bool, Decimal]:
     return is_buyer, is_maker, fee
 
 
-def my_trade(trade: Trade, market: Market, user_id: int) -> dict[str, Any]:
+def my_trade(trade: Trade, market: Market, user_id: int, lists: dict[int, int] | None = None) -> dict[str, Any]:
+    """One of my fills; ``lists`` maps the ids of my OCO legs among them to their list's id."""
     is_buyer, is_maker, fee = _side_of(trade, user_id)
+    order_id = trade.maker_order_id if is_maker else trade.taker_order_id
     return {
         "symbol": symbol_of(market),
         "id": trade.pk,
-        "orderId": trade.maker_order_id if is_maker else trade.taker_order_id,
-        "orderListId": -1,
+        "orderId": order_id,
+        "orderListId": (lists or {}).get(order_id, -1),
         "price": num(trade.price),
         "qty": num(trade.quantity),
         "quoteQty": num(trade.quote_quantity),

@@ -232,4 +232,10 @@ class MyTradesView(SignedView):
             raise BinanceError(-1127, "More than 24 hours between startTime and endTime.")
         rows, from_start = _window(params, rows)
         trades = _ascending(rows, limit=_limit(params), from_start=from_start or from_id is not None)
-        return Response([my_trade(t, market, uid) for t in trades])
+        order_ids = {t.maker_order_id for t in trades} | {t.taker_order_id for t in trades}
+        lists = dict(
+            Order.objects.filter(pk__in=order_ids, user_id=uid, order_list__isnull=False).values_list(
+                "id", "order_list_id"
+            )
+        )
+        return Response([my_trade(t, market, uid, lists) for t in trades])

@@ -236,6 +236,10 @@ def test_oco_limit_leg_fill_cancels_the_stop_leg(market, bots):
     assert stop_leg["status"] == "EXPIRED"
     done = seller_bot.call("GET", "orderList", {"orderListId": body["orderListId"]}).json()
     assert done["listOrderStatus"] == "ALL_DONE"
+    fills = seller_bot.call("GET", "myTrades", {"symbol": SYMBOL}).json()
+    leg_fills = [f for f in fills if f["orderId"] == legs["limit"].pk]
+    assert [f["orderListId"] for f in leg_fills] == [body["orderListId"]]
+    assert {f["orderListId"] for f in fills if f["orderId"] != legs["limit"].pk} == {-1}
 
 
 def test_deprecated_order_oco_buy(market, bots):
