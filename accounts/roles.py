@@ -76,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
         "markets.view_order",
+        "markets.view_orderlist",
         "markets.view_trade",
         "markets.view_candle",
         "markets.view_booksnapshot",

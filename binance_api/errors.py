@@ -59,6 +59,8 @@ _DOMAIN: dict[str, tuple[int, str | None]] = {
     "account_frozen": (-2010, "This account may not place or cancel orders."),
     "trading_frozen": (-2010, "This account may not place or cancel orders."),
     "order_not_cancelable": (-2011, "Unknown order sent."),
+    "stop_would_trigger": (-2010, "Order would trigger immediately."),
+    "order_not_amendable": (-2038, "Unknown order sent."),
     "not_found": (-2013, "Order does not exist."),
     "validation_error": (-1102, None),
 }

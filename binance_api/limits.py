@@ -45,15 +45,15 @@ def weight_use(*, ident: str, weight: int) -> int:
     return used
 
 
-def orders_count(*, key_id: int) -> dict[str, str]:
-    """Count one new order of a key; refuse with 429 -1015 past a limit. Returns the headers."""
+def orders_count(*, key_id: int, orders: int = 1) -> dict[str, str]:
+    """Count a key's new orders (an OCO is two); refuse with 429 -1015 past a limit. Returns the headers."""
     now = time.time()
     headers: dict[str, str] = {}
     for window, label, limit, name in (
         (10, "10S", settings.BINANCE_ORDERS_PER_10S, "10 SECOND"),
         (86400, "1D", settings.BINANCE_ORDERS_PER_DAY, "1 DAY"),
     ):
-        used, left = _count(f"o:{key_id}", 1, window, now)
+        used, left = _count(f"o:{key_id}", orders, window, now)
         headers[f"X-MBX-ORDER-COUNT-{label}"] = str(used)
         if used > limit:
             raise BinanceError(

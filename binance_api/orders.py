@@ -23,7 +23,7 @@ from .render import STP_IN
 CLIENT_ORDER_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
 _ALPHABET = string.ascii_letters + string.digits
 # Parameters of order kinds this exchange does not have: refused, never silently ignored.
-_UNSUPPORTED = ("stopPrice", "trailingDelta", "icebergQty", "pegPriceType", "pegOffsetValue", "pegOffsetType")
+_UNSUPPORTED = ("trailingDelta", "icebergQty", "pegPriceType", "pegOffsetValue", "pegOffsetType")
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,86 @@ def client_order_id_param(params: Params, name: str) -> str | None:
     return value
 
 
-def _generated_client_order_id() -> str:
+def generated_client_order_id() -> str:
     return "x-" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+
+
+# Binance order type -> ours. TAKE_PROFIT(_LIMIT) triggers in the other direction (a buy as
+# the price falls), which the engine's stops do not do: refused as a type the symbol lacks.
+_TYPES = {
+    "LIMIT": Order.Type.LIMIT,
+    "LIMIT_MAKER": Order.Type.LIMIT,
+    "MARKET": Order.Type.MARKET,
+    "STOP_LOSS": Order.Type.STOP_MARKET,
+    "STOP_LOSS_LIMIT": Order.Type.STOP_LIMIT,
+}
+_NOT_OFFERED = {
+    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
+    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
+}
+_WITH_PRICE = ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT")
+_STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+
+
+def order_kind(params: Params) -> str:
+    """The ``type`` parameter, refused with Binance's codes when this exchange does not have it."""
+    kind = params.require("type")
+    if kind in _NOT_OFFERED:
+        raise BinanceError(-2010, _NOT_OFFERED[kind])
+    if kind not in _TYPES:
+        raise BinanceError(-1116, "Invalid orderType.")
+    return kind
+
+
+def side_param(params: Params, name: str = "side") -> str:
+    side = params.require(name)
+    if side not in ("BUY", "SELL"):
+        raise BinanceError(-1117, "Invalid side.")
+    return side
+
+
+def _priced_rules(kind: str, tif: str | None, price, quantity, quote_quantity) -> None:
+    if kind != "LIMIT_MAKER" and tif is None:
+        raise mandatory("timeInForce")
+    if kind == "LIMIT_MAKER" and tif is not None:
+        raise not_required("timeInForce")
+    if quantity is None:
+        raise mandatory("quantity")
+    if price is None:
+        raise mandatory("price")
+    if quote_quantity is not None:
+        raise not_required("quoteOrderQty")
+
+
+def _market_rules(kind: str, side: str, tif: str | None, price, quantity, quote_quantity) -> None:
+    if tif is not None:
+        raise not_required("timeInForce")
+    if price is not None:
+        raise not_required("price")
+    if kind == "STOP_LOSS":
+        if quote_quantity is not None:
+            raise not_required("quoteOrderQty")
+        if quantity is None:
+            raise mandatory("quantity")
+    if quantity is None and quote_quantity is None:
+        raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+    if quantity is not None and quote_quantity is not None:
+        raise not_required("quoteOrderQty")
+    if side == "SELL" and quote_quantity is not None:
+        raise BinanceError(-1013, "Quote order qty market sell orders are not supported; send quantity.")
+
+
+def stp_param(params: Params) -> str:
+    stp = params.get("selfTradePreventionMode") or "EXPIRE_TAKER"
+    if stp not in STP_IN:
+        raise BinanceError(-1013, "This symbol does not allow the specified self-trade prevention mode.")
+    return STP_IN[stp]
 
 
 def order_request(params: Params, market: Market) -> Placement:
     """Binance's ``POST /api/v3/order`` parameters as ``order_place`` arguments (or Binance's refusal)."""
-    side = params.require("side")
-    if side not in ("BUY", "SELL"):
-        raise BinanceError(-1117, "Invalid side.")
-    kind = params.require("type")
-    if kind not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
-        raise BinanceError(-1116, "Invalid orderType.")
+    side = side_param(params)
+    kind = order_kind(params)
     for name in _UNSUPPORTED:
         if params.has(name):
             raise not_required(name)
@@ -65,46 +133,31 @@ def order_request(params: Params, market: Market) -> Placement:
         params.decimal("quantity"),
         params.decimal("quoteOrderQty"),
     )
-    post_only = kind == "LIMIT_MAKER"
-    if kind in ("LIMIT", "LIMIT_MAKER"):
-        if kind == "LIMIT" and tif is None:
-            raise mandatory("timeInForce")
-        if post_only and tif is not None:
-            raise not_required("timeInForce")
-        if quantity is None:
-            raise mandatory("quantity")
-        if price is None:
-            raise mandatory("price")
-        if quote_quantity is not None:
-            raise not_required("quoteOrderQty")
+    stop_price = params.decimal("stopPrice")
+    if kind in _STOPS and stop_price is None:
+        raise mandatory("stopPrice")
+    if kind not in _STOPS and stop_price is not None:
+        raise not_required("stopPrice")
+    if kind in _WITH_PRICE:
+        _priced_rules(kind, tif, price, quantity, quote_quantity)
     else:
-        if tif is not None:
-            raise not_required("timeInForce")
-        if price is not None:
-            raise not_required("price")
-        if quantity is None and quote_quantity is None:
-            raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
-        if quantity is not None and quote_quantity is not None:
-            raise not_required("quoteOrderQty")
-        if side == "SELL" and quote_quantity is not None:
-            raise BinanceError(-1013, "Quote order qty market sell orders are not supported; send quantity.")
-    stp = params.get("selfTradePreventionMode") or "EXPIRE_TAKER"
-    if stp not in STP_IN:
-        raise BinanceError(-1013, "This symbol does not allow the specified self-trade prevention mode.")
-    default_response = "ACK" if post_only else "FULL"
+        _market_rules(kind, side, tif, price, quantity, quote_quantity)
+    post_only = kind == "LIMIT_MAKER"
+    default_response = "FULL" if kind in ("LIMIT", "MARKET") else "ACK"
     response_type = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL")) or default_response
     return Placement(
         market=market,
         order=OrderRequest(
             side=side.lower(),
-            type=Order.Type.MARKET if kind == "MARKET" else Order.Type.LIMIT,
+            type=_TYPES[kind],
             price=price,
             quantity=quantity,
             quote_quantity=quote_quantity,
-            time_in_force="GTC" if post_only else (tif or "GTC"),
+            time_in_force=tif or "GTC",
             post_only=post_only,
-            client_order_id=client_order_id_param(params, "newClientOrderId") or _generated_client_order_id(),
-            self_trade_prevention=STP_IN[stp],
+            client_order_id=client_order_id_param(params, "newClientOrderId") or generated_client_order_id(),
+            self_trade_prevention=stp_param(params),
+            stop_price=stop_price,
         ),
         response_type=response_type,
     )

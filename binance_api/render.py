@@ -15,6 +15,8 @@ from .errors import bad_symbol
 
 STATUS = {
     Order.Status.NEW: "NEW",
+    # A stop waiting for its price is NEW on Binance too (not working: workingTime -1).
+    Order.Status.UNTRIGGERED: "NEW",
     Order.Status.OPEN: "NEW",
     Order.Status.PARTIALLY_FILLED: "PARTIALLY_FILLED",
     Order.Status.FILLED: "FILLED",
@@ -59,10 +61,30 @@ def order_status(order: Order) -> str:
     return STATUS[order.status]
 
 
+TYPES = {
+    Order.Type.LIMIT: "LIMIT",
+    Order.Type.MARKET: "MARKET",
+    Order.Type.STOP_LIMIT: "STOP_LOSS_LIMIT",
+    Order.Type.STOP_MARKET: "STOP_LOSS",
+}
+STOP_TYPES = (Order.Type.STOP_LIMIT, Order.Type.STOP_MARKET)
+
+
 def order_type(order: Order) -> str:
     if order.type == Order.Type.LIMIT and order.post_only:
         return "LIMIT_MAKER"
-    return order.type.upper()
+    return TYPES[order.type]
+
+
+def order_list_id(order: Order) -> int:
+    return order.order_list_id if order.order_list_id is not None else -1
+
+
+def working_time(order: Order) -> int:
+    """When the order started working in the book: a stop when it triggered (-1 while it waits)."""
+    if order.type in STOP_TYPES:
+        return ms(order.triggered_at) if order.triggered_at is not None else -1
+    return ms(order.created_at)
 
 
 def client_order_id(order: Order) -> str:
@@ -71,11 +93,10 @@ def client_order_id(order: Order) -> str:
 
 def order_result(order: Order, market: Market) -> dict[str, Any]:
     """The RESULT shape of a placement (also what a cancel answers)."""
-    created = ms(order.created_at)
-    return {
+    body = {
         "symbol": symbol_of(market),
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": order_list_id(order),
         "clientOrderId": client_order_id(order),
         "transactTime": ms(order.updated_at),
         "price": num(order.price),
@@ -87,9 +108,12 @@ def order_result(order: Order, market: Market) -> dict[str, Any]:
         "timeInForce": order.time_in_force,
         "type": order_type(order),
         "side": order.side.upper(),
-        "workingTime": created,
+        "workingTime": working_time(order),
         "selfTradePreventionMode": STP_OUT.get(order.self_trade_prevention, "EXPIRE_TAKER"),
     }
+    if order.type in STOP_TYPES:
+        body["stopPrice"] = num(order.stop_price)
+    return body
 
 
 def order_query(order: Order, market: Market) -> dict[str, Any]:
@@ -98,7 +122,7 @@ def order_query(order: Order, market: Market) -> dict[str, Any]:
     return {
         "symbol": symbol_of(market),
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": order_list_id(order),
         "clientOrderId": client_order_id(order),
         "price": num(order.price),
         "origQty": num(order.quantity),
@@ -108,12 +132,12 @@ def order_query(order: Order, market: Market) -> dict[str, Any]:
         "timeInForce": order.time_in_force,
         "type": order_type(order),
         "side": order.side.upper(),
-        "stopPrice": "0",
+        "stopPrice": num(order.stop_price),
         "icebergQty": "0",
         "time": created,
         "updateTime": ms(order.updated_at),
         "isWorking": order.status in Order.RESTING_STATUSES,
-        "workingTime": created,
+        "workingTime": working_time(order),
         "origQuoteOrderQty": num(order.quote_quantity),
         "selfTradePreventionMode": STP_OUT.get(order.self_trade_prevention, "EXPIRE_TAKER"),
     }
@@ -128,13 +152,15 @@ def _side_of(trade: Trade, user_id: int) -> tuple[bool, bool, Decimal]:
     return is_buyer, is_maker, fee
 
 
-def my_trade(trade: Trade, market: Market, user_id: int) -> dict[str, Any]:
+def my_trade(trade: Trade, market: Market, user_id: int, lists: dict[int, int] | None = None) -> dict[str, Any]:
+    """One of my fills; ``lists`` maps the ids of my OCO legs among them to their list's id."""
     is_buyer, is_maker, fee = _side_of(trade, user_id)
+    order_id = trade.maker_order_id if is_maker else trade.taker_order_id
     return {
         "symbol": symbol_of(market),
         "id": trade.pk,
-        "orderId": trade.maker_order_id if is_maker else trade.taker_order_id,
-        "orderListId": -1,
+        "orderId": order_id,
+        "orderListId": (lists or {}).get(order_id, -1),
         "price": num(trade.price),
         "qty": num(trade.quantity),
         "quoteQty": num(trade.quote_quantity),

@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+from . import views_lists as lists
 from . import views_public as public
 from . import views_trading as trading
 
@@ -20,6 +21,12 @@ urlpatterns = [
     path("account", trading.AccountView.as_view()),
     path("order", trading.OrderView.as_view()),
     path("order/test", trading.OrderTestView.as_view()),
+    path("order/oco", lists.OrderOcoView.as_view()),
+    path("order/amend/keepPriority", lists.OrderAmendKeepPriorityView.as_view()),
+    path("orderList/oco", lists.OrderListOcoView.as_view()),
+    path("orderList", lists.OrderListView.as_view()),
+    path("openOrderList", lists.OpenOrderListView.as_view()),
+    path("allOrderList", lists.AllOrderListView.as_view()),
     path("openOrders", trading.OpenOrdersView.as_view()),
     path("allOrders", trading.AllOrdersView.as_view()),
     path("myTrades", trading.MyTradesView.as_view()),

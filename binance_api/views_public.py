@@ -20,7 +20,7 @@ from .base import BinanceView, params_of
 from .errors import BinanceError, mandatory
 from .render import market_for, markets_by_binance_symbol, ms, num, public_trade, symbol_of
 
-ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
+ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
 STP_MODES = ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
 # Upper bounds the filters state: what numeric(36, 18) columns can hold.
 MAX_AMOUNT = "9" * 11
@@ -99,13 +99,13 @@ def _symbol_info(market: Market) -> dict[str, Any]:
         "quoteCommissionPrecision": quote.precision,
         "orderTypes": ORDER_TYPES,
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
         "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
         "cancelReplaceAllowed": False,
-        "amendAllowed": False,
+        "amendAllowed": True,
         "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,

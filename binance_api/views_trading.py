@@ -126,6 +126,8 @@ class OrderView(TradeView):
         order = order_wait(order_id=order.pk, until_closed=False)
         if order.status == Order.Status.REJECTED and order.reject_reason == "post_only_would_take":
             raise BinanceError(-2010, "Order would immediately match and take.")
+        if order.status == Order.Status.REJECTED and order.reject_reason == "stop_would_trigger":
+            raise BinanceError(-2010, "Order would trigger immediately.")
         body = order_result(order, market)
         if placement.response_type == "FULL":
             trades = Trade.objects.filter(Q(taker_order_id=order.pk) | Q(maker_order_id=order.pk)).order_by("id")
@@ -230,4 +232,10 @@ class MyTradesView(SignedView):
             raise BinanceError(-1127, "More than 24 hours between startTime and endTime.")
         rows, from_start = _window(params, rows)
         trades = _ascending(rows, limit=_limit(params), from_start=from_start or from_id is not None)
-        return Response([my_trade(t, market, uid) for t in trades])
+        order_ids = {t.maker_order_id for t in trades} | {t.taker_order_id for t in trades}
+        lists = dict(
+            Order.objects.filter(pk__in=order_ids, user_id=uid, order_list__isnull=False).values_list(
+                "id", "order_list_id"
+            )
+        )
+        return Response([my_trade(t, market, uid, lists) for t in trades])

@@ -19,6 +19,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "markets.Market",
             "markets.Order",
+            "markets.OrderList",
             "markets.Trade",
             "markets.Currency",
             "markets.SettingProposal",

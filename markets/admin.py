@@ -25,7 +25,8 @@ from exchange_site.admin_base import (
 from exchange_site.errors import DomainError
 from exchange_site.money import fmt
 
-from .models import BookSnapshot, Candle, Currency, Market, Order, SettingChange, SettingProposal, Trade
+from . import admin_orders  # noqa: F401  (registers the order and order-list pages)
+from .models import BookSnapshot, Candle, Currency, Market, SettingChange, SettingProposal, Trade
 from .selectors import ticker_list
 from .services_ops import market_halt, market_resume, market_set_fees
 from .services_settings import (
@@ -310,27 +311,6 @@ class MarketAdmin(SettingsAdminMixin, DecisionAdminMixin, admin.ModelAdmin):
 
     def decision_summary(self, obj: Market) -> str:
         return f"{obj.symbol}: {obj.status}, maker fee {fmt(obj.maker_fee)}, taker fee {fmt(obj.taker_fee)}"
-
-
-@admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "market",
-        "user",
-        "side",
-        "type",
-        "price",
-        "quantity",
-        "filled_quantity",
-        "status",
-        "created_at",
-    ]
-    list_filter = ["status", "side", "type", "market"]
-    list_select_related = ["market", "user"]
-    search_fields = ["=id", "client_order_id", "user__email"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
 
 
 @admin.register(Trade)

@@ -46,7 +46,7 @@ def test_exchange_info_states_our_markets_as_binance_symbols(market):
     assert info["baseAsset"] == "BTC"
     assert info["quoteAsset"] == "USDT"
     assert info["status"] == "TRADING"
-    assert info["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET"]
+    assert info["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
     filters = {f["filterType"]: f for f in info["filters"]}
     assert filters["PRICE_FILTER"]["tickSize"] == "0.01"
     assert filters["LOT_SIZE"]["stepSize"] == "0.00001"
@@ -204,7 +204,7 @@ def test_limit_maker_is_post_only_and_refused_when_it_would_take(market, traders
         ({"quantity": "10"}, -2010, "insufficient balance"),
         ({"timeInForce": None}, -1102, "timeInForce"),
         ({"side": "HOLD"}, -1117, "side"),
-        ({"type": "STOP_LOSS"}, -1116, "orderType"),
+        ({"type": "TRAILING_STOP"}, -1116, "orderType"),
         ({"timeInForce": "GTD"}, -1115, "timeInForce"),
         ({"quoteOrderQty": "10"}, -1106, "quoteOrderQty"),
         ({"stopPrice": "1"}, -1106, "stopPrice"),

@@ -26,6 +26,12 @@ def test_short_soak_with_sigkilled_matcher_and_worker_loses_no_order_and_settles
     assert figures["matcher_restarts"] >= 1
     assert figures["worker_restarts"] >= 1
     assert figures["orders_accepted"] > 50
+    # The new order types are in the mix: stops, GTD and OCO pairs (amends too, when an order rests).
+    kinds = figures["accepted_by_kind"]
+    assert kinds.get("stop_limit", 0) + kinds.get("stop_market", 0) > 0
+    assert kinds.get("gtd", 0) > 0
+    assert figures["order_lists"] > 0
+    assert kinds.get("oco_limit", 0) == figures["order_lists"]
     assert figures["trades"] > 0
     assert figures["breaches"] == 0
     assert figures["lost_orders"] == 0

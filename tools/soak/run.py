@@ -21,6 +21,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from django.db import close_old_connections, connection
 from markets.models import Market, Order
 from tools.harness import ROOT, Harness, PrivateRedis, process_env
 from tools.soak.chaos import Chaos, Log
-from tools.soak.checks import check_orders, check_settlement, run_audit, wait_caught_up
+from tools.soak.checks import check_order_lists, check_orders, check_settlement, run_audit, wait_caught_up
 from tools.soak.setup import FAULTS, SoakMarket, SoakRefused, soak_harness, soak_market_create, wait_matching
 from tools.soak.traders import Tally, TraderBot
 
@@ -226,9 +227,12 @@ def _judge(
 ) -> dict:
     """Check orders, settlement and the ledger audit; add what is wrong to ``problems``; return the figures."""
     found = check_orders(market.pk, tally.accepted)
+    check_order_lists(tally.order_lists, found)
     # Placed while the answer was lost and never asked again: not accepted, not counted.
     unacknowledged = Order.objects.filter(market=market).exclude(pk__in=list(tally.accepted)).count()
-    trades = check_settlement(market.pk, list(tally.accepted), found)
+    trades = check_settlement(
+        market.pk, list(tally.accepted), found, order_lists=tally.order_lists, amends=tally.amends
+    )
     audit_code, breaches, audit_output = run_audit(env)
     if audit_code != 0:
         problems.append(f"audit_ledger exited {audit_code}:\n{audit_output}")
@@ -241,8 +245,12 @@ def _judge(
         problems.append(f"{name} exited on its own {n} time(s)")
     statuses = tally.statuses
     latencies = sorted(tally.place_latencies)
+    kinds = Counter(tally.accepted.values())
     return {
         "orders_accepted": len(tally.accepted),
+        "accepted_by_kind": dict(sorted(kinds.items())),
+        "order_lists": len(tally.order_lists),
+        "amends_requested": sum(tally.amends.values()),
         "requests": tally.requests,
         "trades": trades,
         "matcher_restarts": procs.restarts["matcher"],
@@ -266,7 +274,8 @@ def _judge(
 
 # The JSON line's keys, in the order the README and earlier runs print them.
 REPORT_ORDER = (
-    "orders_per_sec", "orders_accepted", "requests", "trades", "matcher_restarts", "worker_restarts",
+    "orders_per_sec", "orders_accepted", "accepted_by_kind", "order_lists", "amends_requested",
+    "requests", "trades", "matcher_restarts", "worker_restarts",
     "redis_restarts", "beat_restarts", "web_restarts", "breaches", "lost_orders", "double_settlements",
     "problems", "server_errors", "unclean_server_errors", "transport_errors", "unacknowledged_orders",
     "status_counts", "error_codes", "place_latency_ms_p50", "place_latency_ms_p99", "catch_up_seconds",
