@@ -6,8 +6,10 @@ calls it again. Superusers manage staff (``is_staff``) and their groups.
 
 - ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
   rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits
-  and 2FA resets of users who lost their authenticator.
-- ``compliance``: views everything, changes nothing, exports any list to CSV.
+  and 2FA resets of users who lost their authenticator; freezes accounts and asks for (or
+  approves a colleague's request of) an unfreeze.
+- ``compliance``: views everything (the staff audit trail included), exports any list to
+  CSV, and freezes accounts (as back office may); changes nothing else.
 - ``market_ops``: currencies and markets: fees, filters, halt and resume; proposes the
   changes that weaken a money control and approves colleagues' proposals.
 
@@ -33,6 +35,8 @@ APPROVE_MANUAL_DEPOSIT = "wallets.approve_manual_deposit"
 EXPORT_CSV = "wallets.export_csv"
 APPROVE_SETTING_CHANGE = "markets.approve_settingproposal"
 RESET_TWO_FACTOR = "accounts.reset_two_factor"
+FREEZE_ACCOUNT = "backoffice.freeze_account"
+VIEW_STAFF_ACTIONS = "accounts.view_staffaction"
 
 _BACK_OFFICE_VIEWS = [
     "accounts.view_user",
@@ -48,6 +52,7 @@ _BACK_OFFICE_VIEWS = [
     "markets.view_market",
     "markets.view_settingchange",
     "markets.view_settingproposal",
+    "backoffice.view_accountfreeze",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -58,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         APPROVE_MANUAL_DEPOSIT,
         APPROVE_SETTING_CHANGE,
         RESET_TWO_FACTOR,
+        FREEZE_ACCOUNT,
     ],
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
@@ -70,6 +76,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "admin.view_logentry",
         "auth.view_group",
         EXPORT_CSV,
+        FREEZE_ACCOUNT,
+        VIEW_STAFF_ACTIONS,
     ],
     MARKET_OPS: [
         "markets.view_currency",
@@ -136,3 +144,13 @@ def can_change_market_settings(user: Any) -> bool:
 def can_approve_setting_changes(user: Any) -> bool:
     """Active staff who may approve or reject a colleague's proposed settings change."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(APPROVE_SETTING_CHANGE))
+
+
+def can_freeze_accounts(user: Any) -> bool:
+    """Active staff who may freeze accounts and ask for or approve an unfreeze (back office, compliance)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(FREEZE_ACCOUNT))
+
+
+def can_view_staff_actions(user: Any) -> bool:
+    """Active staff who read the staff audit trail (compliance)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_STAFF_ACTIONS))
