@@ -7,4 +7,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the signals that void a changed user's cached row in every process.
-        from . import authentication  # noqa: F401
+        # Records admin logins (success and failure) in the staff audit trail.
+        from . import (
+            audit_logins,  # noqa: F401
+            authentication,  # noqa: F401
+        )

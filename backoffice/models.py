@@ -51,9 +51,7 @@ class AccountFreeze(models.Model):
                 condition=Q(kind="unfreeze", status="pending"),
                 name="one_pending_unfreeze_per_user",
             ),
-            models.CheckConstraint(
-                condition=Q(kind="unfreeze") | Q(status="applied"), name="freeze_applied_at_once"
-            ),
+            models.CheckConstraint(condition=Q(kind="unfreeze") | Q(status="applied"), name="freeze_applied_at_once"),
             models.CheckConstraint(
                 condition=~Q(decided_by=models.F("requested_by")), name="unfreeze_not_self_approved"
             ),
