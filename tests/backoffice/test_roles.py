@@ -28,9 +28,11 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
         assert granted == set(names), role
 
 
-def test_compliance_has_only_view_and_export_rights():
+def test_compliance_has_only_view_export_and_freeze_rights():
     for name in ROLE_PERMISSIONS[COMPLIANCE]:
-        assert name.split(".")[1].startswith("view_") or name == "wallets.export_csv", name
+        assert name.split(".")[1].startswith("view_") or name in ("wallets.export_csv", "backoffice.freeze_account"), (
+            name
+        )
 
 
 def test_back_office_cannot_change_configuration():
