@@ -117,7 +117,8 @@ def test_every_placement_path_refuses_a_frozen_account(officer, trader, market):
     assert not Order.objects.filter(user=trader).exists()
 
 
-def test_the_binance_surface_refuses_a_frozen_account_in_its_own_format(officer, trader, market):
+def test_the_binance_surface_refuses_a_frozen_account_in_its_own_format(officer, trader, market, settings):
+    settings.API_KEY_ENCRYPTION_KEY = "test-only-api-key-encryption-key"
     from tests.binance_api.helpers import assert_binance_error, hmac_bot
 
     fund(trader, market.quote, "1000")

@@ -142,7 +142,8 @@ def test_settings_changes_and_halts_are_recorded(btc, market_ops, client):
     assert (halt.actor, halt.before, halt.after["status"], halt.ip) == (market_ops, {"status": "open"}, "halted", IP)
 
 
-def test_api_key_disables_are_recorded(officer, client):
+def test_api_key_disables_are_recorded(officer, client, settings):
+    settings.API_KEY_ENCRYPTION_KEY = "test-only-api-key-encryption-key"
     customer = UserFactory()
     key, _ = api_key_create(user_id=customer.pk, name="bot", permissions=["read"])
     admin_login(client, officer)
@@ -219,7 +220,8 @@ def test_postgres_refuses_update_delete_and_truncate_of_the_trail(recorded):
     for statement in (
         "UPDATE accounts_staffaction SET action = 'x'",
         "DELETE FROM accounts_staffaction",
-        "SET LOCAL exchange.allow_audit_truncate = off; TRUNCATE accounts_staffaction",
+        # (The test's deferred foreign-key checks would refuse a TRUNCATE before the trigger does.)
+        "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL exchange.allow_audit_truncate = off; TRUNCATE accounts_staffaction",
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
