@@ -9,6 +9,7 @@ stays at its query budget.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from exchange_site.errors import DomainError
@@ -22,11 +23,12 @@ class AccountFrozen(DomainError):
     message = "This account is frozen."
 
 
-def ensure_trading_not_frozen(*, user_id: int) -> None:
-    """Refuse new orders of an account whose trading is frozen (``account_frozen``, 403)."""
-    user = user_cached(user_id=user_id)
-    if user is not None and user.trading_frozen:
-        raise AccountFrozen("Trading is frozen on this account: no new orders.", details={"scope": "trading"})
+def ensure_trading_not_frozen(*, user_ids: Iterable[int]) -> None:
+    """Refuse new orders of accounts whose trading is frozen (``account_frozen``, 403); each account checked once."""
+    for user_id in user_ids:
+        user = user_cached(user_id=user_id)
+        if user is not None and user.trading_frozen:
+            raise AccountFrozen("Trading is frozen on this account: no new orders.", details={"scope": "trading"})
 
 
 def ensure_withdrawals_not_frozen(*, user: Any) -> None:

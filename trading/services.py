@@ -155,7 +155,7 @@ def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[O
     # halt, spent funds): looked up only when the insert clashes or the order is refused,
     # so a first placement pays no query for it.
     try:
-        ensure_trading_not_frozen(user_id=user_id)
+        ensure_trading_not_frozen(user_ids=(user_id,))
         _validate(market=market, request=order)
         with transaction.atomic(durable=True):
             placed = _lock_and_insert(user_id=user_id, market=market, request=order)
@@ -260,8 +260,8 @@ def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decima
     """
     now = timezone.now()
     objs = []
+    ensure_trading_not_frozen(user_ids={row[0] for row in orders})
     for user_id, side, price, quantity in orders:
-        ensure_trading_not_frozen(user_id=user_id)
         _validate(market=market, request=OrderRequest(side=side, type=Order.Type.LIMIT, price=price, quantity=quantity))
         amount = quantity if side == Order.Side.SELL else q(price * quantity)
         objs.append(
