@@ -75,6 +75,15 @@ def test_a_trading_freeze_refuses_the_next_order_and_cancels_the_open_ones_throu
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELED
     assert balance(trader, market.quote) == (Decimal("1000"), Decimal("0"))
+    record = StaffAction.objects.get(action="account.freeze")
+    assert (record.actor, record.object_type, record.object_id, record.ip) == (
+        compliance,
+        "accounts.user",
+        str(trader.pk),
+        "127.0.0.1",
+    )
+    assert record.before == {"trading_frozen": False, "withdrawals_frozen": False}
+    assert (record.after["trading_frozen"], record.after["reason"]) == (True, "sanctions screening hit")
 
 
 def test_a_freeze_tells_the_owner_after_commit_only(
