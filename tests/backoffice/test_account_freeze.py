@@ -267,6 +267,8 @@ def test_admin_freeze_then_unfreeze_by_two_members_and_the_index_lists_it(client
     index = client.get(reverse("admin:index")).content.decode()
     assert 'id="frozen-accounts"' in index
     assert trader.email in index
+    listed = client.get(reverse("admin:backoffice_accountfreeze_changelist") + f"?user__id__exact={trader.pk}")
+    assert listed.status_code == 200  # the index's link filters the freezes by account
 
     url = reverse("admin:backoffice_accountfreeze_decide", args=[freeze.pk, "unfreeze"])
     assert client.post(url, {"confirm": "yes", "reason": "cleared"}).status_code == 302
