@@ -28,6 +28,7 @@ from exchange_site.admin_base import DashboardPanel, export_as_csv
 from exchange_site.admin_groups import group_apps
 from exchange_site.throttles import auth_limits_refusal
 
+from .audit_logins import admin_login_failed_record
 from .otp import MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
 from .roles import can_export_csv
 
@@ -62,6 +63,9 @@ class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
         try:
             return super().clean()
         except forms.ValidationError:
+            if self.user_cache is not None:
+                # The password checked out (a wrong one is recorded by ``user_login_failed``).
+                admin_login_failed_record(request=self.request, email=self.user_cache.email, reason="otp_or_role")
             # django-otp answers a right password with a missing or wrong code differently
             # (its own message, the user's devices listed, the password echoed back), which
             # would confirm staff passwords to a guesser: every failure looks the same.

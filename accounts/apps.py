@@ -9,7 +9,11 @@ class AccountsConfig(AppConfig):
         # Connects the signals that void a changed user's cached row in every process.
         from exchange_site.events import NoticeDue, subscribe
 
-        from . import authentication  # noqa: F401
+        # audit_logins: records admin logins (success and failure) in the staff audit trail.
+        from . import (
+            audit_logins,  # noqa: F401
+            authentication,  # noqa: F401
+        )
         from .notices import notice_queue
 
         subscribe(NoticeDue, notice_queue)

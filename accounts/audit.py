@@ -2,10 +2,16 @@
 
 Every staff action (admin or back-office API) calls ``staff_action_record`` inside the
 transaction that performs it, so the record and the action commit or roll back together.
+
+Services do not take the request; ``AuditRequestMiddleware`` keeps the current one in a
+context variable so a service called from the admin or the API still records the
+caller's IP. Admin logins (success and failure) are recorded from Django's signals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
@@ -13,6 +19,8 @@ from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
 from .models import StaffAction
+
+_current_request: ContextVar[Any | None] = ContextVar("staff_audit_request", default=None)
 
 
 def request_ip(request: HttpRequest | Any | None) -> str | None:
@@ -47,5 +55,19 @@ def staff_action_record(
         object_id=str(object_id),
         before=before,
         after=after,
-        ip=ip if ip is not None else request_ip(request),
+        ip=ip if ip is not None else request_ip(request if request is not None else _current_request.get()),
     )
+
+
+class AuditRequestMiddleware:
+    """Keep the request in a context variable for ``staff_action_record`` (the caller's IP)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        token = _current_request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _current_request.reset(token)

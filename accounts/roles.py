@@ -7,9 +7,11 @@ calls it again. Superusers manage staff (``is_staff``) and their groups.
 - ``back_office``: views users, wallets, ledger, deposits and withdrawals; approves,
   rejects and marks withdrawals sent; proposes (and approves colleagues') manual deposits
   and 2FA resets of users who lost their authenticator; sets verification tiers and
-  edits the tier limits.
-- ``compliance``: views everything, exports any list to CSV; changes nothing but the
-  verification tiers of accounts and the withdrawal limit of each tier (as back office).
+  edits the tier limits; freezes accounts and asks for (or approves a colleague's request
+  of) an unfreeze.
+- ``compliance``: views everything (the staff audit trail included), exports any list to
+  CSV, freezes accounts (as back office may); changes nothing else but the verification
+  tiers of accounts and the withdrawal limit of each tier (as back office).
 - ``market_ops``: currencies and markets: fees, filters, halt and resume; proposes the
   changes that weaken a money control and approves colleagues' proposals.
 
@@ -44,6 +46,8 @@ TIER_RIGHTS = [
     "wallets.delete_tierlimit",
     SET_ACCOUNT_TIER,
 ]
+FREEZE_ACCOUNT = "backoffice.freeze_account"
+VIEW_STAFF_ACTIONS = "accounts.view_staffaction"
 
 _BACK_OFFICE_VIEWS = [
     "accounts.view_user",
@@ -61,6 +65,7 @@ _BACK_OFFICE_VIEWS = [
     "markets.view_market",
     "markets.view_settingchange",
     "markets.view_settingproposal",
+    "backoffice.view_accountfreeze",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -72,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         APPROVE_SETTING_CHANGE,
         RESET_TWO_FACTOR,
         *TIER_RIGHTS,
+        FREEZE_ACCOUNT,
     ],
     COMPLIANCE: [
         *_BACK_OFFICE_VIEWS,
@@ -87,6 +93,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_group",
         EXPORT_CSV,
         *TIER_RIGHTS,
+        FREEZE_ACCOUNT,
+        VIEW_STAFF_ACTIONS,
     ],
     MARKET_OPS: [
         "markets.view_currency",
@@ -158,3 +166,13 @@ def can_change_market_settings(user: Any) -> bool:
 def can_approve_setting_changes(user: Any) -> bool:
     """Active staff who may approve or reject a colleague's proposed settings change."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(APPROVE_SETTING_CHANGE))
+
+
+def can_freeze_accounts(user: Any) -> bool:
+    """Active staff who may freeze accounts and ask for or approve an unfreeze (back office, compliance)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(FREEZE_ACCOUNT))
+
+
+def can_view_staff_actions(user: Any) -> bool:
+    """Active staff who read the staff audit trail (compliance)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_STAFF_ACTIONS))

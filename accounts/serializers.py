@@ -50,6 +50,9 @@ class MeOut(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
     two_factor_enabled = serializers.BooleanField()
+    tier = serializers.IntegerField(help_text="Verification tier; decides the withdrawal limits.")
+    trading_frozen = serializers.BooleanField(help_text="No new orders while true (set by compliance).")
+    withdrawals_frozen = serializers.BooleanField(help_text="No withdrawals while true (set by compliance).")
 
 
 class TwoFactorSetupOut(serializers.Serializer):

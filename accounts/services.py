@@ -34,6 +34,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from exchange_site.errors import Conflict, DomainError, InvalidInput
 from exchange_site.events import NoticeDue, NoticeKind, announce_on_commit
 
+from .audit import staff_action_record
 from .models import SessionFamily, SessionToken, User
 from .otp import BACKUP_CODE_COUNT, MAX_CODE_LENGTH, is_backup_shape, is_totp_shape, otp_normalize
 from .selectors import two_factor_enabled
@@ -374,6 +375,12 @@ def two_factor_setup(*, user: User) -> TwoFactorSetup:
     return TwoFactorSetup(otpauth_url=device.config_url, secret=b32encode(device.bin_key).decode("ascii"))
 
 
+def staff_two_factor_record(*, user: User, action: str) -> None:
+    """A staff member's own 2FA change is a staff action (the audit trail); a trader's is not."""
+    if user.is_staff:
+        staff_action_record(actor=user, action=action, obj=user, after={"two_factor_enabled": "enrol" in action})
+
+
 def two_factor_confirm(*, user: User, otp: str) -> list[str]:
     """Turn 2FA on once the pending device's code checks out; return fresh single-use backup codes.
 
@@ -402,6 +409,7 @@ def two_factor_confirm(*, user: User, otp: str) -> list[str]:
             StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in backup_codes)
             sessions_revoke_all(user=user, reason=Revoked.TWO_FACTOR_ENABLED)
             two_factor_notice(user=user, change="enabled")
+            staff_two_factor_record(user=user, action="staff.two_factor_enrol")
     if not backup_codes:
         raise InvalidOtp()
     return backup_codes
@@ -429,3 +437,4 @@ def two_factor_disable(*, user: User, otp: str) -> None:
         _user_lock(user)
         two_factor_devices_remove(user=user)
         two_factor_notice(user=user, change="disabled")
+        staff_two_factor_record(user=user, action="staff.two_factor_disable")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from exchange_site.errors import Conflict, DomainError, NotFound
 from exchange_site.four_eyes import SelfApproval, four_eyes_check, four_eyes_refusal
 
+from .audit import staff_action_record
 from .models import SessionFamily, TwoFactorReset, User
 from .selectors import two_factor_enabled
 from .services import TwoFactorNotEnabled, sessions_revoke_all, two_factor_devices_remove, two_factor_notice
@@ -58,7 +59,9 @@ def two_factor_reset_propose(*, actor: User, user: User, reason: str) -> TwoFact
     reason = two_factor_reset_check(actor=actor, user=user, reason=reason)
     try:
         with transaction.atomic(durable=True):
-            return TwoFactorReset.objects.create(user=user, reason=reason, proposed_by=actor)
+            reset = TwoFactorReset.objects.create(user=user, reason=reason, proposed_by=actor)
+            _audit(reset, actor=actor, action="two_factor_reset.propose", before=None)
+            return reset
     except IntegrityError:
         raise ResetAlreadyProposed(details={"user_id": user.pk}) from None
 
@@ -85,12 +88,25 @@ def two_factor_reset_may_decide(*, reset: TwoFactorReset, actor: User) -> bool:
     return four_eyes_refusal(**_four_eyes(reset, actor)) is None
 
 
+def _audit(reset: TwoFactorReset, *, actor: User, action: str, before: dict | None) -> None:
+    staff_action_record(
+        actor=actor,
+        action=action,
+        obj=reset,
+        before=before,
+        after={"status": reset.status, "user_id": reset.user_id, "reason": reset.decision_reason or reset.reason},
+    )
+
+
 def _decide(reset: TwoFactorReset, *, actor: User, status: str, reason: str) -> None:
+    before = {"status": reset.status}
     reset.status = status
     reset.decided_by = actor
     reset.decided_at = timezone.now()
     reset.decision_reason = reason
     reset.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    verb = "approve" if status == Status.APPROVED else "reject"
+    _audit(reset, actor=actor, action=f"two_factor_reset.{verb}", before=before)
 
 
 def two_factor_reset_approve(*, actor: User, reset_id: int, comment: str = "") -> TwoFactorReset:

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from django.db import transaction
 
+from accounts.audit import staff_action_record
+from accounts.models import User
 from exchange_site.errors import DomainError, NotFound
 
 from .crypto import secret_encrypt
@@ -148,9 +150,17 @@ def api_key_disable_by_staff(*, actor_id: int, key_id: int, reason: str) -> ApiK
         key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
         if key is None:
             raise NotFound("API key not found.")
+        before = {"enabled": key.enabled}
         key.enabled = False
         key.disabled_by_id = actor_id
         key.disabled_reason = reason.strip()
         key.save(update_fields=["enabled", "disabled_by", "disabled_reason"])
+        staff_action_record(
+            actor=User.objects.filter(pk=actor_id).first(),
+            action="api_key.disable",
+            obj=key,
+            before=before,
+            after={"enabled": False, "reason": key.disabled_reason, "user_id": key.user_id},
+        )
     logger.warning("api key %s disabled by staff %s: %s", key_id, actor_id, reason)
     return key

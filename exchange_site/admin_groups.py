@@ -42,8 +42,12 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "wallets.WithdrawalWhitelist",
         ),
     ),
-    ("Customers", "customers", ("accounts.User", "accounts.TwoFactorReset")),
-    ("Staff and security", "staff", ("auth.Group", "otp_totp.TOTPDevice", "admin.LogEntry")),
+    ("Customers", "customers", ("accounts.User", "accounts.TwoFactorReset", "backoffice.AccountFreeze")),
+    (
+        "Staff and security",
+        "staff",
+        ("accounts.StaffAction", "auth.Group", "otp_totp.TOTPDevice", "admin.LogEntry"),
+    ),
     ("System", "system", ("wallets.Incident",)),
 )
 PLUMBING = frozenset(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("trading.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("apikeys.urls")),
+    path("api/v1/", include("backoffice.api_urls")),
     path("api/v3/", include("binance_api.urls")),
     path("", include("status.urls")),
 ]

@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from accounts.audit import staff_action_record
 from accounts.models import User
 from exchange_site.errors import Conflict, InvalidInput, NotFound, clean_text
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
@@ -158,8 +159,25 @@ def _target(obj: models.Model) -> dict[str, models.Model]:
     return {"currency": obj} if isinstance(obj, Currency) else {"market": obj}
 
 
+def _staff_action(obj: models.Model, *, action: str, name: str, after: str) -> str:
+    """``market.change``, ``currency.propose``, ...; a market's status change is its halt or resume."""
+    label = obj._meta.model_name
+    if name == "status" and action == Action.CHANGE:
+        return f"{label}.{'halt' if after == Market.Status.HALTED else 'resume'}"
+    return f"{label}.{action}"
+
+
 def _record(obj: models.Model, *, actor: User | None, action: str, name: str = "", before: str = "", after: str = "",
             reason: str = "", proposal: SettingProposal | None = None) -> SettingChange:  # fmt: skip
+    if actor is not None:
+        staff_action_record(
+            actor=actor,
+            action=_staff_action(obj, action=action, name=name, after=after),
+            obj=obj,
+            before={name: before} if name else None,
+            after={**({name: after} if name else {"settings": after}), "reason": reason,
+                   **({"proposal_id": proposal.pk} if proposal else {})},
+        )  # fmt: skip
     return SettingChange.objects.create(
         **_target(obj),
         actor=actor,

@@ -28,6 +28,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for database in settings.DATABASES.values():
         database["CONN_MAX_AGE"] = 0
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_audit_truncate_allowed, dispatch_uid="tests-audit-truncate")
+
+
+def _audit_truncate_allowed(sender, connection, **kwargs) -> None:
+    """Let this process's flushes (transactional tests) empty the append-only audit table (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET exchange.allow_audit_truncate = on")
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.freezes import ensure_trading_not_frozen
 from exchange_site import events
 from exchange_site.errors import Conflict, NotFound
 from exchange_site.events import OrdersChanged
@@ -54,6 +55,7 @@ def order_amend(user_id: int, order_id: int, quantity: Decimal | None = None, pr
     """Change the total quantity and/or the price of an open limit order; see the module's docstring."""
     if not 0 < order_id < 2**63:
         raise NotFound("Order not found.")
+    ensure_trading_not_frozen(user_ids=(user_id,))
     requested_at = _request(user_id, order_id, quantity, price)
     deadline = time.monotonic() + settings.AMEND_WAIT_SECONDS
     order = Order.objects.get(pk=order_id)

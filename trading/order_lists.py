@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.freezes import ensure_trading_not_frozen
 from exchange_site import events
 from exchange_site.errors import Conflict, DomainError, NotFound
 from exchange_site.events import OrderPlaced, OrdersChanged
@@ -59,6 +60,7 @@ def order_list_place_oco(user_id: int, market: Market, request: OcoRequest) -> O
     """
     limit, stop = request.legs()
     try:
+        ensure_trading_not_frozen(user_ids=(user_id,))
         _validate(market=market, request=limit)
         _validate(market=market, request=stop)
         with transaction.atomic(durable=True):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.freezes import ensure_trading_not_frozen
 from exchange_site import events
 from exchange_site.db import ids_reserve, rows_insert
 from exchange_site.errors import Conflict, DomainError, NotFound
@@ -226,6 +227,7 @@ def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[O
     # halt, spent funds): looked up only when the insert clashes or the order is refused,
     # so a first placement pays no query for it.
     try:
+        ensure_trading_not_frozen(user_ids=(user_id,))
         _validate(market=market, request=order)
         # issue 10: one statement on PostgreSQL (trading/fastpath.py); None: the general path.
         placed = fastpath.order_insert_locked(user_id=user_id, market=market, request=order)
@@ -338,6 +340,7 @@ def orders_place_bulk(*, market: Market, orders: Sequence[tuple[int, str, Decima
     """
     now = timezone.now()
     objs = []
+    ensure_trading_not_frozen(user_ids={row[0] for row in orders})
     for user_id, side, price, quantity in orders:
         _validate(market=market, request=OrderRequest(side=side, type=Order.Type.LIMIT, price=price, quantity=quantity))
         amount = quantity if side == Order.Side.SELL else q(price * quantity)

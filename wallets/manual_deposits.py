@@ -13,9 +13,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import staff_action_record
 from accounts.models import User
 from exchange_site.errors import Conflict, InvalidInput, NotFound, clean_text
 from exchange_site.four_eyes import AlreadyDecided, SelfApproval
+from exchange_site.money import fmt
 from markets.models import Currency
 
 from .models import Deposit, LedgerEntry, ManualDeposit
@@ -23,6 +25,22 @@ from .services import BalanceChange, wallet_apply_changes
 from .withdrawals import MAX_REASON
 
 Status = ManualDeposit.Status
+
+
+def _audit(proposal: ManualDeposit, *, actor: User, action: str, before: str | None) -> None:
+    staff_action_record(
+        actor=actor,
+        action=f"manual_deposit.{action}",
+        obj=proposal,
+        before={"status": before} if before else None,
+        after={
+            "status": proposal.status,
+            "user_id": proposal.user_id,
+            "currency_id": proposal.currency_id,
+            "amount": fmt(proposal.amount),
+            "reason": proposal.decision_reason or proposal.reason,
+        },
+    )
 
 
 def manual_deposit_decider_refusal(*, proposal: ManualDeposit, actor: User) -> Conflict | None:
@@ -69,9 +87,11 @@ def manual_deposit_propose(
     """Record a proposed credit; nothing moves until another member approves it."""
     reason = manual_deposit_check(actor=actor, user=user, currency=currency, amount=amount, reason=reason)
     with transaction.atomic(durable=True):
-        return ManualDeposit.objects.create(
+        proposal = ManualDeposit.objects.create(
             user=user, currency=currency, amount=amount, reason=reason, proposed_by=actor, status=Status.PROPOSED
         )
+        _audit(proposal, actor=actor, action="propose", before=None)
+    return proposal
 
 
 def manual_deposit_approve(*, actor: User, manual_deposit_id: int, comment: str = "") -> ManualDeposit:
@@ -107,6 +127,7 @@ def manual_deposit_approve(*, actor: User, manual_deposit_id: int, comment: str 
         proposal.decision_reason = comment
         proposal.deposit = deposit
         proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "deposit"])
+        _audit(proposal, actor=actor, action="approve", before=Status.PROPOSED)
     return proposal
 
 
@@ -120,4 +141,5 @@ def manual_deposit_reject(*, actor: User, manual_deposit_id: int, reason: str) -
         proposal.decided_at = timezone.now()
         proposal.decision_reason = reason
         proposal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        _audit(proposal, actor=actor, action="reject", before=Status.PROPOSED)
     return proposal

@@ -19,6 +19,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import staff_action_record
+from accounts.freezes import ensure_withdrawals_not_frozen
 from accounts.models import User
 from accounts.selectors import fee_account, two_factor_enabled
 from accounts.services import InvalidOtp, OtpRequired, otp_verify
@@ -106,6 +108,17 @@ def _notice(withdrawal: Withdrawal, kind: NoticeKind) -> None:
     announce_on_commit(NoticeDue(user_id=withdrawal.user_id, kind=kind, details=details))
 
 
+def _audit(withdrawal: Withdrawal, *, actor: User, action: str, before: str, reason: str) -> None:
+    """The staff audit trail's copy of a staff decision (the event row stays the withdrawal's own history)."""
+    staff_action_record(
+        actor=actor,
+        action=f"withdrawal.{action}",
+        obj=withdrawal,
+        before={"status": before},
+        after={"status": withdrawal.status, "reason": reason, "user_id": withdrawal.user_id},
+    )
+
+
 def _locked(withdrawal_id: int) -> Withdrawal:
     withdrawal = Withdrawal.objects.select_for_update().filter(pk=withdrawal_id).first()
     if withdrawal is None:
@@ -185,6 +198,7 @@ def withdrawal_request(*, user: User, currency: Currency, amount: Decimal, addre
     """
     if user.is_system or not user.is_active:
         raise DomainError("This account cannot withdraw.", code="permission_denied", status_code=403)
+    ensure_withdrawals_not_frozen(user=user)
     if not two_factor_enabled(user=user):
         raise TwoFactorRequired()
     if not currency.withdrawals_enabled:
@@ -269,11 +283,13 @@ def withdrawal_approve(*, actor: User, withdrawal_id: int, comment: str = "") ->
             raise InvalidTransition(details={"status": withdrawal.status})
         # Distinct by construction: one approval per person (also a unique constraint).
         approvals = WithdrawalEvent.objects.filter(withdrawal=withdrawal, action=Action.APPROVE).count()
+        before = withdrawal.status
         if approvals + 1 >= withdrawal.required_approvals:
             _transition(withdrawal, Status.APPROVED, actor=actor, action=Action.APPROVE, reason=comment)
             _notice(withdrawal, NoticeKind.WITHDRAWAL_APPROVED)
         else:
             _event(withdrawal, actor=actor, action=Action.APPROVE, from_status=withdrawal.status, reason=comment)
+        _audit(withdrawal, actor=actor, action="approve", before=before, reason=comment)
     return withdrawal
 
 
@@ -285,9 +301,11 @@ def withdrawal_reject(*, actor: User, withdrawal_id: int, reason: str) -> Withdr
         _check_decider(withdrawal, actor, "reject")
         if withdrawal.status not in DECISION_STATUSES["reject"]:
             raise InvalidTransition(details={"status": withdrawal.status})
+        before = withdrawal.status
         _unlock(withdrawal)
         _transition(withdrawal, Status.REJECTED, actor=actor, action=Action.REJECT, reason=reason)
         _notice(withdrawal, NoticeKind.WITHDRAWAL_REJECTED)
+        _audit(withdrawal, actor=actor, action="reject", before=before, reason=reason)
     return withdrawal
 
 
@@ -336,4 +354,5 @@ def withdrawal_mark_sent(*, actor: User, withdrawal_id: int, txid: str) -> Withd
         withdrawal.save(update_fields=["txid"])
         _transition(withdrawal, Status.COMPLETED, actor=actor, action=Action.MARK_SENT, reason=f"txid {txid}")
         _notice(withdrawal, NoticeKind.WITHDRAWAL_SENT)
+        _audit(withdrawal, actor=actor, action="mark_sent", before=Status.APPROVED, reason=f"txid {txid}")
     return withdrawal

@@ -12,7 +12,8 @@ def sync(apps, schema_editor):
         app_config.models_module = None
     from accounts.roles import roles_sync
 
-    roles_sync(apps=apps)
+    # A later migration adds permissions this one's models predate, and syncs strictly.
+    roles_sync(apps=apps, missing_ok=True)
 
 
 class Migration(migrations.Migration):

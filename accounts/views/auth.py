@@ -122,7 +122,16 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         user = request.user
         return Response(
-            MeOut({"id": user.pk, "email": user.email, "two_factor_enabled": two_factor_enabled(user=user)}).data
+            MeOut(
+                {
+                    "id": user.pk,
+                    "email": user.email,
+                    "two_factor_enabled": two_factor_enabled(user=user),
+                    "tier": user.tier,
+                    "trading_frozen": user.trading_frozen,
+                    "withdrawals_frozen": user.withdrawals_frozen,
+                }
+            ).data
         )
 
 

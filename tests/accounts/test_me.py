@@ -12,11 +12,29 @@ URL = "/api/v1/me"
 pytestmark = pytest.mark.django_db
 
 
-def test_me_answers_id_email_and_two_factor_state(auth_client, user):
+def test_me_answers_id_email_two_factor_state_tier_and_freezes(auth_client, user):
     response = auth_client(user).get(URL)
 
     assert response.status_code == 200
-    assert response.json() == {"id": user.pk, "email": user.email, "two_factor_enabled": False}
+    assert response.json() == {
+        "id": user.pk,
+        "email": user.email,
+        "two_factor_enabled": False,
+        "tier": 0,
+        "trading_frozen": False,
+        "withdrawals_frozen": False,
+    }
+
+
+def test_me_shows_a_freeze_on_the_very_next_request(auth_client, user):
+    client = auth_client(user)
+    assert client.get(URL).json()["trading_frozen"] is False  # the user is now in the cache
+    user.trading_frozen = True
+    user.tier = 2
+    user.save(update_fields=["trading_frozen", "tier"])
+
+    body = client.get(URL).json()
+    assert (body["trading_frozen"], body["withdrawals_frozen"], body["tier"]) == (True, False, 2)
 
 
 def test_me_shows_two_factor_enabled_once_confirmed(auth_client, user_2fa):

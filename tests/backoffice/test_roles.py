@@ -28,10 +28,14 @@ def test_the_migration_creates_the_three_roles_with_their_permissions(db):
         assert granted == set(names), role
 
 
-def test_compliance_has_only_view_and_export_rights_besides_the_tiers():
+def test_compliance_has_only_view_export_freeze_and_tier_rights():
     for name in ROLE_PERMISSIONS[COMPLIANCE]:
-        assert name.split(".")[1].startswith("view_") or name == "wallets.export_csv" or name in TIER_RIGHTS, name
-    # The one thing compliance changes: verification tiers and the limit of each tier.
+        assert (
+            name.split(".")[1].startswith("view_")
+            or name in ("wallets.export_csv", "backoffice.freeze_account")
+            or name in TIER_RIGHTS
+        ), name
+    # Besides freezing, the one thing compliance changes: verification tiers and the limit of each tier.
     assert set(TIER_RIGHTS) == {
         "wallets.view_tierlimit",
         "wallets.add_tierlimit",

@@ -71,7 +71,7 @@ def test_the_schema_marks_exactly_the_expected_operations_private(db):
     }
     every = {(method, path) for path, item in _schema()["paths"].items() for method in item}
     assert every - set(private_operations()) == public
-    assert len(private_operations()) == 44
+    assert len(private_operations()) == 47
 
 
 def _key_of(user) -> int | None:
@@ -382,13 +382,23 @@ def test_the_back_office_refuses_everyone_but_back_office_staff(world, who):
         assert state() == before, (method, path)
 
 
-def test_compliance_reads_the_back_office_but_decides_nothing(world):
+# Compliance may freeze accounts (and ask for or approve an unfreeze), as back office may.
+FREEZE_PATHS = {"/api/v1/backoffice/accounts/{id}/freeze", "/api/v1/backoffice/accounts/{id}/unfreeze"}
+# The staff audit trail is read by compliance only.
+COMPLIANCE_ONLY = {"/api/v1/backoffice/audit"}
+
+
+def test_compliance_reads_the_back_office_and_freezes_but_decides_nothing_else(world):
     client = world.compliance.client()
     for method, path in _back_office_operations():
         before = state()
         response = _call(client, method, _url(world, path))
         if method == "get":
             assert response.status_code == 200, (path, response.content)
+        elif path in FREEZE_PATHS:
+            # Past the permission check; the empty body is refused and nothing changes.
+            assert assert_error_format(response, status=400)["code"] == "validation_error", path
+            assert state() == before, path
         else:
             assert assert_error_format(response, status=403)["code"] == "permission_denied", path
             assert state() == before, path
@@ -399,4 +409,7 @@ def test_back_office_staff_pass_the_checks(world):
     client = world.officer.client()
     for method, path in _back_office_operations():
         response = _call(client, method, _url(world, path))
+        if path in COMPLIANCE_ONLY:
+            assert assert_error_format(response, status=403)["code"] == "permission_denied", path
+            continue
         assert response.status_code not in (401, 403), (method, path, response.content)
