@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from exchange_site.admin_base import (
     Decision,
     DecisionAdminMixin,
+    ProposalFormMixin,
     ReadOnlyAdmin,
     ServiceSaveMixin,
     reason_field,
@@ -138,7 +139,7 @@ class TwoFactorResetProposeForm(forms.ModelForm):
 
 
 @admin.register(TwoFactorReset)
-class TwoFactorResetAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
+class TwoFactorResetAdmin(ServiceSaveMixin, ProposalFormMixin, DecisionAdminMixin, admin.ModelAdmin):
     """Proposed by one staff member (the add form), approved or rejected by another; never edited."""
 
     decisions = TWO_FACTOR_RESET_DECISIONS
@@ -162,25 +163,10 @@ class TwoFactorResetAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin
         "decision_reason",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return can_reset_two_factor(request.user)
+    add_form = TwoFactorResetProposeForm
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.readonly_fields if obj is not None else TwoFactorResetProposeForm.Meta.fields
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = type("ProposeForm", (TwoFactorResetProposeForm,), {"actor": request.user})
-        return super().get_form(request, obj, change=change, **kwargs)
+    def may_add(self, user: Any) -> bool:
+        return can_reset_two_factor(user)
 
     def save_model(self, request: HttpRequest, obj: TwoFactorReset, form: Any, change: bool) -> None:
         if change:

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts.roles import can_freeze_accounts
-from exchange_site.admin_base import Decision, DecisionAdminMixin, ServiceSaveMixin, reason_field
+from exchange_site.admin_base import Decision, DecisionAdminMixin, ProposalFormMixin, ServiceSaveMixin, reason_field
 from exchange_site.errors import DomainError
 
 from .freezes import (
@@ -99,7 +99,7 @@ class FreezeForm(forms.ModelForm):
 
 
 @admin.register(AccountFreeze)
-class AccountFreezeAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin):
+class AccountFreezeAdmin(ServiceSaveMixin, ProposalFormMixin, DecisionAdminMixin, admin.ModelAdmin):
     """A freeze is the add form (applied at once); an unfreeze is asked for on it and decided by someone else."""
 
     decisions = FREEZE_DECISIONS
@@ -136,25 +136,10 @@ class AccountFreezeAdmin(ServiceSaveMixin, DecisionAdminMixin, admin.ModelAdmin)
         "decision_reason",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return can_freeze_accounts(request.user)
+    add_form = FreezeForm
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.readonly_fields if obj is not None else FreezeForm.Meta.fields
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = type("FreezeAddForm", (FreezeForm,), {"actor": request.user})
-        return super().get_form(request, obj, change=change, **kwargs)
+    def may_add(self, user: Any) -> bool:
+        return can_freeze_accounts(user)
 
     def save_model(self, request: HttpRequest, obj: AccountFreeze, form: Any, change: bool) -> None:
         if change:

@@ -173,6 +173,40 @@ class ServiceSaveMixin:
         return self._changeform_view(request, object_id, form_url, extra_context)
 
 
+class ProposalFormMixin:
+    """Rows a staff member creates through the add form (a proposal, a freeze), never edits or deletes.
+
+    The add page shows ``add_form`` (a ModelForm told its ``actor``); an existing row's page
+    shows ``readonly_fields`` only. ``may_add(user)`` says who may create one.
+    """
+
+    add_form: type[forms.ModelForm]
+    readonly_fields: tuple[str, ...] = ()
+
+    def may_add(self, user: Any) -> bool:
+        raise NotImplementedError
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.may_add(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj is not None else tuple(self.add_form.Meta.fields)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = type(f"Add{self.add_form.__name__}", (self.add_form,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+
 # -- decisions behind a confirmation page ---------------------------------------------------
 
 

@@ -76,7 +76,7 @@ class OrdersView(APIView):
             client_order_id=v.get("client_order_id"),
             self_trade_prevention=v["self_trade_prevention"],
             stop_price=v.get("stop_price"),
-            trigger_immediately=v["trigger_immediately"],
+            trigger_immediately=v.get("trigger_immediately", False),
             expire_time=v.get("expire_time"),
         )
         order, created = order_place(user_id=request.user.pk, market=market, order=order_request)
