@@ -23,6 +23,7 @@ back-office colleague; nobody approves their own proposal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -176,3 +177,22 @@ def can_freeze_accounts(user: Any) -> bool:
 def can_view_staff_actions(user: Any) -> bool:
     """Active staff who read the staff audit trail (compliance)."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_STAFF_ACTIONS))
+
+
+def roles_sync_step(*, missing_ok: bool = False) -> Callable[[Any, Any], None]:
+    """A migration's RunPython function: create the permissions the migrated models need, then sync the roles.
+
+    Every migration that changes who may do what ends with one of these; only the last
+    one in the graph may be strict (see ``roles_sync``).
+    """
+
+    def step(apps: Any, schema_editor: Any) -> None:
+        from django.contrib.auth.management import create_permissions
+
+        for app_config in apps.get_app_configs():
+            app_config.models_module = True
+            create_permissions(app_config, apps=apps, verbosity=0)
+            app_config.models_module = None
+        roles_sync(apps=apps, missing_ok=missing_ok)
+
+    return step

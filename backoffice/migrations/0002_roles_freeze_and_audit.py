@@ -2,17 +2,7 @@
 
 from django.db import migrations
 
-
-def sync(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    from accounts.roles import roles_sync
-
-    roles_sync(apps=apps)
+from accounts.roles import roles_sync_step
 
 
 class Migration(migrations.Migration):
@@ -23,4 +13,4 @@ class Migration(migrations.Migration):
         ("wallets", "0008_withdrawal_user_created_index"),
     ]
 
-    operations = [migrations.RunPython(sync, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(roles_sync_step(), migrations.RunPython.noop)]
