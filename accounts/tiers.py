@@ -37,7 +37,7 @@ def account_tier_set(*, actor: User, user: User, tier: int, request: Any = None)
             locked.save(update_fields=["tier"])
             staff_action_record(
                 actor=actor,
-                action="account_tier_set",
+                action="account.tier_set",
                 obj=locked,
                 before={"tier": before},
                 after={"tier": tier},

@@ -44,7 +44,7 @@ def tier_limit_set(*, actor: User, tier: int, currency: Currency, limit_24h: Dec
             row.save(update_fields=["limit_24h", "updated_at"])
         row.refresh_from_db()
         staff_action_record(
-            actor=actor, action="tier_limit_set", obj=row, before=before, after=_snapshot(row), request=request
+            actor=actor, action="tier_limit.set", obj=row, before=before, after=_snapshot(row), request=request
         )
     return row
 
@@ -57,6 +57,6 @@ def tier_limit_delete(*, actor: User, tier_limit_id: int, request: Any = None) -
         if row is None:
             raise NotFound("Tier limit not found.")
         staff_action_record(
-            actor=actor, action="tier_limit_delete", obj=row, before=_snapshot(row), after=None, request=request
+            actor=actor, action="tier_limit.delete", obj=row, before=_snapshot(row), after=None, request=request
         )
         row.delete()

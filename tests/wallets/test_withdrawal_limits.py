@@ -175,7 +175,7 @@ def test_a_higher_tier_gets_its_own_limits_and_the_change_is_recorded(trader, bt
     account_tier_set(actor=compliance, user=trader, tier=1)
 
     assert withdraw(trader, btc, "1").status == "pending_review"
-    record = StaffAction.objects.get(action="account_tier_set")
+    record = StaffAction.objects.get(action="account.tier_set")
     assert (record.actor_id, record.object_id, record.before, record.after) == (
         compliance.pk,
         str(trader.pk),
@@ -208,13 +208,13 @@ def test_tier_limit_changes_are_recorded_with_before_and_after(btc):
 
     records = list(StaffAction.objects.order_by("id").values_list("action", "before", "after"))
     assert records == [
-        ("tier_limit_set", None, {"tier": 2, "currency": "BTC", "limit_24h": "3"}),
+        ("tier_limit.set", None, {"tier": 2, "currency": "BTC", "limit_24h": "3"}),
         (
-            "tier_limit_set",
+            "tier_limit.set",
             {"tier": 2, "currency": "BTC", "limit_24h": "3"},
             {"tier": 2, "currency": "BTC", "limit_24h": "4.5"},
         ),
-        ("tier_limit_delete", {"tier": 2, "currency": "BTC", "limit_24h": "4.5"}, None),
+        ("tier_limit.delete", {"tier": 2, "currency": "BTC", "limit_24h": "4.5"}, None),
     ]
 
 
