@@ -212,6 +212,11 @@ if REDIS_URL.startswith("rediss://"):
     REDIS_SSL_OPTIONS = {"ssl_cert_reqs": "required"}
     if REDIS_CA_CERT:
         REDIS_SSL_OPTIONS["ssl_ca_certs"] = REDIS_CA_CERT
+# Pub/sub channels are shared by every database number of one Redis server: users of
+# different databases (two deployments, or test runs side by side) keep their pushes and
+# wake-ups apart by this namespace (empty for database 0).
+_redis_db = REDIS_URL.split("?", 1)[0].rstrip("/").rpartition("/")[2] if REDIS_URL.count("/") > 2 else "0"
+REDIS_PUBSUB_NAMESPACE = "" if _redis_db in ("", "0") else f"db{_redis_db}:"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -227,7 +232,10 @@ if REDIS_URL:
             # per-message polling round trips (docs/REALTIME.md, "Benchmark"). Nothing is
             # stored for a process that is not listening; the depth chain shows the gap.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_SSL_OPTIONS}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **REDIS_SSL_OPTIONS}],
+                "prefix": f"asgi{REDIS_PUBSUB_NAMESPACE}",
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

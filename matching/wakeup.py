@@ -30,10 +30,15 @@ def _redis():
     return _redis_client
 
 
+def wake_channel() -> str:
+    """The pub/sub channel of the wake-ups, in this Redis database's namespace (settings)."""
+    return settings.REDIS_PUBSUB_NAMESPACE + CHANNEL
+
+
 def matcher_wake(*, market_id: int) -> None:
     _local_event.set()
     if settings.REDIS_URL:
-        _redis().publish(CHANNEL, str(market_id))
+        _redis().publish(wake_channel(), str(market_id))
 
 
 def wake_for(event: OrderPlaced | OrdersChanged | MarketChanged) -> None:
@@ -58,7 +63,7 @@ class WakeListener:
             return
         self._pubsub = _redis().pubsub(ignore_subscribe_messages=True)
         try:
-            self._pubsub.subscribe(CHANNEL)
+            self._pubsub.subscribe(wake_channel())
         except Exception:  # noqa: BLE001 - polling covers a Redis outage
             self._drop()
 

@@ -37,7 +37,7 @@ def total_wait(listener: wakeup.WakeListener, url: str, *, waits: int, timeout: 
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
         while not stop.wait(0.1):
             try:
-                client.publish(wakeup.CHANNEL, "1")
+                client.publish(wakeup.wake_channel(), "1")
             except redis.RedisError:
                 pass
 
