@@ -106,7 +106,7 @@ def test_the_limits_show_the_tier_and_each_cap(trader, btc, auth_client):
     assert body == {
         "tier": 0,
         "reference_currency": "USDT",
-        "limits": [
+        "results": [
             {"currency": "ETH", "limit_24h": "5", "used_24h": "0", "remaining": "5", "covers": ["ETH"]},
             {
                 "currency": "USDT",
@@ -120,7 +120,7 @@ def test_the_limits_show_the_tier_and_each_cap(trader, btc, auth_client):
 
 
 def test_the_limits_of_a_tier_without_any_are_empty(trader, auth_client):
-    assert auth_client(trader).get(LIMITS).json() == {"tier": 0, "reference_currency": "USDT", "limits": []}
+    assert auth_client(trader).get(LIMITS).json() == {"tier": 0, "reference_currency": "USDT", "results": []}
 
 
 # -- access control ----------------------------------------------------------------------

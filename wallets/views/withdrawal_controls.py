@@ -82,7 +82,7 @@ class LimitOut(serializers.Serializer):
 class LimitsOut(serializers.Serializer):
     tier = serializers.IntegerField()
     reference_currency = serializers.CharField()
-    limits = LimitOut(many=True)
+    results = LimitOut(many=True)
 
 
 def _address_list(request: Request) -> list[WithdrawalAddress]:
@@ -189,4 +189,4 @@ class WithdrawalLimitsView(APIView):
             }
             for cap in view.caps
         ]
-        return Response({"tier": view.tier, "reference_currency": view.reference_currency, "limits": limits})
+        return Response({"tier": view.tier, "reference_currency": view.reference_currency, "results": limits})
