@@ -183,6 +183,10 @@ def order_body_valid(data: object) -> dict[str, object] | None:
         "post_only": post_only,
         "client_order_id": client_order_id,
         "self_trade_prevention": stp,
+        # The stop and GTD fields are never in a body taken here: their serializer defaults.
+        "stop_price": None,
+        "trigger_immediately": False,
+        "expire_time": None,
     }
     for key in ("price", "quantity", "quote_quantity"):
         value = data.get(key)
