@@ -186,3 +186,17 @@ ORDER_VARIANTS = [
     {"status": Order.Status.REJECTED, "reject_reason": "post_only_would_take"},
     {"self_trade_prevention": Order.SelfTradePrevention.CANCEL_BOTH, "price": Decimal("0.000001")},
 ]
+
+
+def order_variant_fields(market: Market, variant: dict) -> dict:
+    """An order row's fields: a funded limit buy of 1 at 100.10 on ``market``, changed by ``variant``."""
+    return {
+        "market": market,
+        "user": UserFactory(),
+        "side": Order.Side.BUY,
+        "type": Order.Type.LIMIT,
+        "price": Decimal("100.10"),
+        "quantity": Decimal("1.000"),
+        "locked_amount": Decimal("100.1"),
+        **variant,
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal as D
 
 import pytest
 from rest_framework import serializers
@@ -11,7 +10,7 @@ from rest_framework import serializers
 from exchange_site.api import iso_time
 from markets.models import Order
 from tests.factories import ORDER_VARIANTS as VARIANTS
-from tests.factories import MarketFactory, UserFactory
+from tests.factories import MarketFactory, order_variant_fields
 from trading.serializers import OrderOut, order_out
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_order_rendering_matches_the_serializer_for_a_read_and_a_fresh_order(variant):
     market = MarketFactory()
-    fields = {
-        "market": market,
-        "user": UserFactory(),
-        "side": Order.Side.BUY,
-        "type": Order.Type.LIMIT,
-        "price": D("100.10"),
-        "quantity": D("1.000"),
-        "locked_amount": D("100.1"),
-        **variant,
-    }
+    fields = order_variant_fields(market, variant)
     fresh = Order.objects.create(**fields)
     assert order_out(fresh, market.symbol) == dict(OrderOut(fresh).data)
     # A microsecond-free time too: isoformat drops the fraction then.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal as D
 
 import pytest
 
@@ -11,7 +10,7 @@ from exchange_site.api import iso_time
 from markets.models import Order
 from realtime.frames import order_data, order_values
 from tests.factories import ORDER_VARIANTS as VARIANTS
-from tests.factories import MarketFactory, OrderFactory, UserFactory
+from tests.factories import MarketFactory, OrderFactory, order_variant_fields
 from trading.serializers import OrderOut
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_publisher_order_rendering_matches_the_rest_serializer(variant):
     market = MarketFactory()
-    fields = {
-        "market": market,
-        "user": UserFactory(),
-        "side": Order.Side.BUY,
-        "type": Order.Type.LIMIT,
-        "price": D("100.10"),
-        "quantity": D("1.000"),
-        "locked_amount": D("100.1"),
-        **variant,
-    }
+    fields = order_variant_fields(market, variant)
     order = OrderFactory(**fields)
     # A microsecond-free time too: isoformat drops the fraction then.
     Order.objects.filter(pk=order.pk).update(updated_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
