@@ -23,10 +23,14 @@ class AccountFrozen(DomainError):
     message = "This account is frozen."
 
 
-def ensure_trading_not_frozen(*, user_ids: Iterable[int]) -> None:
-    """Refuse new orders of accounts whose trading is frozen (``account_frozen``, 403); each account checked once."""
+def ensure_trading_not_frozen(*, user_ids: Iterable[int], current: Any | None = None) -> None:
+    """Refuse new orders of accounts whose trading is frozen (``account_frozen``, 403); each account checked once.
+
+    ``current``: the request's user, already read this request through the same
+    generation-checked cache; used as it is instead of a second cache round trip.
+    """
     for user_id in user_ids:
-        user = user_cached(user_id=user_id)
+        user = current if current is not None and current.pk == user_id else user_cached(user_id=user_id)
         if user is not None and user.trading_frozen:
             raise AccountFrozen("Trading is frozen on this account: no new orders.", details={"scope": "trading"})
 

@@ -113,7 +113,9 @@ class OrderView(TradeView):
         market = market_for(params.require("symbol"))
         placement = order_request(params, market)
         headers = orders_count(key_id=request.auth.pk)
-        order, _ = order_place(user_id=request.user.pk, market=placement.market, order=placement.order)
+        order, _ = order_place(
+            user_id=request.user.pk, market=placement.market, order=placement.order, current_user=request.user
+        )
         if placement.response_type == "ACK":
             body: dict[str, Any] = {
                 "symbol": params.require("symbol"),

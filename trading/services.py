@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -214,7 +215,9 @@ def _would_trigger(market: Market, side: str, stop_price: Decimal) -> bool:
     return last >= stop_price if side == Order.Side.BUY else last <= stop_price
 
 
-def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[Order, bool]:
+def order_place(
+    *, user_id: int, market: Market, order: OrderRequest, current_user: Any | None = None
+) -> tuple[Order, bool]:
     """Validate, lock the funds the order can need, and queue it for the matcher.
 
     Returns ``(order, created)``; the same ``client_order_id`` with the same request
@@ -227,7 +230,7 @@ def order_place(*, user_id: int, market: Market, order: OrderRequest) -> tuple[O
     # halt, spent funds): looked up only when the insert clashes or the order is refused,
     # so a first placement pays no query for it.
     try:
-        ensure_trading_not_frozen(user_ids=(user_id,))
+        ensure_trading_not_frozen(user_ids=(user_id,), current=current_user)
         _validate(market=market, request=order)
         # issue 10: one statement on PostgreSQL (trading/fastpath.py); None: the general path.
         placed = fastpath.order_insert_locked(user_id=user_id, market=market, request=order)

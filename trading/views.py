@@ -79,7 +79,9 @@ class OrdersView(APIView):
             trigger_immediately=v.get("trigger_immediately", False),
             expire_time=v.get("expire_time"),
         )
-        order, created = order_place(user_id=request.user.pk, market=market, order=order_request)
+        order, created = order_place(
+            user_id=request.user.pk, market=market, order=order_request, current_user=request.user
+        )
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(order_out(order, market.symbol), status=answer)
 
