@@ -7,7 +7,6 @@ in its thread and sends what it builds.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from wallets.models import Wallet
 
 from .frames import FRAMES, batch_key, epoch_ms, frame, order_data, order_version, public_group, user_group
 from .jobs import BatchJob, SettlementJob
+from .presence import users_present
 
 # Depth diffs of a market are sent at most once per interval (the batches in between
 # merge into one diff), and trades batched for the clients that asked for it go out
@@ -34,6 +34,8 @@ DEPTH_FLUSH_SECONDS = float(os.environ.get("WS_DEPTH_FLUSH_MS", "100")) / 1000
 TRADES_BATCH_SECONDS = float(os.environ.get("WS_TRADES_BATCH_MS", "100")) / 1000
 # How many order ids the publisher remembers from the matcher's batches (see _order_frames).
 MATCHED_ORDERS_REMEMBERED = 10_000
+# How many wallets' owners the publisher remembers (a wallet never changes owner).
+WALLET_OWNERS_REMEMBERED = 100_000
 
 
 @dataclass
@@ -67,11 +69,13 @@ class FrameBuilder:
     def __init__(self) -> None:
         self._chains: dict[int, _DepthChain] = {}
         self._trade_batches: dict[int, _TradeBatch] = {}
-        self._tickers: dict[int, str] = {}
+        # The last ticker sent per market (a new dict per batch from the matcher).
+        self._tickers: dict[int, dict[str, Any]] = {}
         self._markets: dict[int, Market] = {}
         self._currency_codes: dict[int, str] = {}
         # Orders this process published from matcher batches, oldest first (bounded).
         self._matched_orders: dict[int, None] = {}
+        self._wallet_owners: dict[int, int] = {}
 
     def _break(self, market_ids: set[int]) -> None:
         for market_id in market_ids:
@@ -97,23 +101,26 @@ class FrameBuilder:
         return self._public_messages(groups)
 
     def _build_updates(self, jobs: list) -> list[tuple[str, dict]]:
-        """Tickers, then every user's orders, fills and balances."""
+        """Tickers, then the orders, fills and balances of every present user (``realtime.presence``)."""
         groups: dict[str, list[list[str]]] = {}
         private: dict[int, list[list[str]]] = {}
         batch_times: dict[int, int] = {}
         # Each wallet once per round, read after every job of the round committed.
         wallet_times: dict[int, int] = {}
+        present = self._present(jobs)
         for job in jobs:
             if isinstance(job, BatchJob):
-                self._order_frames(job.orders, job.event_time, private, matched=True)
+                self._order_frames(job.orders, job.event_time, private, present, matched=True)
                 batch_times[job.market_id] = job.event_time
                 continue
             if isinstance(job, SettlementJob):
-                self._fill_frames(job, private)
+                if present:
+                    self._fill_frames(job, private, present)
             else:
-                self._order_frames(job.orders, job.event_time, private, matched=False)
+                self._order_frames(job.orders, job.event_time, private, present, matched=False)
             for wallet_id in job.wallet_ids:
-                wallet_times[wallet_id] = max(wallet_times.get(wallet_id, 0), job.event_time)
+                if self._wallet_owners[wallet_id] in present:
+                    wallet_times[wallet_id] = max(wallet_times.get(wallet_id, 0), job.event_time)
         if wallet_times:
             self._balance_frames(wallet_times, private)
         for market_id, event_time in batch_times.items():
@@ -122,6 +129,39 @@ class FrameBuilder:
             (user_group(user_id), {"type": FRAMES, "group": user_group(user_id), "user_id": user_id, "frames": frames})
             for user_id, frames in private.items()
         ]
+
+    def _present(self, jobs: list) -> set[int]:
+        """The round's users with a live private subscription, read now (one round trip).
+
+        Read after every job of the round committed: a user who turns up later was
+        acknowledged after those commits, and REST shows the user what was skipped.
+        """
+        users: set[int] = set()
+        wallet_ids: list[int] = []
+        for job in jobs:
+            if isinstance(job, SettlementJob):
+                for trade in job.trades:
+                    users.add(trade.taker_user_id)
+                    users.add(trade.maker_user_id)
+            else:
+                users.update(values["user_id"] for values in job.orders)
+            if not isinstance(job, BatchJob):
+                wallet_ids.extend(job.wallet_ids)
+        if wallet_ids:
+            users.update(self._owners(wallet_ids))
+        return users_present(users)
+
+    def _owners(self, wallet_ids: list[int]) -> list[int]:
+        """The owners of the wallets (remembered: one query for the ones not seen yet)."""
+        owners = self._wallet_owners
+        missing = [wallet_id for wallet_id in wallet_ids if wallet_id not in owners]
+        if missing:
+            found = dict(Wallet.objects.filter(pk__in=missing).values_list("pk", "user_id"))
+            while owners and len(owners) + len(missing) > WALLET_OWNERS_REMEMBERED:
+                del owners[next(iter(owners))]  # the oldest; this round's stay
+            for wallet_id in missing:
+                owners[wallet_id] = found.get(wallet_id, 0)  # 0: deleted meanwhile, no one to tell
+        return [owners[wallet_id] for wallet_id in wallet_ids]
 
     @staticmethod
     def _public_messages(groups: dict[str, list[list[str]]]) -> list[tuple[str, dict]]:
@@ -172,7 +212,9 @@ class FrameBuilder:
         pending.trades = []
         pending.hold_until = now + TRADES_BATCH_SECONDS
 
-    def _order_frames(self, snapshots: list[dict], event_time: int, private: dict, *, matched: bool) -> None:
+    def _order_frames(
+        self, snapshots: list[dict], event_time: int, private: dict, present: set[int], *, matched: bool
+    ) -> None:
         if matched:
             # A new order's own push can reach this thread after the matcher's batch
             # that took it (the matcher polls too): it must not follow the later status.
@@ -183,6 +225,8 @@ class FrameBuilder:
         else:
             snapshots = [values for values in snapshots if values["id"] not in self._matched_orders]
         for values in snapshots:
+            if values["user_id"] not in present:
+                continue
             data = order_data(values, self._market(values["market_id"]).symbol)
             # The third item lets each socket drop a state older than one it already sent.
             version = [values["id"], order_version(values["updated_at"])]
@@ -245,10 +289,9 @@ class FrameBuilder:
         market = self._market(market_id)
         # The matcher's running 24 h figures when this process matches the market.
         data = ticker_latest(market_id=market_id) or ticker_get(market=market)
-        key = json.dumps(data, sort_keys=True)
-        if self._tickers.get(market_id) == key:
+        if self._tickers.get(market_id) == data:
             return
-        self._tickers[market_id] = key
+        self._tickers[market_id] = data
         channel = f"ticker:{market.symbol}"
         groups.setdefault(public_group("ticker", market_id), []).append([channel, frame(channel, event_time, data)])
 
@@ -259,11 +302,13 @@ class FrameBuilder:
             self._ticker_frame(market_id, now, groups)
         return self._public_messages(groups)
 
-    def _fill_frames(self, job: SettlementJob, private: dict) -> None:
+    def _fill_frames(self, job: SettlementJob, private: dict, present: set[int]) -> None:
         market = self._market(job.market_id)
         for trade in job.trades:
+            users = {trade.taker_user_id, trade.maker_user_id} & present
+            if not users:
+                continue
             trade.market = market
-            users = {trade.taker_user_id, trade.maker_user_id}
             for user_id in sorted(users):
                 data = fill_for(trade, user_id)
                 data["time"] = iso_time(data["time"])

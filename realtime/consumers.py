@@ -34,6 +34,7 @@ from markets.models import Market
 from .frames import PRIVATE_CHANNELS, PUBLIC_KINDS, batch_key, public_group, user_group, ws_frame
 from .hub import SEND_QUEUE_MAX_BYTES, STATE_OPEN, Cohort, daphne_protocol, log_layer_error
 from .hub import hub as process_hub
+from .presence import socket_presence
 from .publisher import server_loop_set
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         # an older state after a newer one.
         self.order_versions: dict[int, int] = {}
         self.user_id: int | None = None
+        # The user this socket counts as present for (``realtime.presence``) while it
+        # holds a private channel.
+        self.present_as: int | None = None
         self.token_expiry = 0.0
         self.expiry_timer: asyncio.TimerHandle | None = None
         self.allowance = RATE_BURST
@@ -117,6 +121,7 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
         for group in set(self.subscriptions.values()):
             await hub.leave(group, self)
         self.subscriptions = {}
+        self._absent()
 
     # -- client messages --------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -216,6 +221,11 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
                 if group not in joined:
                     await hub.join(group, self)
                     added.append(group)
+            if self.present_as is None and any(symbol is None for _, symbol in parsed.values()):
+                # Before the acknowledgement: a batch the publisher skips for a user not yet
+                # present was committed before this, so a REST read after it shows it.
+                await socket_presence().enter(self.user_id)
+                self.present_as = self.user_id
         except Exception as exc:  # noqa: BLE001 - the channel layer (Redis) is down
             log_layer_error(exc)
             for group in added:
@@ -245,6 +255,14 @@ class ExchangeConsumer(AsyncWebsocketConsumer):
             hub.route(self.keys.pop(channel), self, add=False)
             if group not in self.subscriptions.values():
                 await hub.leave(group, self)
+        if not any(channel in PRIVATE_CHANNELS for channel in self.subscriptions):
+            self._absent()
+
+    def _absent(self) -> None:
+        """This socket holds no private channel any more: stop counting it as its user's presence."""
+        if self.present_as is not None:
+            socket_presence().leave(self.present_as)
+            self.present_as = None
 
     async def _auth(self, token: Any) -> None:
         if not isinstance(token, str) or not token or len(token) > 4096:
