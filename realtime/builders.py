@@ -7,6 +7,7 @@ in its thread and sends what it builds.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,17 @@ from matching.market_data import ticker_latest
 from trading.serializers import fill_for
 from wallets.models import Wallet
 
-from .frames import FRAMES, batch_key, epoch_ms, frame, order_data, order_version, public_group, user_group
+from .frames import (
+    FRAMES,
+    batch_key,
+    epoch_ms,
+    frame,
+    frame_of_json,
+    order_data,
+    order_version,
+    public_group,
+    user_group,
+)
 from .jobs import BatchJob, SettlementJob
 from .presence import users_present
 
@@ -58,7 +69,8 @@ class _TradeBatch:
     """Per market: the trades waiting for the next batched frame."""
 
     symbol: str
-    trades: list[dict[str, Any]] = field(default_factory=list)
+    # Each trade's ``data`` as JSON, already rendered for its own frame.
+    trades: list[str] = field(default_factory=list)
     event_time: int = 0
     hold_until: float = 0.0
 
@@ -190,13 +202,15 @@ class FrameBuilder:
             }
             for t in job.trades
         ]
+        # Each trade's JSON once, for its own frame and the batched frame.
+        texts = [json.dumps(data, separators=(",", ":")) for data in items]
         groups.setdefault(public_group("trades", job.market_id), []).extend(
-            [channel, frame(channel, job.event_time, data)] for data in items
+            [channel, frame_of_json(channel, job.event_time, text)] for text in texts
         )
         pending = self._trade_batches.get(job.market_id)
         if pending is None:
             pending = self._trade_batches[job.market_id] = _TradeBatch(symbol=job.symbol)
-        pending.trades.extend(items)
+        pending.trades.extend(texts)
         pending.event_time = job.event_time
 
     def _trade_batch_frame(self, market_id: int, groups: dict, *, force: bool = False) -> None:
@@ -207,7 +221,7 @@ class FrameBuilder:
             return
         channel = f"trades:{pending.symbol}"
         groups.setdefault(public_group("trades", market_id), []).append(
-            [batch_key(channel), frame(channel, pending.event_time, pending.trades)]
+            [batch_key(channel), frame_of_json(channel, pending.event_time, "[" + ",".join(pending.trades) + "]")]
         )
         pending.trades = []
         pending.hold_until = now + TRADES_BATCH_SECONDS

@@ -48,6 +48,11 @@ def frame(channel: str, event_time: int, data: dict[str, Any] | list[dict[str, A
     return json.dumps({"channel": channel, "event_time": event_time, "data": data}, separators=(",", ":"))
 
 
+def frame_of_json(channel: str, event_time: int, data_json: str) -> str:
+    """``frame`` with its ``data`` already rendered (compact JSON): what is sent several times is encoded once."""
+    return f'{{"channel":{json.dumps(channel)},"event_time":{int(event_time)},"data":{data_json}}}'
+
+
 # -- jobs: what the hooks snapshot ------------------------------------------------
 
 

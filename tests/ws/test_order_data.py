@@ -33,3 +33,20 @@ def test_publisher_time_rendering_matches_drf():
     field = serializers.DateTimeField()
     for moment in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 12, 3, 5, 28, 50, 314000, tzinfo=UTC)):
         assert iso_time(moment) == field.to_representation(moment)
+
+
+def test_a_frame_built_from_its_rendered_data_is_the_frame_itself():
+    """Trades are encoded once for their own frames and the batched frame: the bytes must not change."""
+    import json
+
+    from realtime.frames import frame, frame_of_json
+
+    trades = [
+        {"id": 7, "price": "30000.5", "quantity": "0.001", "taker_side": "buy", "time": "2026-12-03T05:28:50.314Z"},
+        {"id": 8, "price": "1e-8", "quantity": "12", "taker_side": "sell", "time": "2026-12-03T05:28:51Z"},
+    ]
+    texts = [json.dumps(t, separators=(",", ":")) for t in trades]
+    for channel in ("trades:BTC-USDT", 'trades:Ü"x'):
+        assert frame_of_json(channel, 1796309179380, texts[0]) == frame(channel, 1796309179380, trades[0])
+        batched = frame_of_json(channel, 5, "[" + ",".join(texts) + "]")
+        assert batched == frame(channel, 5, trades)
