@@ -4,9 +4,10 @@ Trades and order closures newer than the market's settlement cursor are applied 
 sequence order; the cursor advances in the same transaction as the balances, so a
 crash at any point either applied a range completely or not at all.
 
-A run is a few statements whatever its size: the cursor, the market, the trades and
-the closed orders as plain rows, then the wallet service's bulk path (one UPDATE per
-wallet, every ledger entry in one COPY on PostgreSQL).
+A run is a few statements whatever its size: the cursor locked with its market's
+progress in one read, the trades and the closed orders as plain rows (a binary cursor
+on PostgreSQL), then the wallet service's bulk path (one UPDATE for the wallets, every
+ledger entry in one COPY on PostgreSQL).
 """
 
 from __future__ import annotations
