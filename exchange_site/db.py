@@ -139,6 +139,71 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({placeholders})", prepared)
 
 
+def rows_insert_text(model: type[models.Model], columns: Sequence[str], text: str, count: int) -> bool:
+    """Insert ``count`` rows already formatted as COPY text lines (PostgreSQL); False if not done.
+
+    For the hottest callers: one f-string per row is several times cheaper than
+    ``rows_insert``'s per-value formatting. Values must be what psycopg's text dumpers
+    would write (``str`` of ints and Decimals, ``isoformat()`` of aware datetimes), tab
+    separated, one line per row. Nothing is written, and False returned, when ``text``
+    could be misread: a backslash, a carriage return, a tab or newline count that does
+    not match, or ``None`` (the caller then uses ``rows_insert``). Other backends: False.
+    """
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return False
+    if (
+        text.count("\n") != count
+        or text.count("\t") != count * (len(columns) - 1)
+        or "\\" in text
+        or "\r" in text
+        or "None" in text
+    ):
+        return False
+    meta = model._meta
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    started = time.monotonic()
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.write(text)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{sql} -- {count} rows", "time": f"{time.monotonic() - started:.3f}"})
+    return True
+
+
+def values_rows(queryset: models.QuerySet) -> list[tuple]:
+    """``list(queryset)`` of a ``values_list`` queryset, read lean on PostgreSQL.
+
+    The ORM's row iterator costs more than the rows: per-row converter calls, and
+    timestamps parsed from text in Python. On PostgreSQL this runs the queryset's own
+    SQL on a binary cursor of the same connection and transaction (numbers and
+    timestamps decoded in C). Only for columns without a converter there: integers,
+    text, money and other decimals, timestamps (checked; anything else falls back to
+    the ORM), e.g. no JSON.
+    """
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    compiler = queryset.query.get_compiler(queryset.db)
+    sql, params = compiler.as_sql()
+    converters = compiler.get_converters([col for col, _, _ in compiler.select])
+    if any(
+        getattr(converter, "__func__", None) is not MoneyField.from_db_value
+        for functions, _ in converters.values()
+        for converter in functions
+    ):
+        return list(queryset)
+    connection.ensure_connection()
+    started = time.monotonic()
+    with psycopg.Cursor(connection.connection) as raw:
+        raw.execute(sql, params, binary=True)
+        rows = raw.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{sql} -- lean", "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
 def ids_reserve(model: type[models.Model], count: int) -> list[int]:
     """Take ``count`` primary keys from the table's sequence (PostgreSQL), for ``rows_insert``.
 

@@ -4,9 +4,10 @@ Trades and order closures newer than the market's settlement cursor are applied 
 sequence order; the cursor advances in the same transaction as the balances, so a
 crash at any point either applied a range completely or not at all.
 
-A run is a few statements whatever its size: the cursor, the market, the trades and
-the closed orders as plain rows, then the wallet service's bulk path (one UPDATE per
-wallet, every ledger entry in one COPY on PostgreSQL).
+A run is a few statements whatever its size: the cursor locked with its market's
+progress in one read, the trades and the closed orders as plain rows (a binary cursor
+on PostgreSQL), then the wallet service's bulk path (one UPDATE for the wallets, every
+ledger entry in one COPY on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from django.utils import timezone
 
 from accounts.selectors import fee_account
 from exchange_site import events
-from exchange_site.db import model_from_row
+from exchange_site.db import model_from_row, values_rows
 from exchange_site.events import TradesSettled
-from markets.models import Market, Order, Trade
+from markets.models import Order, Trade
 
 from .models import LedgerEntry, SettlementCursor
 from .pnl import pnl_settle
@@ -49,6 +50,8 @@ class SettlementResult:
     trades: list[Trade] = field(default_factory=list)
     closed_order_ids: list[int] = field(default_factory=list)
     wallets: list = field(default_factory=list)
+    # Whether the run reached the market's last sequence as read under the cursor lock.
+    caught_up: bool = False
 
 
 def _trade_changes(trade: Trade, base: int, quote: int, fee_user_id: int, out: list[tuple]) -> None:
@@ -84,33 +87,32 @@ def _release_change(row: tuple, base: int, quote: int) -> tuple | None:
     return (user_id, currency, Kind.ORDER_RELEASE, ZERO, -unused, f"order:{order_id}")
 
 
-def _cursor_lock(market_id: int) -> SettlementCursor:
-    cursor = SettlementCursor.objects.select_for_update().filter(market_id=market_id).first()
-    if cursor is None:
+def _cursor_lock(market_id: int) -> tuple[int, int, int, int]:
+    """Lock the market's cursor; (settled sequence, market's last sequence, base, quote) in one read."""
+    locked = SettlementCursor.objects.select_for_update(of=("self",)).filter(market_id=market_id)
+    columns = ("settled_sequence", "market__last_sequence", "market__base_id", "market__quote_id")
+    row = locked.values_list(*columns).first()
+    if row is None:
         SettlementCursor.objects.get_or_create(market_id=market_id)
-        cursor = SettlementCursor.objects.select_for_update().get(market_id=market_id)
-    return cursor
+        row = locked.values_list(*columns).get()
+    return row
 
 
 def market_settle(*, market_id: int, max_sequences: int | None = None) -> SettlementResult | None:
     """Settle the next range of a market's sequences; None when already caught up."""
     max_sequences = max_sequences or MAX_SEQUENCES_PER_RUN
     with transaction.atomic(durable=True):
-        cursor = _cursor_lock(market_id)
-        last_sequence, base, quote = Market.objects.values_list("last_sequence", "base_id", "quote_id").get(
-            pk=market_id
-        )
-        start = cursor.settled_sequence
+        start, last_sequence, base, quote = _cursor_lock(market_id)
         if last_sequence <= start:
             return None
         end = min(last_sequence, start + max_sequences)
-        trade_rows = (
+        trade_rows = values_rows(
             Trade.objects.filter(market_id=market_id, sequence__gt=start, sequence__lte=end)
             .order_by("sequence", "id")
             .values_list(*_TRADE_COLUMNS)
         )
         trades = [model_from_row(Trade, _TRADE_COLUMNS, row) for row in trade_rows]
-        closed = list(
+        closed = values_rows(
             Order.objects.filter(market_id=market_id, closed_sequence__gt=start, closed_sequence__lte=end)
             .order_by("closed_sequence", "id")
             .values_list(*_CLOSED_COLUMNS)
@@ -132,10 +134,12 @@ def market_settle(*, market_id: int, max_sequences: int | None = None) -> Settle
         # Not announced as changed wallets: ``TradesSettled`` carries them with the fills.
         wallets = wallet_apply_changes_bulk(changes=changes, announce=False) if changes else {}
         # Realized PnL of the run's traders, in the same transaction (wallets/pnl.py).
-        pnl_settle(market_id=market_id, trades=trades, at=timezone.now())
-        cursor.settled_sequence = end
-        cursor.save(update_fields=["settled_sequence", "updated_at"])
-        result = SettlementResult(market_id, start, end, trades, [row[0] for row in closed], list(wallets.values()))
+        now = timezone.now()
+        pnl_settle(market_id=market_id, trades=trades, at=now)
+        SettlementCursor.objects.filter(market_id=market_id).update(settled_sequence=end, updated_at=now)
+        result = SettlementResult(
+            market_id, start, end, trades, [row[0] for row in closed], list(wallets.values()), end == last_sequence
+        )
         events.announce_on_commit(
             TradesSettled(
                 market_id=market_id,
@@ -149,8 +153,16 @@ def market_settle(*, market_id: int, max_sequences: int | None = None) -> Settle
 
 
 def market_settle_all(*, market_id: int) -> int:
-    """Settle until caught up with the matcher; returns how many runs it took."""
+    """Settle until caught up with the matcher; returns how many runs it took.
+
+    Stops after the run that reached the last sequence it read, without a further run
+    to find nothing: whatever the matcher commits after that read triggers settlement
+    again (``settle_market_soon``, the periodic safety net), and a single-order run (REST
+    placement) then costs one transaction, not two.
+    """
     runs = 0
-    while market_settle(market_id=market_id) is not None:
+    while (result := market_settle(market_id=market_id)) is not None:
         runs += 1
+        if result.caught_up:
+            break
     return runs

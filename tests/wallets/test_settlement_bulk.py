@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.selectors import fee_account
 from markets.models import Order, Trade
@@ -68,6 +70,22 @@ def test_settling_the_same_range_again_changes_nothing(crossed_market):
     assert market_settle_all(market_id=market.pk) == 0
     settle_market(market.pk)  # the Celery task body, as a duplicate trigger runs it
     assert _state(market.pk) == settled
+    assert ledger_audit(wait_seconds=0).ok
+
+
+def test_a_run_that_catches_up_is_the_task_s_only_transaction(crossed_market):
+    market = crossed_market
+    market.refresh_from_db()
+    SettlementCursor.objects.get_or_create(market=market)  # as after the market's first run
+    with CaptureQueriesContext(connection) as queries:
+        assert market_settle_all(market_id=market.pk) == 1
+    statements = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len([sql for sql in statements if sql.startswith('SELECT "wallets_settlementcursor"')]) == 1
+    # Cursor and market, trades, closures, fee account, wallets, their update, the
+    # ledger COPY, PnL read and upsert, the cursor update: whatever the run's size (and
+    # here two more: the traders' first wallets in the other currency are created).
+    assert len(statements) <= 13, [sql[:80] for sql in statements]
+    assert SettlementCursor.objects.get(market=market).settled_sequence == market.last_sequence
     assert ledger_audit(wait_seconds=0).ok
 
 
