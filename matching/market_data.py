@@ -44,7 +44,7 @@ from markets.selectors_cached import (
     trades_default_key,
     trades_key,
 )
-from markets.serializers_public import PublicTradeSerializer
+from markets.serializers_public import public_trade_out
 
 from .worker import BatchResult, MarketMatcher
 
@@ -160,8 +160,11 @@ def _window_load(market_id: int, sequence: int, now: datetime) -> _Window:
 
 
 def _trade_rows(trades: list[Trade]) -> list[dict[str, Any]]:
-    """Public trade objects, newest first, as the recent-trades endpoint renders them."""
-    return [dict(row) for row in PublicTradeSerializer(list(reversed(trades)), many=True).data]
+    """The newest ``TRADES_KEPT`` of ``trades`` (oldest first) as the recent-trades endpoint renders them, newest first.
+
+    Only what the cache keeps is rendered: a batch may hold thousands of trades.
+    """
+    return [public_trade_out(trade) for trade in reversed(trades[-TRADES_KEPT:])]
 
 
 def _trades_recent(market_id: int) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from exchange_site.db import ids_reserve, model_from_row, rows_insert, rows_update_values
+from exchange_site.db import RowsQuery, ids_reserve, model_from_row, rows_insert, rows_update_values
 from exchange_site.money import fmt, from_steps
 from markets.candles import candles_record
 from markets.models import BookSnapshot, Market, Order, OrderList, Trade
@@ -88,6 +88,7 @@ class MarketMatcher(OrderEvents):
         self.market_id = market_id
         self.batch_size = batch_size or settings.MATCHER_BATCH_SIZE
         self.writes = BatchWrites()
+        self._queries()
         self.rebuild()
 
     # -- recovery ---------------------------------------------------------------
@@ -117,29 +118,27 @@ class MarketMatcher(OrderEvents):
         )
 
     # -- one batch ------------------------------------------------------------
-    def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
-        cancels = list(
-            Order.objects.filter(
-                market_id=self.market_id,
-                status__in=Order.IN_ENGINE_STATUSES,
-                cancel_requested_at__isnull=False,
-            )
+    def _queries(self) -> None:
+        """The per-batch reads, compiled once per matcher (their SQL never changes)."""
+        orders = Order.objects.filter(market_id=self.market_id)
+        self._cancels = RowsQuery(
+            orders.filter(status__in=Order.IN_ENGINE_STATUSES, cancel_requested_at__isnull=False)
             .order_by("cancel_requested_at", "id")
-            .values_list("id", flat=True)[: self.batch_size]
+            .values_list("id")[: self.batch_size]
         )
-        amends = list(
-            Order.objects.filter(
-                market_id=self.market_id, status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False
-            )
+        self._amends = RowsQuery(
+            orders.filter(status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False)
             .order_by("amend_requested_at", "id")
             .values_list("id", "amend_quantity", "amend_price", "amend_requested_at")[: self.batch_size]
         )
-        rows = (
-            Order.objects.filter(market_id=self.market_id, status=Order.Status.NEW)
-            .order_by("id")
-            .values_list(*_ORDER_COLUMNS)[: self.batch_size]
+        self._new = RowsQuery(
+            orders.filter(status=Order.Status.NEW).order_by("id").values_list(*_ORDER_COLUMNS)[: self.batch_size]
         )
-        return cancels, amends, [_order_from_row(row) for row in rows]
+
+    def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
+        cancels = [row[0] for row in self._cancels.fetch()]
+        amends = self._amends.fetch()
+        return cancels, amends, [_order_from_row(row) for row in self._new.fetch()]
 
     def run_batch(self) -> BatchResult | None:
         """Match one batch of pending commands and commit it; None when idle.
@@ -233,13 +232,13 @@ class MarketMatcher(OrderEvents):
             if other.order_list_id == order.order_list_id and other.id != order.id:
                 return other
         # The batch ended between the two legs: fetch the other one.
-        row = (
+        rows = RowsQuery(
             Order.objects.filter(order_list_id=order.order_list_id, status=Order.Status.NEW)
             .exclude(pk=order.id)
-            .values_list(*_ORDER_COLUMNS)
-            .first()
-        )
-        return None if row is None else _order_from_row(row)
+            .order_by("id")
+            .values_list(*_ORDER_COLUMNS)[:1]
+        ).fetch()
+        return _order_from_row(rows[0]) if rows else None
 
     @staticmethod
     def new_trade(**values: object) -> Trade:
