@@ -30,6 +30,8 @@ from .worker_orders import BatchWrites, OrderEvents, epoch_ms
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_LEVELS = 500
+# Rendered prices and sizes kept per matcher (``levels_text``) before starting afresh.
+_TEXT_CACHE_MAX = 50_000
 _ORDER_FIELDS = [
     "status",
     "price",
@@ -101,6 +103,8 @@ class MarketMatcher(OrderEvents):
         self.market = Market.objects.select_related("base", "quote").get(pk=self.market_id)
         self.tick = self.market.tick_size
         self.lot = self.market.lot_size
+        self._price_text: dict[int, str] = {}
+        self._size_text: dict[int, str] = {}
         self.sequence = self.market.last_sequence
         self.book = engine.OrderBook()
         self.resting: dict[int, Order] = {}
@@ -252,7 +256,6 @@ class MarketMatcher(OrderEvents):
         statements, then the market's sequence and the book snapshot.
         """
         bids, asks = self.book.depth(SNAPSHOT_LEVELS)
-        tick, lot = self.tick, self.lot
         with transaction.atomic(durable=True):
             if result.trades:
                 trades = result.trades
@@ -313,13 +316,34 @@ class MarketMatcher(OrderEvents):
             snapshot = {
                 "sequence": result.sequence,
                 "updated_at": timezone.now(),
-                "bids": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
-                "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
+                "bids": self.levels_text(bids),
+                "asks": self.levels_text(asks),
             }
             result.book_bids, result.book_asks = snapshot["bids"], snapshot["asks"]
             # One UPDATE; the row exists after the market's first batch (one matcher per market).
             if not BookSnapshot.objects.filter(market_id=self.market_id).update(**snapshot):
                 BookSnapshot.objects.create(market_id=self.market_id, **snapshot)
+
+    def levels_text(self, levels: list[tuple[int, int]]) -> list[list[str]]:
+        """Book levels in ticks and lots as the API renders them (``[["100.1", "2"], ...]``).
+
+        The snapshot renders up to 500 levels per side every batch, mostly the same
+        prices and sizes as the batch before: each distinct one is formatted once.
+        """
+        prices, sizes = self._price_text, self._size_text
+        if len(sizes) > _TEXT_CACHE_MAX or len(prices) > _TEXT_CACHE_MAX:
+            prices.clear()
+            sizes.clear()
+        out = []
+        for ticks, lots in levels:
+            price = prices.get(ticks)
+            if price is None:
+                price = prices[ticks] = fmt(from_steps(ticks, self.tick))
+            size = sizes.get(lots)
+            if size is None:
+                size = sizes[lots] = fmt(from_steps(lots, self.lot))
+            out.append([price, size])
+        return out
 
     def _commit_lifecycle(self) -> None:
         """OCO lock moves (relative: the amend service may grow a lock meanwhile), lists done, amends answered."""
