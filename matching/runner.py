@@ -216,7 +216,12 @@ def _gc_tune() -> None:
 
 
 def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | None = None) -> None:
-    """Match until ``stop`` is set (rounds paced by ``MATCHER_MIN_BATCH_INTERVAL_MS``)."""
+    """Match until ``stop`` is set (rounds paced by ``MATCHER_MIN_BATCH_INTERVAL_MS``).
+
+    A round follows at once only a batch that read as many commands as it could take;
+    otherwise the loop waits for a wake-up (an order, cancel or amend committed) or
+    the poll interval, which also drives GTD expiry.
+    """
     _gc_tune()
     poll = settings.MATCHER_POLL_SECONDS if poll_seconds is None else poll_seconds
     pacer = BatchPacer(settings.MATCHER_MIN_BATCH_INTERVAL_MS / 1000)
@@ -242,8 +247,11 @@ def run_loop(pool: MatcherPool, *, stop: threading.Event, poll_seconds: float | 
             batch_committed(result)
         pacer.ran(started, busy=busy)
         _settlement_retry(idle=not busy)
-        if busy:
+        if any(matcher.backlog for matcher in pool.matchers):
             continue
-        pool.discover()
+        # Not straight into another round after a busy one: anything committed after a
+        # batch read its commands has sent a wake-up since, which ends this wait at once.
+        if not busy:
+            pool.discover()
         due = _settlement_wait()
         listener.wait(poll if due is None else min(poll, max(due, 0.001)))

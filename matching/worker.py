@@ -90,6 +90,8 @@ class MarketMatcher(OrderEvents):
         self.market_id = market_id
         self.batch_size = batch_size or settings.MATCHER_BATCH_SIZE
         self.writes = BatchWrites()
+        # The last batch read a full batch of some command: more may be waiting without a wake-up.
+        self.backlog = False
         self._queries()
         self.rebuild()
 
@@ -142,7 +144,9 @@ class MarketMatcher(OrderEvents):
     def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
         cancels = [row[0] for row in self._cancels.fetch()]
         amends = self._amends.fetch()
-        return cancels, amends, [_order_from_row(row) for row in self._new.fetch()]
+        new_orders = [_order_from_row(row) for row in self._new.fetch()]
+        self.backlog = max(len(cancels), len(amends), len(new_orders)) >= self.batch_size
+        return cancels, amends, new_orders
 
     def run_batch(self) -> BatchResult | None:
         """Match one batch of pending commands and commit it; None when idle.
@@ -169,6 +173,7 @@ class MarketMatcher(OrderEvents):
                     market_id=self.market_id, status=Order.Status.NEW, cancel_requested_at__isnull=False
                 ).order_by("id")[: self.batch_size]
             )
+            self.backlog = max(len(cancels), len(new_orders)) >= self.batch_size  # what waits anyway is no backlog
             if not cancels and not new_orders and not expired:
                 return None
         start_sequence = self.sequence

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from exchange_site.settings import _interval_ms
+from markets.services_ops import market_halt
 from matching.runner import BatchPacer
+from matching.worker import MarketMatcher
+from tests.factories import UserFactory, fund
+from trading.services import orders_place_bulk
 
 
 def test_the_first_round_and_a_round_after_an_idle_one_go_at_once():
@@ -44,3 +50,28 @@ def test_interval_settings_default_and_parse(monkeypatch):
     assert _interval_ms("MATCHER_MIN_BATCH_INTERVAL_MS", "5") == 5
     monkeypatch.setenv("MATCHER_MIN_BATCH_INTERVAL_MS", " 2.5 ")
     assert _interval_ms("MATCHER_MIN_BATCH_INTERVAL_MS", "5") == 2.5
+
+
+@pytest.mark.django_db
+def test_only_a_full_batch_leaves_a_backlog_that_skips_the_wait(market):
+    trader = UserFactory()
+    fund(trader, market.quote, "10000")
+    orders_place_bulk(market=market, orders=[(trader.pk, "buy", Decimal("100"), Decimal("1"))] * 3)
+    matcher = MarketMatcher(market.pk, batch_size=2)
+    assert matcher.run_batch() is not None
+    assert matcher.backlog  # two read, the third waits without a wake-up of its own
+    assert matcher.run_batch() is not None
+    assert not matcher.backlog
+    assert matcher.run_batch() is None
+    assert not matcher.backlog
+
+
+@pytest.mark.django_db
+def test_orders_queued_on_a_halted_market_are_no_backlog(market):
+    trader = UserFactory()
+    fund(trader, market.quote, "10000")
+    market_halt(market_id=market.pk)
+    orders_place_bulk(market=market, orders=[(trader.pk, "buy", Decimal("100"), Decimal("1"))] * 3)
+    matcher = MarketMatcher(market.pk, batch_size=2)
+    assert matcher.run_batch() is None
+    assert not matcher.backlog  # else the loop would spin until the market resumes
