@@ -344,6 +344,27 @@ FEE_ACCOUNT_EMAIL = os.environ.get("FEE_ACCOUNT_EMAIL", "fees@exchange.internal"
 MATCHER_BATCH_SIZE = int(os.environ.get("MATCHER_BATCH_SIZE", "2000"))
 SETTLEMENT_MAX_SEQUENCES = int(os.environ.get("SETTLEMENT_MAX_SEQUENCES", "2000"))
 MATCHER_POLL_SECONDS = float(os.environ.get("MATCHER_POLL_SECONDS", "0.5"))
+
+
+def _interval_ms(name: str, default: str) -> float:
+    """A non-negative interval in milliseconds, at most 1 s (a larger one would stall a market)."""
+    raw = os.environ.get(name, default)
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1000:  # also refuses NaN
+        raise ImproperlyConfigured(f"{name} must be a number of milliseconds from 0 to 1000.")
+    return value
+
+
+# Under load the matcher starts batches at most this often, so orders arriving close
+# together share one batch (one transaction, one publish) instead of one each; the first
+# order after an idle spell still goes at once. 0: a batch as soon as there is work.
+MATCHER_MIN_BATCH_INTERVAL_MS = _interval_ms("MATCHER_MIN_BATCH_INTERVAL_MS", "5")
+# The matcher queues a market's settlement at most this often; batches in between are
+# covered by the next run (queued once the interval has passed, also when idle).
+SETTLEMENT_TRIGGER_INTERVAL_MS = _interval_ms("SETTLEMENT_TRIGGER_INTERVAL_MS", "20")
 # How long PATCH /orders/{id} waits for the matcher to apply an amend before answering
 # with the amend still pending.
 AMEND_WAIT_SECONDS = float(os.environ.get("AMEND_WAIT_SECONDS", "5"))

@@ -28,7 +28,6 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from exchange_site.events import BatchCommitted
-from exchange_site.money import fmt, from_steps
 from markets.candles import CANDLE_COLUMNS, EXACT_PRECISION, minute_floor
 from markets.models import Candle, Market, Trade
 from markets.selectors import TICKER_WINDOW, TickerFigures, ticker_build
@@ -44,7 +43,7 @@ from markets.selectors_cached import (
     trades_default_key,
     trades_key,
 )
-from markets.serializers_public import PublicTradeSerializer
+from markets.serializers_public import public_trade_out
 
 from .worker import BatchResult, MarketMatcher
 
@@ -160,8 +159,11 @@ def _window_load(market_id: int, sequence: int, now: datetime) -> _Window:
 
 
 def _trade_rows(trades: list[Trade]) -> list[dict[str, Any]]:
-    """Public trade objects, newest first, as the recent-trades endpoint renders them."""
-    return [dict(row) for row in PublicTradeSerializer(list(reversed(trades)), many=True).data]
+    """The newest ``TRADES_KEPT`` of ``trades`` (oldest first) as the recent-trades endpoint renders them, newest first.
+
+    Only what the cache keeps is rendered: a batch may hold thousands of trades.
+    """
+    return [public_trade_out(trade) for trade in reversed(trades[-TRADES_KEPT:])]
 
 
 def _trades_recent(market_id: int) -> list[dict[str, Any]]:
@@ -325,7 +327,6 @@ def market_data_publish(result: BatchCommitted) -> None:
 
 def market_data_warm(matcher: MarketMatcher) -> None:
     """A matcher started (``runner``): publish the rebuilt book, the recent trades and the ticker."""
-    tick, lot = matcher.tick, matcher.lot
     bids, asks = matcher.book.depth(DEPTH_LEVELS)
     _windows.pop(matcher.market_id, None)
     _latest.pop(matcher.market_id, None)
@@ -334,8 +335,8 @@ def market_data_warm(matcher: MarketMatcher) -> None:
             market=matcher.market,
             first_sequence=matcher.sequence + 1,
             sequence=matcher.sequence,
-            bids=[[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
-            asks=[[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
+            bids=matcher.levels_text(bids),
+            asks=matcher.levels_text(asks),
             trades=None,
             now=timezone.now(),
         )

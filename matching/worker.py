@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from exchange_site.db import ids_reserve, model_from_row, rows_insert, rows_update_values
+from exchange_site.db import RowsQuery, ids_reserve, model_from_row, rows_insert, rows_update_values
 from exchange_site.money import fmt, from_steps
 from markets.candles import candles_record
 from markets.models import BookSnapshot, Market, Order, OrderList, Trade
@@ -30,6 +30,8 @@ from .worker_orders import BatchWrites, OrderEvents, epoch_ms
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_LEVELS = 500
+# Rendered prices and sizes kept per matcher (``levels_text``) before starting afresh.
+_TEXT_CACHE_MAX = 50_000
 _ORDER_FIELDS = [
     "status",
     "price",
@@ -88,6 +90,9 @@ class MarketMatcher(OrderEvents):
         self.market_id = market_id
         self.batch_size = batch_size or settings.MATCHER_BATCH_SIZE
         self.writes = BatchWrites()
+        # The last batch read a full batch of some command: more may be waiting without a wake-up.
+        self.backlog = False
+        self._queries()
         self.rebuild()
 
     # -- recovery ---------------------------------------------------------------
@@ -100,6 +105,8 @@ class MarketMatcher(OrderEvents):
         self.market = Market.objects.select_related("base", "quote").get(pk=self.market_id)
         self.tick = self.market.tick_size
         self.lot = self.market.lot_size
+        self._price_text: dict[int, str] = {}
+        self._size_text: dict[int, str] = {}
         self.sequence = self.market.last_sequence
         self.book = engine.OrderBook()
         self.resting: dict[int, Order] = {}
@@ -117,29 +124,29 @@ class MarketMatcher(OrderEvents):
         )
 
     # -- one batch ------------------------------------------------------------
-    def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
-        cancels = list(
-            Order.objects.filter(
-                market_id=self.market_id,
-                status__in=Order.IN_ENGINE_STATUSES,
-                cancel_requested_at__isnull=False,
-            )
+    def _queries(self) -> None:
+        """The per-batch reads, compiled once per matcher (their SQL never changes)."""
+        orders = Order.objects.filter(market_id=self.market_id)
+        self._cancels = RowsQuery(
+            orders.filter(status__in=Order.IN_ENGINE_STATUSES, cancel_requested_at__isnull=False)
             .order_by("cancel_requested_at", "id")
-            .values_list("id", flat=True)[: self.batch_size]
+            .values_list("id")[: self.batch_size]
         )
-        amends = list(
-            Order.objects.filter(
-                market_id=self.market_id, status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False
-            )
+        self._amends = RowsQuery(
+            orders.filter(status__in=Order.RESTING_STATUSES, amend_requested_at__isnull=False)
             .order_by("amend_requested_at", "id")
             .values_list("id", "amend_quantity", "amend_price", "amend_requested_at")[: self.batch_size]
         )
-        rows = (
-            Order.objects.filter(market_id=self.market_id, status=Order.Status.NEW)
-            .order_by("id")
-            .values_list(*_ORDER_COLUMNS)[: self.batch_size]
+        self._new = RowsQuery(
+            orders.filter(status=Order.Status.NEW).order_by("id").values_list(*_ORDER_COLUMNS)[: self.batch_size]
         )
-        return cancels, amends, [_order_from_row(row) for row in rows]
+
+    def _commands(self) -> tuple[list[int], list[tuple], list[Order]]:
+        cancels = [row[0] for row in self._cancels.fetch()]
+        amends = self._amends.fetch()
+        new_orders = [_order_from_row(row) for row in self._new.fetch()]
+        self.backlog = max(len(cancels), len(amends), len(new_orders)) >= self.batch_size
+        return cancels, amends, new_orders
 
     def run_batch(self) -> BatchResult | None:
         """Match one batch of pending commands and commit it; None when idle.
@@ -166,6 +173,7 @@ class MarketMatcher(OrderEvents):
                     market_id=self.market_id, status=Order.Status.NEW, cancel_requested_at__isnull=False
                 ).order_by("id")[: self.batch_size]
             )
+            self.backlog = max(len(cancels), len(new_orders)) >= self.batch_size  # what waits anyway is no backlog
             if not cancels and not new_orders and not expired:
                 return None
         start_sequence = self.sequence
@@ -233,13 +241,13 @@ class MarketMatcher(OrderEvents):
             if other.order_list_id == order.order_list_id and other.id != order.id:
                 return other
         # The batch ended between the two legs: fetch the other one.
-        row = (
+        rows = RowsQuery(
             Order.objects.filter(order_list_id=order.order_list_id, status=Order.Status.NEW)
             .exclude(pk=order.id)
-            .values_list(*_ORDER_COLUMNS)
-            .first()
-        )
-        return None if row is None else _order_from_row(row)
+            .order_by("id")
+            .values_list(*_ORDER_COLUMNS)[:1]
+        ).fetch()
+        return _order_from_row(rows[0]) if rows else None
 
     @staticmethod
     def new_trade(**values: object) -> Trade:
@@ -253,7 +261,6 @@ class MarketMatcher(OrderEvents):
         statements, then the market's sequence and the book snapshot.
         """
         bids, asks = self.book.depth(SNAPSHOT_LEVELS)
-        tick, lot = self.tick, self.lot
         with transaction.atomic(durable=True):
             if result.trades:
                 trades = result.trades
@@ -314,13 +321,34 @@ class MarketMatcher(OrderEvents):
             snapshot = {
                 "sequence": result.sequence,
                 "updated_at": timezone.now(),
-                "bids": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in bids],
-                "asks": [[fmt(from_steps(p, tick)), fmt(from_steps(v, lot))] for p, v in asks],
+                "bids": self.levels_text(bids),
+                "asks": self.levels_text(asks),
             }
             result.book_bids, result.book_asks = snapshot["bids"], snapshot["asks"]
             # One UPDATE; the row exists after the market's first batch (one matcher per market).
             if not BookSnapshot.objects.filter(market_id=self.market_id).update(**snapshot):
                 BookSnapshot.objects.create(market_id=self.market_id, **snapshot)
+
+    def levels_text(self, levels: list[tuple[int, int]]) -> list[list[str]]:
+        """Book levels in ticks and lots as the API renders them (``[["100.1", "2"], ...]``).
+
+        The snapshot renders up to 500 levels per side every batch, mostly the same
+        prices and sizes as the batch before: each distinct one is formatted once.
+        """
+        prices, sizes = self._price_text, self._size_text
+        if len(sizes) > _TEXT_CACHE_MAX or len(prices) > _TEXT_CACHE_MAX:
+            prices.clear()
+            sizes.clear()
+        out = []
+        for ticks, lots in levels:
+            price = prices.get(ticks)
+            if price is None:
+                price = prices[ticks] = fmt(from_steps(ticks, self.tick))
+            size = sizes.get(lots)
+            if size is None:
+                size = sizes[lots] = fmt(from_steps(lots, self.lot))
+            out.append([price, size])
+        return out
 
     def _commit_lifecycle(self) -> None:
         """OCO lock moves (relative: the amend service may grow a lock meanwhile), lists done, amends answered."""

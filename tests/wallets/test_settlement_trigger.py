@@ -63,3 +63,29 @@ def test_a_run_lost_with_its_worker_is_replaced_when_the_matcher_goes_idle(queue
     runner._settlement_retry()
     assert queue() == 1
     assert market.pk not in runner._settlement_owed
+
+
+def test_batches_within_the_trigger_interval_share_one_run_queued_when_it_has_passed(queue, settings):
+    from types import SimpleNamespace
+
+    from matching import runner
+
+    settings.SETTLEMENT_TRIGGER_INTERVAL_MS = 300
+    market = MarketFactory()
+    cache.delete(PENDING_KEY.format(market.pk))
+    batch = SimpleNamespace(market=market)
+    runner._trigger_settlement(batch)
+    assert queue() == 1
+    settle_market(market.pk)  # the worker started it: the next batches need a new run
+    runner._trigger_settlement(batch)
+    runner._trigger_settlement(batch)
+    assert queue() == 1
+    assert market.pk in runner._settlement_deferred
+    assert 0 < runner._settlement_wait() <= 0.3  # the loop wakes for it
+    runner._settlement_retry(idle=False)  # not due yet
+    assert queue() == 1
+    wait_until(lambda: runner._settlement_wait() == 0, 5, what="the trigger interval to pass")
+    runner._settlement_retry(idle=False)
+    assert queue() == 2
+    assert market.pk not in runner._settlement_deferred
+    assert runner._settlement_wait() is None
