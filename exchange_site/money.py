@@ -7,11 +7,13 @@ Prices become ticks (multiples of the market's ``tick_size``), quantities lots
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 
 from django.conf import settings
 
 QUANTUM = Decimal(1).scaleb(-settings.MONEY_DECIMAL_PLACES)
+# Enough digits that normalizing never rounds a stored amount (36 digits at most).
+_FMT_CONTEXT = Context(prec=80)
 
 
 class PrecisionError(ValueError):
@@ -49,5 +51,5 @@ def fmt(value: Decimal | None) -> str | None:
         return None
     if value == 0:
         return "0"
-    with localcontext(prec=80):
-        return format(value.normalize(), "f")
+    # An explicit context, not ``localcontext()``: entering one costs more than the formatting.
+    return format(value.normalize(_FMT_CONTEXT), "f")
