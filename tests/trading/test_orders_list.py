@@ -79,9 +79,7 @@ def test_bad_filters_and_pages_answer_validation_error(market, owner, auth_clien
     assert response.json()["error"]["code"] == "validation_error"
 
 
-def test_the_list_is_one_statement_for_orders_of_several_markets(
-    market, owner, auth_client, django_assert_num_queries
-):
+def test_the_list_is_one_statement_for_orders_of_several_markets(market, owner, auth_client, django_assert_num_queries):
     other = MarketFactory(base=CurrencyFactory(code="ETH"), quote=market.quote)
     for m in (market, other):
         OrderFactory(market=m, user=owner)
