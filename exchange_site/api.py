@@ -13,10 +13,34 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .errors import DomainError, NotFound
+
+
+class AnyJSONNegotiation(DefaultContentNegotiation):
+    """DRF's content negotiation, answered without parsing for the clients of a hot path.
+
+    A request with no ``Accept`` header, ``*/*`` or ``application/json`` (and no
+    ``?format=``) gets the first renderer as DRF would pick it (JSON); any other request
+    is negotiated by DRF as always (so a client that accepts no JSON still gets 406).
+    """
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        first = renderers[0] if renderers else None
+        if (
+            first is not None
+            and first.media_type == "application/json"
+            and accept in ("*/*", "application/json")
+            and not format_suffix
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return first, first.media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -52,17 +76,28 @@ def page_limit(request: Request, default: int = DEFAULT_PAGE, maximum: int = MAX
     return limit
 
 
+def page_window(request: Request) -> tuple[int, int | None]:
+    """The page a paginated list was asked for: ``(limit, before)``, rows with ids below ``before`` (None: newest)."""
+    return page_limit(request), _decode_cursor(request.query_params.get("cursor"))
+
+
+def page_answer(rows: list, limit: int, serialize: Callable[[list], list]) -> dict[str, Any]:
+    """``{"results": [...], "next": cursor|null}`` from up to ``limit + 1`` rows read newest first by id.
+
+    The row past ``limit`` is only read to know whether a next page exists.
+    """
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"results": serialize(rows), "next": _encode_cursor(rows[-1].id) if more and rows else None}
+
+
 def cursor_page(request: Request, queryset: QuerySet, serialize: Callable[[list], list]) -> Response:
     """Newest-first keyset pagination on ``id``: ``{"results": [...], "next": cursor|null}``."""
-    limit = page_limit(request)
-    before = _decode_cursor(request.query_params.get("cursor"))
+    limit, before = page_window(request)
     qs = queryset.order_by("-id")
     if before is not None:
         qs = qs.filter(id__lt=before)
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Response({"results": serialize(rows), "next": _encode_cursor(rows[-1].id) if more and rows else None})
+    return Response(page_answer(list(qs[: limit + 1]), limit, serialize))
 
 
 # Largest id a bigint primary key can hold: a larger one in a path is "not found", never a 5xx.

@@ -26,6 +26,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from rest_framework.renderers import JSONRenderer
 
+from exchange_site import request_reads
+
 from .models import Currency, Market
 
 logger = logging.getLogger(__name__)
@@ -144,7 +146,14 @@ _local_lock = threading.Lock()
 _local: tuple[str, float, dict[str, Market], dict[int, Market]] | None = None
 
 
+# Fetched with the user of each authenticated request, in the same round trip.
+request_reads.ride_along(_VERSION_KEY)
+
+
 def _version() -> str | None:
+    version = request_reads.remembered(_VERSION_KEY)
+    if version is not None:
+        return version
     try:
         version = cache.get(_VERSION_KEY)
         if version is None:
@@ -182,6 +191,11 @@ def markets_by_symbol() -> dict[str, Market]:
     return _markets()[0]
 
 
+def markets_by_id() -> dict[int, Market]:
+    """Every market (with base and quote) by id; one cache read when current. Read-only, as above."""
+    return _markets()[1]
+
+
 def market_by_id(*, market_id: int) -> Market | None:
     """The market with ``market_id`` from the process cache, or None."""
     return _markets()[1].get(market_id)
@@ -196,6 +210,7 @@ def markets_version_bump() -> None:
     """Make every process re-read the markets (now, and again once the change committed)."""
 
     def bump() -> None:
+        request_reads.forget(_VERSION_KEY)
         try:
             cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
         except Exception:  # the local copies expire after _LOCAL_MAX_AGE

@@ -40,3 +40,10 @@ def test_fmt_matches_the_original_definition(value):
 def test_fmt_matches_the_original_definition_at_any_exponent(digits, exponent):
     value = Decimal(digits).scaleb(exponent)
     assert fmt(value) == reference(value)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=18, min_value=-(10**18), max_value=10**18))
+def test_fmt_ignores_a_narrow_context_of_the_caller(value):
+    with localcontext(prec=3):
+        assert fmt(value) == reference(value)
+        assert "E" not in fmt(value).upper()

@@ -66,7 +66,11 @@ def order_insert_locked(*, user_id: int, market: Market, request: OrderRequest) 
         updated_at=now,
         **request.order_fields(),
     )
-    row = {f.attname: f.get_db_prep_save(getattr(order, f.attname), connection) for f in _ORDER_FIELDS}
+    # None is None in the database for every field here; only the others need preparing.
+    row = {
+        f.attname: None if (value := getattr(order, f.attname)) is None else f.get_db_prep_save(value, connection)
+        for f in _ORDER_FIELDS
+    }
     order.pk = wallet_lock_inserting(
         user_id=user_id,
         currency_id=currency_id,

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exchange_site.api import cursor_page, error_doc
+from exchange_site.api import AnyJSONNegotiation, cursor_page, error_doc, page_answer, page_window
 from exchange_site.errors import DomainError
 from exchange_site.throttles import TradingThrottle
 
@@ -36,6 +36,8 @@ def _paged(serializer):
 
 
 class OrdersView(APIView):
+    content_negotiation_class = AnyJSONNegotiation
+
     def get_throttles(self):
         # Placing and canceling are limited per user; reading my orders is not.
         return [TradingThrottle()] if self.request.method in ("POST", "DELETE") else []
@@ -92,13 +94,16 @@ class OrdersView(APIView):
         summary="My orders, newest first",
     )
     def get(self, request: Request) -> Response:
-        qs = sel.orders_for_user(
-            user_id=request.user.pk,
-            market=request.query_params.get("market"),
-            status=request.query_params.get("status"),
+        market_id, statuses = sel.order_filter(
+            market=request.query_params.get("market"), status=request.query_params.get("status")
         )
-        # issue 10: plain rows, not model instances (trading.selectors.order_rows).
-        return cursor_page(request, sel.order_rows(qs), lambda rows: [order_out(r, r.market__symbol) for r in rows])
+        limit, before = page_window(request)
+        # Plain rows from one statement, their symbols from the process cache of markets.
+        rows = sel.orders_page(
+            user_id=request.user.pk, market_id=market_id, statuses=statuses, before=before, limit=limit + 1
+        )
+        symbols = sel.market_symbols(r.market_id for r in rows)
+        return Response(page_answer(rows, limit, lambda page: [order_out(r, symbols[r.market_id]) for r in page]))
 
     @extend_schema(
         parameters=[OpenApiParameter("market", str, required=True)],
@@ -121,6 +126,8 @@ class OrdersView(APIView):
 
 
 class OrderView(OrderAmendMixin, APIView):
+    content_negotiation_class = AnyJSONNegotiation
+
     def get_throttles(self):
         return [TradingThrottle()] if self.request.method in ("DELETE", "PATCH") else []
 
