@@ -365,6 +365,30 @@ MATCHER_MIN_BATCH_INTERVAL_MS = _interval_ms("MATCHER_MIN_BATCH_INTERVAL_MS", "5
 # The matcher queues a market's settlement at most this often; batches in between are
 # covered by the next run (queued once the interval has passed, also when idle).
 SETTLEMENT_TRIGGER_INTERVAL_MS = _interval_ms("SETTLEMENT_TRIGGER_INTERVAL_MS", "20")
+
+
+def _presence_seconds() -> tuple[float, float]:
+    """WebSocket presence refresh and lifetime: positive, and a lifetime of at least two refreshes.
+
+    A lifetime shorter than that would let a user with a live socket expire between two
+    refreshes (or after one failed refresh), and the publisher would skip that user's frames.
+    """
+    values = []
+    for name, default in (("WS_PRESENCE_REFRESH_SECONDS", "30"), ("WS_PRESENCE_TTL_SECONDS", "90")):
+        try:
+            value = float(os.environ.get(name, default).strip())
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= 86400:  # also refuses NaN
+            raise ImproperlyConfigured(f"{name} must be a number of seconds above 0 and at most 86400.")
+        values.append(value)
+    refresh, ttl = values
+    if ttl < 2 * refresh:
+        raise ImproperlyConfigured("WS_PRESENCE_TTL_SECONDS must be at least twice WS_PRESENCE_REFRESH_SECONDS.")
+    return refresh, ttl
+
+
+WS_PRESENCE_REFRESH_SECONDS, WS_PRESENCE_TTL_SECONDS = _presence_seconds()
 # How long PATCH /orders/{id} waits for the matcher to apply an amend before answering
 # with the amend still pending.
 AMEND_WAIT_SECONDS = float(os.environ.get("AMEND_WAIT_SECONDS", "5"))

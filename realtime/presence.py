@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 import weakref
@@ -41,8 +40,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 PRESENCE_KEY = "ws:presence"
-PRESENCE_TTL_SECONDS = float(os.environ.get("WS_PRESENCE_TTL_SECONDS", "90"))
-PRESENCE_REFRESH_SECONDS = float(os.environ.get("WS_PRESENCE_REFRESH_SECONDS", "30"))
+# Validated in settings (a lifetime of at least two refreshes).
+PRESENCE_TTL_SECONDS = settings.WS_PRESENCE_TTL_SECONDS
+PRESENCE_REFRESH_SECONDS = settings.WS_PRESENCE_REFRESH_SECONDS
 LOG_EVERY_SECONDS = 60.0
 
 

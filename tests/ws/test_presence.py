@@ -16,8 +16,10 @@ import pytest
 import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from exchange_site.settings import _presence_seconds
 from markets.models import Market, Order
 from matching.runner import batch_event
 from matching.worker import MarketMatcher
@@ -261,3 +263,23 @@ def test_a_redis_error_while_reading_presence_counts_everyone_present(market, mo
     user = UserFactory()
     monkeypatch.setattr(presence, "_client", redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
     assert users_present([user.pk]) == {user.pk}
+
+
+@pytest.mark.parametrize(
+    ("refresh", "ttl"),
+    [("0", "90"), ("-5", "90"), ("nan", "90"), ("soon", "90"), ("30", "45"), ("30", "0"), ("30", "1e9")],
+)
+def test_presence_timings_are_validated(refresh, ttl, monkeypatch):
+    monkeypatch.setenv("WS_PRESENCE_REFRESH_SECONDS", refresh)
+    monkeypatch.setenv("WS_PRESENCE_TTL_SECONDS", ttl)
+    with pytest.raises(ImproperlyConfigured):
+        _presence_seconds()
+
+
+def test_presence_timings_default_and_parse(monkeypatch):
+    monkeypatch.delenv("WS_PRESENCE_REFRESH_SECONDS", raising=False)
+    monkeypatch.delenv("WS_PRESENCE_TTL_SECONDS", raising=False)
+    assert _presence_seconds() == (30.0, 90.0)
+    monkeypatch.setenv("WS_PRESENCE_REFRESH_SECONDS", " 10 ")
+    monkeypatch.setenv("WS_PRESENCE_TTL_SECONDS", "20")
+    assert _presence_seconds() == (10.0, 20.0)
