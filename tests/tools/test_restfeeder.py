@@ -56,7 +56,11 @@ def test_the_feeder_places_the_asked_rate_even_when_each_answer_takes_longer_tha
     assert result.sent == result.due, "nothing dropped: the connections kept up with the schedule"
     assert sum(result.statuses.values()) == result.due
     assert result.errors == 0
-    assert sorted(result.late_ms)[int(len(result.late_ms) * 0.99)] < 100
+    # Open loop: a closed loop of 4 would end ~1 s behind. The p99 bound leaves room for a
+    # busy CI box (142 ms seen with three test runs on two cores); the median stays tight.
+    late = sorted(result.late_ms)
+    assert late[len(late) // 2] < 50
+    assert late[int(len(late) * 0.99)] < 400
     kinds = {kind for kind, _ in result.statuses}
     assert kinds <= {"limit", "market", "cancel"}
     assert "limit" in kinds
