@@ -194,13 +194,23 @@ def values_rows(queryset: models.QuerySet) -> list[tuple]:
         for converter in functions
     ):
         return list(queryset)
+    return _binary_rows(connection, sql, params)
+
+
+def _binary_rows(connection: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run ``sql`` on a binary cursor of Django's connection (same transaction); rows as tuples.
+
+    psycopg's C loaders decode numbers and timestamps, where Django's row iterator parses
+    them in Python. Django's error wrapper stays around it, so a broken connection is
+    still closed by ``close_old_connections()``; logged like Django's own queries.
+    """
     connection.ensure_connection()
     started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as raw:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         raw.execute(sql, params, binary=True)
         rows = raw.fetchall()
     if connection.queries_logged:
-        connection.queries_log.append({"sql": f"{sql} -- lean", "time": f"{time.monotonic() - started:.3f}"})
+        connection.queries_log.append({"sql": f"{sql} -- {params}", "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 
@@ -295,15 +305,7 @@ class RowsQuery:
         if self._compiled is None:
             self._compiled = self.queryset.query.sql_with_params()
         sql, params = self._compiled
-        connection.ensure_connection()
-        started = time.monotonic()
-        # Django's error wrapper: a broken connection is then closed by close_old_connections().
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
-            raw.execute(sql, params, binary=True)
-            rows = raw.fetchall()
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": f"{sql} -- {params}", "time": f"{time.monotonic() - started:.3f}"})
-        return rows
+        return _binary_rows(connection, sql, params)
 
 
 def model_from_row(model: type[models.Model], attnames: Sequence[str], row: Sequence[Any], *, db: str = "default"):
